@@ -1,0 +1,75 @@
+"""mqsdk: brokerless messaging in pure Python, wire-compatible with ZeroMQ (ZMTP 3.1).
+
+A small kernel plus plugins: transports, poller backends, socket patterns and security
+mechanisms are separate distributions found through the ``mqsdk.plugins`` entry points.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from mqsdk.component import Availability, Component
+from mqsdk.config import Config
+from mqsdk.constants import DONTWAIT, NOBLOCK, POLLERR, POLLIN, POLLOUT, SNDMORE, SocketType
+from mqsdk.context import Context
+from mqsdk.errors import (
+    Again,
+    ConfigError,
+    ContextTerminated,
+    EndpointError,
+    MQError,
+    PluginError,
+    ProtocolError,
+    UnsupportedTransport,
+)
+from mqsdk.frame import Frame
+from mqsdk.hookspecs import hookimpl
+from mqsdk.options import OPTION_NUMBERS as _OPTION_NUMBERS
+from mqsdk.socket import Socket
+
+# Socket types and option numbers as module constants, the way pyzmq spells them.
+PAIR, PUB, SUB, REQ, REP, DEALER, ROUTER, PULL, PUSH, XPUB, XSUB, STREAM = range(12)
+globals().update({name.upper(): number for name, number in _OPTION_NUMBERS.items()})
+IDENTITY = _OPTION_NUMBERS["routing_id"]
+
+__version__ = "0.1.0"
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__all__ = [  # noqa: RUF022 - grouped by kind, not sorted
+    "DEALER",
+    "PAIR",
+    "PUB",
+    "PULL",
+    "PUSH",
+    "REP",
+    "REQ",
+    "ROUTER",
+    "STREAM",
+    "SUB",
+    "XPUB",
+    "XSUB",
+    "Frame",
+    "Socket",
+    "DONTWAIT",
+    "NOBLOCK",
+    "POLLERR",
+    "POLLIN",
+    "POLLOUT",
+    "SNDMORE",
+    "Again",
+    "Availability",
+    "Component",
+    "Config",
+    "ConfigError",
+    "Context",
+    "ContextTerminated",
+    "EndpointError",
+    "MQError",
+    "PluginError",
+    "ProtocolError",
+    "SocketType",
+    "UnsupportedTransport",
+    "__version__",
+    "hookimpl",
+]

@@ -1,0 +1,209 @@
+"""The ``mqsdk`` command: ``mqsdk plugins``, ``mqsdk doctor``, ``mqsdk --version``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import mqsdk
+from mqsdk.config import load_config
+from mqsdk.errors import MQError
+from mqsdk.registry import Registry, describe_inactive
+
+
+def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
+    cells = [[str(row.get(col, "")) for col in columns] for row in rows]
+    widths = [max([len(col), *(len(r[i]) for r in cells)]) for i, col in enumerate(columns)]
+    lines = ["  ".join(col.upper().ljust(w) for col, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    return "\n".join(lines)
+
+
+def plugin_rows(registry: Registry) -> list[dict[str, Any]]:
+    """One row per component (or per plugin that provides none we could see)."""
+    rows: list[dict[str, Any]] = []
+    for info in sorted(registry.plugins.values(), key=lambda i: (i.builtin is False, i.name)):
+        base = {
+            "plugin": info.name,
+            "distribution": info.distribution,
+            "version": info.version,
+            "enabled": info.status == "loaded",
+            "status": info.status,
+        }
+        described: list[tuple[str, str, Any]] = []
+        if info.status == "loaded":
+            described = [(c.kind, c.name, c.availability) for c in info.components]
+        elif info.status in ("disabled", "not selected"):
+            try:
+                described = describe_inactive(info)
+            except Exception as exc:
+                rows.append(
+                    {
+                        **base,
+                        "kind": "plugin",
+                        "name": info.name,
+                        "available": False,
+                        "reason": f"{info.why}; import failed: {type(exc).__name__}: {exc}",
+                    }
+                )
+                continue
+        if not described:
+            rows.append(
+                {
+                    **base,
+                    "kind": "plugin",
+                    "name": info.name,
+                    "available": info.status != "error",
+                    "reason": info.why,
+                }
+            )
+            continue
+        for kind, name, availability in described:
+            reasons = [r for r in (availability.reason, info.why) if r]
+            rows.append(
+                {
+                    **base,
+                    "kind": kind,
+                    "name": name,
+                    "available": availability.ok,
+                    "reason": "; ".join(reasons),
+                }
+            )
+    return rows
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    registry = Registry(load_config(), strict=False)
+    rows = plugin_rows(registry)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        shown = [
+            {
+                **row,
+                "available": "yes" if row["available"] else "no",
+                "enabled": "enabled" if row["enabled"] else row["status"],
+            }
+            for row in rows
+        ]
+        print(
+            _table(
+                shown,
+                [
+                    "kind",
+                    "name",
+                    "plugin",
+                    "distribution",
+                    "version",
+                    "available",
+                    "enabled",
+                    "reason",
+                ],
+            )
+        )
+    for error in registry.errors:
+        print(f"error: {error}", file=sys.stderr)
+    return 1 if registry.errors else 0
+
+
+def _host_features() -> dict[str, bool]:
+    return {
+        "ipv6": socket.has_ipv6,
+        "unix_sockets": hasattr(socket, "AF_UNIX"),
+        "abstract_unix_namespace": sys.platform.startswith("linux"),
+        "eventfd": hasattr(os, "eventfd"),
+        "af_tipc_constant": hasattr(socket, "AF_TIPC"),
+        "af_vsock_constant": hasattr(socket, "AF_VSOCK"),
+    }
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    loaded = load_config()
+    registry = Registry(loaded, strict=False)
+    report: dict[str, Any] = {
+        "mqsdk": mqsdk.__version__,
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "config_file": str(loaded.file) if loaded.file else None,
+        "settings": {
+            name: {"value": getattr(loaded.config, name), "from": loaded.source_of(name)}
+            for name in type(loaded.config).model_fields
+        },
+        "host": _host_features(),
+        "errors": [str(e) for e in registry.errors],
+    }
+    auto = sorted(registry.pollers.values(), key=lambda c: (-c.priority, c.name))
+    try:
+        chosen = registry.choose_poller().name
+        poller_error = None
+    except MQError as exc:
+        chosen, poller_error = None, str(exc)
+    report["poller"] = {
+        "configured": loaded.config.poller,
+        "from": loaded.source_of("poller"),
+        "selected": chosen,
+        "auto_would_pick": auto[0].name if auto else None,
+        "error": poller_error,
+    }
+    kinds: dict[str, dict[str, Any]] = {}
+    for component in registry.components():
+        entry = kinds.setdefault(component.kind, {"usable": [], "unavailable": {}})
+        if component.availability.ok:
+            entry["usable"].append(component.name)
+        else:
+            entry["unavailable"][component.name] = component.availability.reason
+    report["components"] = kinds
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print(
+            f"mqsdk {report['mqsdk']} on {report['implementation']} {report['python']}, "
+            f"{report['platform']}"
+        )
+        print(f"configuration file: {report['config_file'] or 'none'}")
+        poller = report["poller"]
+        if chosen:
+            print(
+                f"poller: {chosen} (setting poller={poller['configured']!r} from "
+                f"{poller['from']}; auto picks {poller['auto_would_pick']})"
+            )
+        else:
+            print(f"poller: none usable: {poller_error}")
+        for kind, entry in sorted(kinds.items()):
+            print(f"{kind}s usable: {', '.join(sorted(entry['usable'])) or 'none'}")
+            for name, reason in sorted(entry["unavailable"].items()):
+                print(f"  {name}: unavailable: {reason}")
+        features = ", ".join(f"{k}={'yes' if v else 'no'}" for k, v in report["host"].items())
+        print(f"host: {features}")
+        for error in report["errors"]:
+            print(f"error: {error}")
+    return 1 if registry.errors or poller_error else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mqsdk", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"mqsdk {mqsdk.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    plugins = sub.add_parser("plugins", help="list every discovered plugin and its state")
+    plugins.add_argument("--json", action="store_true", help="print a JSON list")
+    plugins.set_defaults(func=cmd_plugins)
+    doctor = sub.add_parser("doctor", help="what this host supports and what would be used")
+    doctor.add_argument("--json", action="store_true", help="print a JSON object")
+    doctor.set_defaults(func=cmd_doctor)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except MQError as exc:
+        print(f"mqsdk: {exc}", file=sys.stderr)
+        return 2

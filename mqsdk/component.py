@@ -1,0 +1,53 @@
+"""What every plugin-provided class has in common: a kind, a name, and whether it can run here.
+
+Pollers, transports, patterns and security mechanisms all derive from :class:`Component`.
+The registry reads these class attributes once, when plugins are loaded; nothing here is
+looked at per message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether a component can run on this host, and if not, why (for people to read)."""
+
+    ok: bool
+    reason: str = ""
+
+    @classmethod
+    def yes(cls) -> Availability:
+        return cls(True, "")
+
+    @classmethod
+    def no(cls, reason: str) -> Availability:
+        if not reason:
+            raise ValueError("an unavailable component must say why")
+        return cls(False, reason)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+class Component:
+    """Base of everything a plugin registers.
+
+    Subclasses set ``kind`` (done by the four interface bases) and ``name`` (done by the
+    plugin author), and may override :meth:`available`.
+    """
+
+    kind: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+
+    @classmethod
+    def available(cls) -> Availability:
+        """Say whether this component can run on this host.
+
+        Called once per process (the registry caches the answer), so it may probe the
+        OS, for example by opening and closing a socket. It must not raise: return
+        ``Availability.no("why")`` instead. The default says yes.
+        """
+        return Availability.yes()

@@ -1,0 +1,251 @@
+"""Listeners (bind) and connecters (connect) for stream transports.
+
+Both live in the socket's I/O thread. A listener accepts connections and starts an
+engine for each; a connecter connects, starts an engine, and reconnects with backoff
+when the connection ends (unless it ended on a protocol error, as libzmq does).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import random
+import socket
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from mqsdk.engine import CloseReason, StreamEngine
+
+if TYPE_CHECKING:
+    from mqsdk.pipe import Pipe
+    from mqsdk.reactor import Reactor, TimerHandle
+    from mqsdk.transport import StreamTransport
+
+log = logging.getLogger(__name__)
+
+_ACCEPTS_PER_WAKE = 64
+_ACCEPT_SOFT = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR, errno.ECONNABORTED})
+
+
+class Listener:
+    """A bound endpoint: accepts connections and hands each to a new engine."""
+
+    def __init__(
+        self,
+        owner: Any,
+        endpoint: str,
+        transport: StreamTransport,
+        address: Any,
+        sock: socket.socket,
+        reactor: Reactor,
+    ) -> None:
+        self.owner = owner
+        self.endpoint = endpoint  # the resolved form, as last_endpoint reports it
+        self.transport = transport
+        self.address = address
+        self.sock = sock
+        self.reactor = reactor
+        self.engines: set[StreamEngine] = set()
+        self.closed = False
+
+    def start(self) -> None:
+        self.reactor.add_reader(self.sock.fileno(), self._on_acceptable)
+        self.owner._event("listening", self.endpoint, self.sock.fileno())
+
+    def _on_acceptable(self) -> None:
+        for _ in range(_ACCEPTS_PER_WAKE):
+            try:
+                conn, _addr = self.sock.accept()
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                if exc.errno not in _ACCEPT_SOFT:
+                    # EMFILE and friends: report, and keep listening.
+                    self.owner._event("accept_failed", self.endpoint, exc.errno or 0)
+                return
+            conn.setblocking(False)
+            options = self.owner.transport_options()
+            try:
+                self.transport.accepted(conn, options)
+            except OSError as exc:
+                conn.close()
+                self.owner._event("accept_failed", self.endpoint, exc.errno or 0)
+                continue
+            self.owner._event("accepted", self.endpoint, conn.fileno())
+            engine = StreamEngine(
+                conn,
+                self.owner,
+                self.endpoint,
+                self.reactor,
+                self.transport.peer_address(conn),
+                on_close=self._engine_closed,
+            )
+            self.engines.add(engine)
+            engine.start()
+
+    def _engine_closed(self, engine: StreamEngine, reason: CloseReason) -> None:
+        self.engines.discard(engine)
+
+    def close(self) -> None:
+        """Stop accepting, close the listening socket and every accepted connection."""
+        if self.closed:
+            return
+        self.closed = True
+        fd = self.sock.fileno()
+        self.reactor.remove_reader(fd)
+        try:
+            self.transport.close_listener(self.sock, self.address)
+        except OSError as exc:
+            self.owner._event("close_failed", self.endpoint, exc.errno or 0)
+        else:
+            self.owner._event("closed", self.endpoint, fd)
+        for engine in list(self.engines):
+            engine.close("endpoint unbound")
+
+
+class Connecter:
+    """A connected endpoint: keeps one connection up, reconnecting with backoff."""
+
+    def __init__(
+        self,
+        owner: Any,
+        endpoint: str,
+        transport: StreamTransport,
+        address: Any,
+        reactor: Reactor,
+        pipe: Pipe | None,
+    ) -> None:
+        self.owner = owner
+        self.endpoint = endpoint
+        self.transport = transport
+        self.address = address
+        self.reactor = reactor
+        self.pipe = pipe  # created at connect() unless IMMEDIATE; survives reconnects
+        self.engine: StreamEngine | None = None
+        self.closed = False
+        self.lingering = False  # the socket was closed with messages still queued here
+        self._sock: socket.socket | None = None
+        self._retry: TimerHandle | None = None
+        self._interval = 0.0  # the current backoff, seconds
+
+    def start(self) -> None:
+        self._attempt()
+
+    def _options(self) -> Mapping[str, Any]:
+        options: Mapping[str, Any] = self.owner.transport_options()
+        return options
+
+    def _attempt(self) -> None:
+        self._retry = None
+        if self.closed:
+            return
+        try:
+            sock = self.transport.connect(self.address, self._options())
+        except OSError as exc:
+            log.debug("%s: connect to %s failed: %s", self.owner, self.endpoint, exc)
+            self._schedule_retry()
+            return
+        self._sock = sock
+        self.owner._event("connect_delayed", self.endpoint, errno.EINPROGRESS)
+        self.reactor.add_writer(sock.fileno(), self._on_connect_done)
+
+    def _on_connect_done(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        self._sock = None
+        self.reactor.remove_writer(sock.fileno())
+        error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if error:
+            fd = sock.fileno()
+            sock.close()
+            self.owner._event("closed", self.endpoint, fd)
+            self._schedule_retry()
+            return
+        try:
+            self.transport.accepted(sock, self._options())
+        except OSError:
+            sock.close()
+            self._schedule_retry()
+            return
+        self._interval = 0.0
+        self.owner._event("connected", self.endpoint, sock.fileno())
+        self.engine = StreamEngine(
+            sock,
+            self.owner,
+            self.endpoint,
+            self.reactor,
+            self.transport.peer_address(sock),
+            on_close=self._engine_closed,
+        )
+        self.engine.connecter = self
+        self.engine.start()
+
+    @property
+    def has_pending_output(self) -> bool:
+        if self.engine is not None and self.engine.has_pending_output:
+            return True
+        return self.pipe is not None and bool(self.pipe.outq)
+
+    def linger(self, linger_ms: int) -> None:
+        """The socket was closed: keep (re)connecting until the queue is out, then close."""
+        self.lingering = True
+        self.owner.context._linger_started(self)
+        if self.engine is not None:
+            self.engine.lingering = True
+            self.engine.want_flush(deferred=True)
+        if linger_ms > 0:
+            self.reactor.call_later(linger_ms / 1000, self.close)
+
+    def _engine_closed(self, engine: StreamEngine, reason: CloseReason) -> None:
+        if engine is self.engine:
+            self.engine = None
+        if self.lingering and (reason.fatal or not self.has_pending_output):
+            self.close()
+            return
+        if self.closed:
+            return
+        if reason.fatal:
+            # A protocol error (or the peer's ERROR) ends this endpoint: reconnecting
+            # would only fail the same way (libzmq's session_base::engine_error).
+            log.warning(
+                "%s: not reconnecting to %s after: %s", self.owner, self.endpoint, reason.text
+            )
+            return
+        self._schedule_retry()
+
+    def _schedule_retry(self) -> None:
+        if self.closed:
+            return
+        options = self.owner.options
+        ivl = options.reconnect_ivl
+        if ivl < 0:
+            return  # reconnection disabled
+        base = ivl / 1000
+        cap = options.reconnect_ivl_max / 1000
+        if cap > 0:
+            # Exponential backoff from reconnect_ivl up to reconnect_ivl_max.
+            self._interval = base if not self._interval else min(self._interval * 2, cap)
+            delay = self._interval
+        else:
+            # libzmq: reconnect_ivl plus a random part of it, to spread reconnect storms.
+            delay = base + random.random() * base
+        self.owner._event("connect_retried", self.endpoint, int(delay * 1000))
+        self._retry = self.reactor.call_later(delay, self._attempt)
+
+    def close(self) -> None:
+        """Stop connecting and close the connection (I/O thread)."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        if self._sock is not None:
+            self.reactor.remove_writer(self._sock.fileno())
+            self._sock.close()
+            self._sock = None
+        if self.engine is not None:
+            self.engine.close("endpoint disconnected")
+        if self.lingering:
+            self.owner.context._linger_finished(self)

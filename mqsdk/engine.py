@@ -1,0 +1,626 @@
+"""The stream engine: one ZMTP connection over a connected, non-blocking stream socket.
+
+The engine runs the greeting and the security handshake in the I/O thread, then moves
+messages between the OS socket and the connection's :class:`~mqsdk.pipe.Pipe`.
+
+Who does the I/O (see docs/architecture.md): once the handshake is done, reading and
+writing happen in whichever thread gets there first, the user's thread when it would
+otherwise wait, the I/O thread for everything else. ``lock`` makes one of them the
+owner at a time; the I/O thread only ever *tries* the lock, so a user thread never waits
+on it for long. Everything about the connection's life (timers, close, reconnect) stays
+in the I/O thread: a user thread that meets EOF or an error only hands it over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from mqsdk.errors import ProtocolError
+from mqsdk.mechanism import Mechanism, SocketTypeMismatch
+from mqsdk.zmtp.commands import PeerError, parse_ping, ping, pong
+from mqsdk.zmtp.constants import PING, PONG, ProtocolErrorCode
+from mqsdk.zmtp.frames import Command, FrameDecoder, encode_message
+from mqsdk.zmtp.greeting import GreetingParser, make_greeting
+
+if TYPE_CHECKING:
+    from mqsdk.pipe import Message, Pipe
+    from mqsdk.reactor import Reactor, TimerHandle
+
+log = logging.getLogger(__name__)
+
+_GREETING = 0
+_HANDSHAKE = 1
+_ACTIVE = 2
+_CLOSED = 3
+
+FLUSH_BYTES = 256 * 1024
+"""Encode at most this much per flush, so memory stays bounded while the OS socket is full."""
+_JOIN_LIMIT = 64 * 1024
+"""Pieces adding up to at most this are joined into one buffer; bigger go through sendmsg."""
+_IOV_MAX = 512
+_SOFT_ERRNOS = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR})
+
+
+class CloseReason:
+    """Why an engine ended, for the owner: whether to reconnect and what to report."""
+
+    __slots__ = ("error", "fatal", "handshake", "text")
+
+    def __init__(
+        self, text: str, *, error: BaseException | None, fatal: bool, handshake: bool
+    ) -> None:
+        self.text = text
+        self.error = error
+        self.fatal = fatal  # a protocol error or the peer's ERROR: do not reconnect
+        self.handshake = handshake  # ended before the handshake completed
+
+
+class StreamEngine:
+    """One connection. Created and started in the I/O thread."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        owner: Any,
+        endpoint: str,
+        reactor: Reactor,
+        peer_address: str,
+        on_close: Callable[[StreamEngine, CloseReason], None] | None = None,
+    ) -> None:
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.owner = owner  # the mqsdk.socket.Socket
+        self.endpoint = endpoint
+        self.reactor = reactor
+        self.peer_address = peer_address
+        self.on_close = on_close
+        self.lock = threading.Lock()
+        self.state = _GREETING
+        self.pipe: Pipe | None = None
+        self.mechanism: Mechanism | None = None
+        self.peer_minor = 1
+        self.read_paused = False
+        self.dead = False  # set (from any thread) once the engine must not be used
+        self.lingering = False  # the socket was closed: close once everything is written
+        self.connecter: Any = None  # the Connecter that made this connection, if any
+        self.last_rx = time.monotonic()
+        options = owner.options
+        self.maxmsgsize: int = options.maxmsgsize
+        self.decoder = FrameDecoder(self.maxmsgsize)
+        self._greeting = GreetingParser(owner.mechanism_name)
+        self._pending: list[Any] = []  # encoded pieces not yet written
+        self._pending_size = 0
+        self._writer_armed = False
+        self._flush_scheduled = False
+        self._timers: list[TimerHandle] = []
+        self._rewatch: TimerHandle | None = None
+        self._heartbeat_ivl = options.heartbeat_ivl / 1000
+        self._heartbeat_timeout = (
+            options.heartbeat_timeout if options.heartbeat_timeout >= 0 else options.heartbeat_ivl
+        ) / 1000
+        self._heartbeat_ttl_ds = options.heartbeat_ttl // 100
+
+    # -- start and handshake (I/O thread) ----------------------------------------------------
+
+    def start(self) -> None:
+        greeting = make_greeting(self.owner.mechanism_name, self.owner.as_server)
+        self._pending.append(greeting)
+        self._pending_size = len(greeting)
+        self.reactor.add_reader(self.fd, self._on_readable)
+        self._write_pending()
+        ivl = self.owner.options.handshake_ivl
+        if ivl > 0:
+            self._timers.append(self.reactor.call_later(ivl / 1000, self._handshake_expired))
+
+    def _handshake_expired(self) -> None:
+        if self.state < _ACTIVE and not self.dead:
+            self._terminate(
+                CloseReason(
+                    "handshake did not complete within handshake_ivl",
+                    error=TimeoutError(errno.ETIMEDOUT, "handshake timed out"),
+                    fatal=False,
+                    handshake=True,
+                )
+            )
+
+    def _on_readable(self) -> None:
+        if self.dead:
+            return
+        if self.state == _ACTIVE:
+            owner = self.owner
+            if owner._attended and not self.read_paused:
+                # The user's thread is waiting on this fd and will read it itself; stop
+                # watching it here so both threads do not wake for every packet.
+                self._stop_watching_reads()
+                return
+            if self.lock.acquire(blocking=False):
+                try:
+                    self.read_available()
+                    if self._pending or (self.pipe is not None and self.pipe.outq):
+                        self.flush()
+                finally:
+                    self.lock.release()
+            return
+        try:
+            self._handshake_read()
+        except ProtocolError as exc:
+            self._protocol_failure(exc)
+        except OSError as exc:
+            self._terminate(
+                CloseReason(f"connection error: {exc}", error=exc, fatal=False, handshake=True)
+            )
+
+    def _handshake_read(self) -> None:
+        parser = self._greeting
+        while not parser.done:
+            want = 64 - parser.received
+            data = self._recv_or_close(want, handshake=True)
+            if data is None:
+                return
+            parser.feed(data)
+        if self.state == _GREETING:
+            self.state = _HANDSHAKE
+            version = parser.version
+            self.peer_minor = version[1] if version and version[0] == 3 else 1
+            self.mechanism = self.owner.make_mechanism()
+            self._send_frames(self.mechanism.start())
+        mechanism = self.mechanism
+        assert mechanism is not None
+        while self.state == _HANDSHAKE:
+            try:
+                n = self.sock.recv_into(self.decoder.read_buffer())
+            except BlockingIOError:
+                return
+            if n == 0:
+                self._terminate(
+                    CloseReason(
+                        "closed by peer during the handshake",
+                        error=None,
+                        fatal=False,
+                        handshake=True,
+                    )
+                )
+                return
+            items = self.decoder.commit(n)
+            for index, item in enumerate(items):
+                if type(item) is list:
+                    raise ProtocolError(
+                        "the peer sent a message before the handshake completed",
+                        ProtocolErrorCode.ZMTP_UNEXPECTED_COMMAND,
+                    )
+                assert isinstance(item, Command)
+                self._send_frames(mechanism.on_command(item))
+                if mechanism.pending_zap is not None:
+                    raise ProtocolError(
+                        "ZAP authentication is not available yet",
+                        ProtocolErrorCode.ZAP_UNSPECIFIED,
+                    )
+                if mechanism.done:
+                    self._activate(items[index + 1 :])
+                    return
+
+    def _recv_or_close(self, size: int, *, handshake: bool) -> bytes | None:
+        try:
+            data = self.sock.recv(size)
+        except BlockingIOError:
+            return None
+        if not data:
+            self._terminate(
+                CloseReason("closed by peer", error=None, fatal=False, handshake=handshake)
+            )
+            return None
+        return data
+
+    def _activate(self, rest: list[Any]) -> None:
+        mechanism = self.mechanism
+        assert mechanism is not None
+        if mechanism.wraps_messages:
+            raise ProtocolError(
+                f"the {mechanism.name} mechanism's traffic encoding is not available yet",
+                ProtocolErrorCode.ZMTP_UNSPECIFIED,
+            )
+        self.state = _ACTIVE
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        if not self.owner._engine_ready(self):
+            return  # refused (e.g. PAIR already has its peer); the owner closed us
+        if self._heartbeat_ivl > 0:
+            self._timers.append(self.reactor.call_later(self._heartbeat_ivl, self._send_heartbeat))
+        with self.lock:
+            if rest:
+                self._dispatch(rest)
+            self.flush()
+
+    # -- reading (any thread holding the lock) ---------------------------------------------
+
+    def read_available(self) -> int:
+        """Read and decode what the OS has; return how many messages were delivered.
+
+        Call with ``lock`` held, only while the engine is active.
+        """
+        delivered = 0
+        sock = self.sock
+        decoder = self.decoder
+        while not self.read_paused and not self.dead:
+            try:
+                n = sock.recv_into(decoder.read_buffer())
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                if exc.errno in _SOFT_ERRNOS:
+                    break
+                self._hand_over(
+                    CloseReason(f"connection error: {exc}", error=exc, fatal=False, handshake=False)
+                )
+                break
+            if n == 0:
+                reason = "closed by peer"
+                if decoder.has_partial:
+                    reason = "closed by peer in the middle of a message"
+                self._hand_over(CloseReason(reason, error=None, fatal=False, handshake=False))
+                break
+            self.last_rx = time.monotonic()
+            try:
+                items = decoder.commit(n)
+            except ProtocolError as exc:
+                if decoder.decoded_before_error:
+                    self._dispatch(decoder.decoded_before_error)
+                self._hand_over(
+                    CloseReason(f"protocol error: {exc}", error=exc, fatal=True, handshake=False)
+                )
+                break
+            if items:
+                delivered += self._dispatch(items)
+            if n < 16384:
+                break  # drained the OS buffer most likely; don't pay for an EAGAIN
+        return delivered
+
+    def _dispatch(self, items: list[Any]) -> int:
+        pipe = self.pipe
+        if pipe is None:
+            return 0
+        batch: list[Message] = []
+        for item in items:
+            if type(item) is list:
+                batch.append(item)
+            else:
+                if batch:
+                    if not pipe.deliver(batch):
+                        self._pause_reading()
+                    batch = []
+                self._command(item)
+        if batch and not pipe.deliver(batch):
+            self._pause_reading()
+        return len(items)
+
+    def _command(self, command: Command) -> None:
+        name = command.name
+        if name == PING:
+            try:
+                ttl, context = parse_ping(command.data)
+            except ProtocolError as exc:
+                self._hand_over(
+                    CloseReason(f"protocol error: {exc}", error=exc, fatal=True, handshake=False)
+                )
+                return
+            self._queue_frame(pong(context))
+            if ttl > 0:
+                deadline = time.monotonic()
+                self.reactor.call_later(ttl / 10, self._ttl_expired, deadline)
+            return
+        if name == PONG:
+            return
+        handled = self.owner._engine_command(self, command)
+        if not handled:
+            # libzmq ignores commands it does not know after the handshake; so do we,
+            # but we say so once in the log.
+            log.debug("ignoring %r command from %s", name, self.peer_address or self.endpoint)
+
+    def _pause_reading(self) -> None:
+        self.read_paused = True
+        if self.pipe is not None:
+            self.pipe.read_paused = True
+        self.reactor.call_soon(self._stop_watching_reads)
+
+    def resume_reading(self) -> None:
+        """The user drained the pipe below its low-water mark: read again (any thread)."""
+        if self.read_paused:
+            self.read_paused = False
+            if self.pipe is not None:
+                self.pipe.read_paused = False
+            self.reactor.call_soon(self._watch_reads)
+
+    def _stop_watching_reads(self) -> None:
+        if self.dead:
+            return
+        self.reactor.remove_reader(self.fd)
+        if not self.read_paused and self._rewatch is None:
+            # Watch again soon in case the user stops reading for a while: heartbeats
+            # and a peer's close must still be noticed. One timer per engine at most.
+            self._rewatch = self.reactor.call_later(0.05, self._watch_reads)
+
+    def _watch_reads(self) -> None:
+        self._rewatch = None
+        if self.dead or self.read_paused:
+            return
+        if self.owner._attended:
+            self._rewatch = self.reactor.call_later(0.05, self._watch_reads)
+            return
+        self.reactor.add_reader(self.fd, self._on_readable)
+        # What arrived while nobody watched is read now.
+        self._on_readable()
+
+    # -- writing (any thread holding the lock) ---------------------------------------------
+
+    def want_flush(self, deferred: bool = False) -> None:
+        """The pipe's outq went from empty to non-empty: have it flushed.
+
+        In the socket's direct mode the user's thread flushes right after routing;
+        otherwise the I/O thread is asked, once per batch.
+        """
+        owner = self.owner
+        if owner._direct and not deferred:
+            owner._to_flush.append(self)
+            return
+        if not self._flush_scheduled and self.state == _ACTIVE:
+            self._flush_scheduled = True
+            self.reactor.call_soon(self._scheduled_flush)
+
+    def _scheduled_flush(self) -> None:
+        self._flush_scheduled = False
+        if self.dead:
+            return
+        if self.lock.acquire(blocking=False):
+            try:
+                self.flush()
+            finally:
+                self.lock.release()
+        elif not self._writer_armed:
+            # The user's thread is busy with this connection; look again shortly.
+            self._writer_armed = True
+            self.reactor.add_writer(self.fd, self._on_writable)
+
+    def flush(self) -> bool:
+        """Encode queued messages and write as much as the OS takes; True if all went.
+
+        Call with ``lock`` held.
+        """
+        pipe = self.pipe
+        if self.dead:
+            return False
+        while True:
+            if not self._pending and pipe is not None and pipe.outq:
+                self._encode_from(pipe)
+            if not self._pending:
+                self._disarm_writer()
+                if self.lingering:
+                    self._hand_over(
+                        CloseReason("flushed after close", error=None, fatal=True, handshake=False)
+                    )
+                return True
+            if not self._write_pending():
+                return False
+
+    def _encode_from(self, pipe: Pipe) -> None:
+        outq = pipe.outq
+        was_full = pipe.sndhwm and len(outq) >= pipe.sndhwm
+        pieces = self._pending
+        size = 0
+        popleft = outq.popleft
+        while outq and size < FLUSH_BYTES:
+            size += encode_message(popleft(), pieces)
+        self._pending_size += size
+        if was_full:
+            self.owner._pipe_writable(pipe)
+        self.owner._sent(self, size)
+
+    def _write_pending(self) -> bool:
+        """Write pending pieces; True if all went out, False if the OS socket is full."""
+        pieces = self._pending
+        sock = self.sock
+        while pieces:
+            try:
+                if len(pieces) == 1:
+                    sent = sock.send(pieces[0])
+                elif self._pending_size <= _JOIN_LIMIT:
+                    joined = b"".join(pieces)
+                    pieces[:] = [joined]
+                    sent = sock.send(joined)
+                else:
+                    sent = sock.sendmsg(pieces[:_IOV_MAX])
+            except BlockingIOError:
+                self._arm_writer()
+                return False
+            except OSError as exc:
+                if exc.errno in _SOFT_ERRNOS:
+                    self._arm_writer()
+                    return False
+                self._hand_over(
+                    CloseReason(
+                        f"connection error: {exc}",
+                        error=exc,
+                        fatal=False,
+                        handshake=self.state < _ACTIVE,
+                    )
+                )
+                pieces.clear()
+                self._pending_size = 0
+                return False
+            self._pending_size -= sent
+            # Drop what went out; keep a view of a partly written piece.
+            index = 0
+            count = len(pieces)
+            while index < count and sent:
+                piece = pieces[index]
+                length = piece.nbytes if type(piece) is memoryview else len(piece)
+                if sent >= length:
+                    sent -= length
+                    index += 1
+                else:
+                    pieces[index] = memoryview(piece)[sent:]
+                    sent = 0
+            del pieces[:index]
+        return True
+
+    def _arm_writer(self) -> None:
+        if not self._writer_armed:
+            self._writer_armed = True
+            self.reactor.add_writer(self.fd, self._on_writable)
+
+    def _disarm_writer(self) -> None:
+        if self._writer_armed:
+            self._writer_armed = False
+            self.reactor.remove_writer(self.fd)
+
+    def _on_writable(self) -> None:
+        if self.dead:
+            return
+        if self.state < _ACTIVE:
+            if self._write_pending():
+                self._disarm_writer()
+            return
+        if self.lock.acquire(blocking=False):
+            try:
+                self.flush()
+            finally:
+                self.lock.release()
+
+    @property
+    def has_pending_output(self) -> bool:
+        return bool(self._pending) or (self.pipe is not None and bool(self.pipe.outq))
+
+    def _send_frames(self, frames: list[bytes]) -> None:
+        """Queue handshake frames and write them (I/O thread, before activation)."""
+        if frames:
+            self._pending.extend(frames)
+            self._pending_size += sum(len(f) for f in frames)
+            if not self._write_pending():
+                return
+
+    def _queue_frame(self, frame: bytes) -> None:
+        """Queue a command frame after the handshake (lock held by the caller's thread)."""
+        self._pending.append(frame)
+        self._pending_size += len(frame)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.reactor.call_soon(self._scheduled_flush)
+
+    def send_command(self, frame: bytes) -> None:
+        """Queue an encoded command (SUBSCRIBE...) from any thread."""
+        with self.lock:
+            self._queue_frame(frame)
+
+    # -- heartbeats (I/O thread) ---------------------------------------------------------
+
+    def _send_heartbeat(self) -> None:
+        if self.dead:
+            return
+        sent_at = time.monotonic()
+        with self.lock:
+            self._queue_frame(ping(self._heartbeat_ttl_ds))
+        self._timers.append(
+            self.reactor.call_later(self._heartbeat_timeout, self._heartbeat_check, sent_at)
+        )
+        self._timers.append(self.reactor.call_later(self._heartbeat_ivl, self._send_heartbeat))
+        if len(self._timers) > 16:
+            self._timers = [t for t in self._timers if not t.cancelled][-4:]
+
+    def _heartbeat_check(self, sent_at: float) -> None:
+        if not self.dead and self.last_rx < sent_at:
+            self._terminate(
+                CloseReason(
+                    "heartbeat timeout: the peer went silent",
+                    error=None,
+                    fatal=False,
+                    handshake=False,
+                )
+            )
+
+    def _ttl_expired(self, since: float) -> None:
+        if not self.dead and self.last_rx <= since:
+            self._terminate(
+                CloseReason(
+                    "heartbeat TTL expired: the peer went silent",
+                    error=None,
+                    fatal=False,
+                    handshake=False,
+                )
+            )
+
+    # -- ending ----------------------------------------------------------------------------
+
+    def _protocol_failure(self, exc: ProtocolError) -> None:
+        if isinstance(exc, SocketTypeMismatch):
+            # libzmq sends its own READY (already written), then just closes.
+            self._terminate(CloseReason(str(exc), error=exc, fatal=True, handshake=True))
+            return
+        fatal = True
+        if isinstance(exc, PeerError):
+            text = f"the peer refused the connection: {exc}"
+        else:
+            text = f"protocol error: {exc}"
+        self._terminate(CloseReason(text, error=exc, fatal=fatal, handshake=True))
+
+    def _hand_over(self, reason: CloseReason) -> None:
+        """End the connection from any thread: the I/O thread does the cleanup."""
+        if self.dead:
+            return
+        self.dead = True
+        # Always deferred: the caller may hold ``lock``, which the cleanup takes.
+        self.reactor.call_soon(self._cleanup, reason)
+
+    def _terminate(self, reason: CloseReason) -> None:
+        """End the connection (I/O thread)."""
+        if self.dead and self.state == _CLOSED:
+            return
+        self.dead = True
+        self._cleanup(reason)
+
+    def close(self, text: str = "closed locally") -> None:
+        """Close from the I/O thread, without reconnecting."""
+        self._terminate(CloseReason(text, error=None, fatal=True, handshake=self.state < _ACTIVE))
+
+    def _close_socket(self) -> None:
+        sock = self.sock
+        with contextlib.suppress(OSError):
+            # Unread input makes close() send RST, which can destroy output still in
+            # the kernel's buffer; read it away first, then close gracefully.
+            for _ in range(16):
+                if not sock.recv(65536):
+                    break
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_WR)
+        with contextlib.suppress(OSError):
+            sock.close()
+
+    def _cleanup(self, reason: CloseReason) -> None:
+        if self.state == _CLOSED:
+            return
+        self.state = _CLOSED
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        if self._rewatch is not None:
+            self._rewatch.cancel()
+            self._rewatch = None
+        self.reactor.remove_reader(self.fd)
+        if self._writer_armed:
+            self._writer_armed = False
+            self.reactor.remove_writer(self.fd)
+        with self.lock:
+            self._close_socket()
+        if reason.error is not None and not isinstance(reason.error, OSError):
+            log.info("%s: connection %s closed: %s", self.owner, self.endpoint, reason.text)
+        else:
+            log.debug("%s: connection %s closed: %s", self.owner, self.endpoint, reason.text)
+        self.owner._engine_closed(self, reason)
+        if self.on_close is not None:
+            self.on_close(self, reason)

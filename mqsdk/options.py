@@ -1,0 +1,119 @@
+"""Socket options: names, libzmq numbers, defaults and validation.
+
+Values follow ZeroMQ's conventions: times in milliseconds, ``-1`` for "infinite" or "OS
+default", HWMs in messages with ``0`` meaning no limit. The pydantic model validates a
+value when it is set (``setsockopt`` is not on the per-message path), so a bad value is
+refused with the option's name and the allowed range.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from mqsdk.errors import ConfigError
+
+Millis = Annotated[int, Field(ge=-1, le=2**31 - 1)]
+"""Milliseconds, or -1 for infinite / unset."""
+NonNegative = Annotated[int, Field(ge=0, le=2**31 - 1)]
+Flag = Annotated[int, Field(ge=0, le=1)]
+
+
+class SocketOptions(BaseModel):
+    """The writable options every socket has, with libzmq's defaults."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=False)
+
+    sndhwm: NonNegative = 1000
+    rcvhwm: NonNegative = 1000
+    linger: Millis = -1
+    rcvtimeo: Millis = -1
+    sndtimeo: Millis = -1
+    reconnect_ivl: Millis = 100
+    reconnect_ivl_max: NonNegative = 0
+    routing_id: bytes = b""
+    immediate: Flag = 0
+    maxmsgsize: Annotated[int, Field(ge=-1, le=2**63 - 1)] = -1
+    handshake_ivl: NonNegative = 30000
+    heartbeat_ivl: NonNegative = 0
+    heartbeat_ttl: Annotated[int, Field(ge=0, le=6553599)] = 0
+    heartbeat_timeout: Millis = -1
+    tcp_keepalive: Annotated[int, Field(ge=-1, le=1)] = -1
+    tcp_keepalive_cnt: Millis = -1
+    tcp_keepalive_idle: Millis = -1
+    tcp_keepalive_intvl: Millis = -1
+    ipv6: Flag = 0
+    backlog: NonNegative = 100
+    sndbuf: Millis = -1
+    rcvbuf: Millis = -1
+
+    @field_validator("routing_id", mode="before")
+    @classmethod
+    def _routing_id(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            raise ValueError("routing_id takes bytes; encode the str first (e.g. b'worker-1')")
+        if isinstance(value, bytearray | memoryview):
+            value = bytes(value)
+        if isinstance(value, bytes):
+            if len(value) > 255:
+                raise ValueError(f"routing_id is at most 255 bytes, got {len(value)}")
+            if value[:1] == b"\x00":
+                raise ValueError("routing_id must not start with a zero byte (reserved by ZMTP)")
+        return value
+
+
+# libzmq's option numbers (include/zmq.h), so code written against pyzmq constants works.
+OPTION_NUMBERS: dict[str, int] = {
+    "routing_id": 5,
+    "sndbuf": 11,
+    "rcvbuf": 12,
+    "rcvmore": 13,
+    "events": 15,
+    "type": 16,
+    "linger": 17,
+    "reconnect_ivl": 18,
+    "backlog": 19,
+    "reconnect_ivl_max": 21,
+    "maxmsgsize": 22,
+    "sndhwm": 23,
+    "rcvhwm": 24,
+    "rcvtimeo": 27,
+    "sndtimeo": 28,
+    "last_endpoint": 32,
+    "tcp_keepalive": 34,
+    "tcp_keepalive_cnt": 35,
+    "tcp_keepalive_idle": 36,
+    "tcp_keepalive_intvl": 37,
+    "immediate": 39,
+    "ipv6": 42,
+    "handshake_ivl": 66,
+    "heartbeat_ivl": 75,
+    "heartbeat_ttl": 76,
+    "heartbeat_timeout": 77,
+}
+READ_ONLY_OPTIONS = frozenset({"rcvmore", "events", "type", "last_endpoint"})
+
+
+def validate_defaults(values: dict[str, Any], source: str) -> dict[str, Any]:
+    """Check a mapping of default socket options (from configuration).
+
+    Returns the validated values (coerced, e.g. ``"5"`` to 5 from TOML strings is NOT
+    accepted: TOML has integers). Raises ConfigError naming each bad option.
+    """
+    unknown = sorted(set(values) - set(SocketOptions.model_fields))
+    if unknown:
+        known = ", ".join(sorted(SocketOptions.model_fields))
+        raise ConfigError(
+            f"socket_defaults ({source}): unknown option(s) {', '.join(unknown)}; "
+            f"known options: {known}"
+        )
+    try:
+        model = SocketOptions.model_validate(values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}={err.get('input')!r}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"socket_defaults ({source}): {problems}") from None
+    return {name: getattr(model, name) for name in values}

@@ -1,0 +1,94 @@
+"""The pattern (socket type) interface.
+
+A pattern decides where an outgoing message goes and which incoming message the user
+gets next: PUSH load-balances, PUB fans out, ROUTER addresses, REQ alternates. It is
+built from the kernel's routing bricks (:mod:`mqsdk.routing`) and knows nothing of
+transports or of the wire.
+
+Peer compatibility is data, not code: ``peer_types`` lists the ZMTP Socket-Type names
+this pattern accepts, and the handshake refuses every other peer.
+
+Threads: :meth:`Pattern.send`, :meth:`Pattern.recv`, :meth:`Pattern.can_send` and
+:meth:`Pattern.can_recv` run in the thread that uses the socket. :meth:`Pattern.attach`
+and :meth:`Pattern.detach` run in the socket's I/O thread (or, for pipes created by
+``connect()``, in the user's thread before the connection exists);
+:meth:`Pattern.pipe_readable` runs in whichever thread read the connection. Keep every
+shared step a single atomic operation (a deque append or popleft, an attribute store)
+as the routing bricks do.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from mqsdk.component import Component
+
+if TYPE_CHECKING:
+    from mqsdk.pipe import Message, Pipe
+
+
+class Pattern(Component, ABC):
+    """Base of every socket type.
+
+    Subclasses set ``name`` (the ZMTP Socket-Type, uppercase), ``socket_type`` (libzmq's
+    number, used by ``ctx.socket(n)``), ``peer_types``, and ``sends_identity`` when the
+    handshake must carry the socket's routing id (libzmq: REQ, DEALER, ROUTER).
+
+    One instance exists per socket, created with the socket's kernel object.
+    """
+
+    kind: ClassVar[str] = "pattern"
+    socket_type: ClassVar[int] = -1
+    peer_types: ClassVar[frozenset[str]] = frozenset()
+    sends_identity: ClassVar[bool] = False
+
+    def __init__(self, socket: Any) -> None:
+        self.socket = socket
+        self.last_pipe: Pipe | None = None
+        """The pipe the message :meth:`recv` returned last came from (for Frame.get)."""
+
+    @abstractmethod
+    def attach(self, pipe: Pipe) -> bool:
+        """A pipe to a new peer exists. Return False to refuse it (PAIR's second peer);
+        the kernel then closes that connection."""
+
+    @abstractmethod
+    def detach(self, pipe: Pipe) -> None:
+        """The pipe is gone (peer disconnected, endpoint removed); forget it.
+
+        Messages already in ``pipe.inq`` may still be received: the kernel keeps them.
+        """
+
+    @abstractmethod
+    def send(self, message: Message) -> bool:
+        """Route one whole message without blocking.
+
+        :returns: True if it was queued (or deliberately dropped, as PUB does), False
+            if it cannot be queued now (every pipe full, or no peer yet); the kernel
+            then waits or raises :class:`~mqsdk.errors.Again`.
+        :raises MQError: the pattern forbids this send (e.g. REQ twice: EFSM).
+        """
+
+    @abstractmethod
+    def recv(self) -> Message | None:
+        """The next whole message for the user, or None if none is queued."""
+
+    def pipe_readable(self, pipe: Pipe) -> None:
+        """``pipe.inq`` went from empty to non-empty (called from the reading thread)."""
+
+    def can_send(self) -> bool:
+        """Would :meth:`send` succeed now? (``POLLOUT`` in ``events``)."""
+        return True
+
+    def can_recv(self) -> bool:
+        """Would :meth:`recv` return a message now? (``POLLIN`` in ``events``)."""
+        return False
+
+    def set_option(self, name: str, value: Any) -> bool:
+        """Handle a pattern-specific option; return False if ``name`` is not one."""
+        return False
+
+    def get_option(self, name: str) -> Any:
+        """Value of a pattern-specific option; raise KeyError if ``name`` is not one."""
+        raise KeyError(name)

@@ -1,0 +1,104 @@
+"""A pipe: the two message queues between a socket and one peer.
+
+``outq`` holds whole messages (lists of frames) the pattern routed to this peer and the
+engine has not encoded yet; ``inq`` holds whole messages the engine decoded and the user
+has not received yet. HWMs count messages, as libzmq's do. Encoded bytes waiting for the
+OS socket live in the engine and no longer count.
+
+A pipe outlives its connection on the connecting side: messages queued while the peer is
+away wait in ``outq`` and leave when the engine reconnects (not with ``immediate``).
+
+Threads: the owning user thread and the I/O thread both touch a pipe. Every step is a
+single deque operation or attribute store (atomic under the GIL); the only multi-step
+sequences are "append, then announce if it was empty", whose duplicates the readers
+tolerate (see :class:`mqsdk.routing.FairQueue`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mqsdk.engine import StreamEngine
+
+Message = list[bytes]
+
+
+class PeerInfo:
+    """What the handshake told us about the peer."""
+
+    __slots__ = ("address", "metadata", "routing_id", "socket_type")
+
+    def __init__(
+        self, socket_type: str, routing_id: bytes, address: str, metadata: dict[str, bytes]
+    ) -> None:
+        self.socket_type = socket_type
+        self.routing_id = routing_id
+        self.address = address
+        self.metadata = metadata
+
+    def __repr__(self) -> str:
+        return f"<peer {self.socket_type} at {self.address or '?'} id={self.routing_id!r}>"
+
+
+class Pipe:
+    """Queues between one socket and one peer (see the module docstring)."""
+
+    __slots__ = (
+        "attached",
+        "endpoint",
+        "engine",
+        "inq",
+        "outq",
+        "owner",
+        "peer",
+        "rcvhwm",
+        "read_paused",
+        "routing_id",
+        "sndhwm",
+        "state",
+    )
+
+    def __init__(self, owner: Any, endpoint: str, sndhwm: int, rcvhwm: int) -> None:
+        self.owner = owner  # the SocketBase; typed loosely to keep this module leaf
+        self.endpoint = endpoint
+        self.sndhwm = sndhwm
+        self.rcvhwm = rcvhwm
+        self.inq: deque[Message] = deque()
+        self.outq: deque[Message] = deque()
+        self.engine: StreamEngine | None = None
+        self.peer: PeerInfo | None = None
+        self.routing_id = b""
+        self.attached = False  # known to the pattern
+        self.read_paused = False  # the engine stopped reading: inq reached rcvhwm
+        self.state: dict[str, Any] = {}  # per-pipe scratch space for patterns
+
+    # -- outgoing (user thread) ------------------------------------------------------------
+
+    def writable(self) -> bool:
+        """True when one more message fits under SNDHWM (0 means no limit)."""
+        return not self.sndhwm or len(self.outq) < self.sndhwm
+
+    def write(self, message: Message) -> None:
+        """Queue a message for the peer; the engine is asked to flush on empty → non-empty."""
+        outq = self.outq
+        outq.append(message)
+        if len(outq) == 1:
+            engine = self.engine
+            if engine is not None:
+                engine.want_flush()
+
+    # -- incoming (whichever thread reads the connection) ----------------------------------
+
+    def deliver(self, messages: list[Message]) -> bool:
+        """Queue decoded messages for the user; False when the engine should stop reading."""
+        inq = self.inq
+        was_empty = not inq
+        inq.extend(messages)
+        if was_empty:
+            self.owner._pipe_readable(self)
+        return not self.rcvhwm or len(inq) < self.rcvhwm
+
+    def __repr__(self) -> str:
+        return f"<Pipe {self.endpoint} peer={self.peer!r} in={len(self.inq)} out={len(self.outq)}>"

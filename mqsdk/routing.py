@@ -1,0 +1,96 @@
+"""Routing bricks the pattern plugins build from: load balancer and fair queue.
+
+Both are O(1) per message in the common case and never call out except to the pipes.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from mqsdk.pipe import Message, Pipe
+
+
+class LoadBalancer:
+    """Round-robin over pipes with room (libzmq's ``lb``)."""
+
+    __slots__ = ("_next", "pipes")
+
+    def __init__(self) -> None:
+        self.pipes: list[Pipe] = []
+        self._next = 0
+
+    def attach(self, pipe: Pipe) -> None:
+        self.pipes.append(pipe)
+
+    def detach(self, pipe: Pipe) -> None:
+        try:
+            index = self.pipes.index(pipe)
+        except ValueError:
+            return
+        del self.pipes[index]
+        if index < self._next:
+            self._next -= 1
+
+    def can_send(self) -> bool:
+        return any(pipe.writable() for pipe in self.pipes)
+
+    def send(self, message: Message) -> Pipe | None:
+        """Queue ``message`` on the next pipe with room; None if every pipe is full."""
+        pipes = self.pipes
+        count = len(pipes)
+        if count == 1:
+            pipe = pipes[0]
+            if pipe.writable():
+                pipe.write(message)
+                return pipe
+            return None
+        start = self._next
+        for offset in range(count):
+            index = (start + offset) % count
+            pipe = pipes[index]
+            if pipe.writable():
+                pipe.write(message)
+                self._next = index + 1
+                return pipe
+        return None
+
+
+class FairQueue:
+    """Round-robin over pipes that have messages (libzmq's ``fq``).
+
+    ``active`` lists pipes that may hold messages. The reading side adds a pipe when its
+    queue goes from empty to non-empty; the user side takes from the left and rotates.
+    A pipe may appear twice after a race between the two; an entry whose queue is empty
+    is simply dropped, so no message is ever stranded.
+    """
+
+    __slots__ = ("active", "last_pipe")
+
+    def __init__(self) -> None:
+        self.active: deque[Pipe] = deque()
+        self.last_pipe: Pipe | None = None
+
+    def activate(self, pipe: Pipe) -> None:
+        self.active.append(pipe)
+
+    def can_recv(self) -> bool:
+        return any(pipe.inq for pipe in self.active)
+
+    def recv(self) -> Message | None:
+        """The next message from the next pipe in turn, or None. Sets ``last_pipe``."""
+        active = self.active
+        while active:
+            pipe = active[0]
+            inq = pipe.inq
+            if inq:
+                message = inq.popleft()
+                if inq:
+                    active.rotate(-1)
+                else:
+                    active.popleft()
+                if pipe.read_paused:
+                    pipe.owner._pipe_drained(pipe)
+                self.last_pipe = pipe
+                return message
+            active.popleft()
+        return None

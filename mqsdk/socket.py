@@ -1,0 +1,883 @@
+"""The socket: pyzmq's API on top of a pattern plugin, pipes and engines.
+
+Hot paths (``send``/``recv`` when a message can go or is waiting) are a few attribute
+reads and one pattern call. Everything slower lives in ``_slow`` methods: reading the
+connections in this thread, waiting, and applying what the I/O thread reported.
+
+Threads: a socket belongs to one thread at a time (as in ZeroMQ). The I/O thread never
+calls the pattern's routing methods; it reports new and gone pipes through
+``_pipe_events``, which the user's thread applies at its next call, the way libzmq
+processes its command mailbox.
+"""
+
+from __future__ import annotations
+
+import builtins
+import codecs
+import contextlib
+import errno
+import json
+import logging
+import pickle
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import ValidationError
+
+from mqsdk.constants import NOBLOCK, POLLIN, POLLOUT, SNDMORE
+from mqsdk.endpoints import Connecter, Listener
+from mqsdk.errors import Again, ContextTerminated, EndpointError, MQError, ProtocolError
+from mqsdk.frame import Frame
+from mqsdk.options import OPTION_NUMBERS, READ_ONLY_OPTIONS, SocketOptions
+from mqsdk.pipe import Message, PeerInfo, Pipe
+from mqsdk.poller import ERROR, READ, WRITE, PollerBackend
+from mqsdk.reactor import Waker
+from mqsdk.zmtp.constants import PROP_IDENTITY, PROP_SOCKET_TYPE
+
+if TYPE_CHECKING:
+    from mqsdk.context import Context
+    from mqsdk.engine import CloseReason, StreamEngine
+    from mqsdk.mechanism import Mechanism
+    from mqsdk.pattern import Pattern
+    from mqsdk.transport import StreamTransport
+    from mqsdk.zmtp.frames import Command
+
+log = logging.getLogger(__name__)
+
+_BYTES_LIKE = (bytes, bytearray, memoryview)
+_OPTION_NAMES = {number: name for name, number in OPTION_NUMBERS.items()}
+_FLUSH_EVERY = 64  # sends between flushes done by the user's thread itself
+
+
+def _frame_bytes(data: Any, copy: bool) -> Any:
+    kind = type(data)
+    if kind is bytes:
+        return data
+    if kind is Frame:
+        return data.bytes
+    if isinstance(data, str):
+        raise TypeError(
+            "str is not bytes: encode it, or use send_string() (send_multipart takes "
+            "bytes-like frames)"
+        )
+    if isinstance(data, _BYTES_LIKE):
+        if copy or kind is bytearray:
+            return bytes(data)
+        return data
+    try:
+        view = memoryview(data)
+    except TypeError:
+        raise TypeError(
+            f"cannot send {kind.__name__}: frames must be bytes, bytearray, memoryview "
+            "or another buffer (use send_string, send_json or send_pyobj for objects)"
+        ) from None
+    return bytes(view) if copy else view
+
+
+class Socket:
+    """A ZeroMQ-style socket. Create it with :meth:`mqsdk.Context.socket`."""
+
+    _option_properties: ClassVar[set[str]] = set()
+
+    def __init__(self, context: Context, socket_type: int) -> None:
+        self.context = context
+        pattern_class = context.registry.pattern(socket_type)
+        self._add_option_properties(pattern_class)
+        self.options = SocketOptions.model_validate(context.config.socket_defaults)
+        self._type: int = pattern_class.socket_type
+        self.socket_type_name: str = pattern_class.name
+        self.pattern: Pattern = pattern_class(self)
+        self.reactor = context.reactor()
+        self.mechanism_name = "NULL"
+        self.as_server = False
+        self._attended = False  # the user's thread is (about to be) blocked in _wait
+        self._waker = Waker()
+        self._wait_poller: PollerBackend | None = None
+        self._wait_interest: dict[int, int] = {}
+        self._engines: dict[int, StreamEngine] = {}
+        self._engines_version = 0
+        self._synced_version = -1
+        self._pipe_events: deque[tuple[str, Pipe]] = deque()
+        self._listeners: dict[str, Listener] = {}
+        self._connecters: dict[str, list[Connecter]] = {}
+        self._last_endpoint = ""
+        self._sendbuf: list[Any] = []
+        self._rmsg: Message | None = None
+        self._ridx = 0
+        self._rpipe: Pipe | None = None
+        self._sends = 0  # consecutive sends since the last receive or wait
+        self._direct = False  # pattern.send runs in "write it out now" mode
+        self._to_flush: list[StreamEngine] = []
+        self._closed = False
+        self._owner_thread: int | None = None
+        self.stats: dict[str, int] = dict.fromkeys(
+            ("msgs_in", "msgs_out", "bytes_out", "handshake_failures", "reconnects"), 0
+        )
+        context._socket_opened(self)
+        context.registry.notify("mqsdk_socket_created", socket=self)
+
+    # -- options -----------------------------------------------------------------------
+
+    @classmethod
+    def _add_option_properties(cls, pattern_class: type[Pattern]) -> None:
+        """Options as attributes (``s.sndhwm = 10``), for the kernel's and the pattern's."""
+        names = set(SocketOptions.model_fields)
+        names |= set(getattr(pattern_class, "options", {}))
+        for name in names - cls._option_properties:
+            if hasattr(cls, name):
+                continue
+
+            def getter(self: Socket, _name: str = name) -> Any:
+                return self.get(_name)
+
+            def setter(self: Socket, value: Any, _name: str = name) -> None:
+                self.set(_name, value)
+
+            setattr(cls, name, property(getter, setter, doc=f"The {name} socket option."))
+            cls._option_properties.add(name)
+
+    def _option_name(self, option: int | str) -> str:
+        if isinstance(option, str):
+            return option.lower()
+        name = _OPTION_NAMES.get(option)
+        if name is None:
+            for pname, number in getattr(self.pattern, "options", {}).items():
+                if number == option:
+                    return str(pname)
+            raise MQError(f"unknown socket option number {option}", errno.EINVAL)
+        return name
+
+    def set(self, option: int | str, value: Any) -> None:
+        """Set an option by name or libzmq number (``setsockopt``)."""
+        name = self._option_name(option)
+        if name in READ_ONLY_OPTIONS:
+            raise MQError(f"socket option {name} is read-only", errno.EINVAL)
+        if self.pattern.set_option(name, value):
+            return
+        if name not in SocketOptions.model_fields:
+            raise MQError(
+                f"unknown socket option {name!r} for a {self.socket_type_name} socket",
+                errno.EINVAL,
+            )
+        try:
+            setattr(self.options, name, value)
+        except ValidationError as exc:
+            reason = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+            raise MQError(
+                f"invalid value {value!r} for socket option {name}: {reason}", errno.EINVAL
+            ) from None
+
+    def get(self, option: int | str) -> Any:
+        """Read an option by name or libzmq number (``getsockopt``)."""
+        name = self._option_name(option)
+        if name == "type":
+            return self._type
+        if name == "rcvmore":
+            return int(self._rmsg is not None)
+        if name == "last_endpoint":
+            return self._last_endpoint.encode()
+        if name == "events":
+            return self.poll_events()
+        if name in SocketOptions.model_fields:
+            return getattr(self.options, name)
+        try:
+            return self.pattern.get_option(name)
+        except KeyError:
+            raise MQError(
+                f"unknown socket option {name!r} for a {self.socket_type_name} socket",
+                errno.EINVAL,
+            ) from None
+
+    setsockopt = set
+    getsockopt = get
+
+    def setsockopt_string(self, option: int | str, value: str, encoding: str = "utf-8") -> None:
+        self.set(option, value.encode(encoding))
+
+    def getsockopt_string(self, option: int | str, encoding: str = "utf-8") -> str:
+        value = self.get(option)
+        return value.decode(encoding) if isinstance(value, bytes) else str(value)
+
+    def transport_options(self) -> dict[str, Any]:
+        return self.options.model_dump()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def type(self) -> int:
+        """The socket type number (``mqsdk.PUSH`` is 8)."""
+        return self._type
+
+    @property
+    def rcvmore(self) -> bool:
+        return self._rmsg is not None
+
+    @property
+    def last_endpoint(self) -> bytes:
+        return self._last_endpoint.encode()
+
+    # -- endpoints ---------------------------------------------------------------------
+
+    def _resolve(self, endpoint: str, *, bind: bool) -> tuple[StreamTransport, Any]:
+        if not isinstance(endpoint, str):
+            raise TypeError(
+                f"endpoint must be a str such as 'tcp://127.0.0.1:5555', "
+                f"not {type(endpoint).__name__}"
+            )
+        scheme, sep, address = endpoint.partition("://")
+        if not sep or not scheme:
+            raise EndpointError(
+                f"{endpoint!r} is not an endpoint; expected transport://address, "
+                "e.g. tcp://127.0.0.1:5555 or ipc:///tmp/feed"
+            )
+        transport_class = self.context.registry.stream_transport(scheme)
+        if transport_class is None:
+            raise EndpointError(f"{scheme}:// is not a stream transport", errno.EPROTONOSUPPORT)
+        transport = transport_class()
+        return transport, transport.parse(address, bind=bind, options=self.transport_options())
+
+    def bind(self, endpoint: str) -> None:
+        """Listen on ``endpoint``; ``last_endpoint`` tells the address really bound."""
+        self._check_open()
+        transport, address = self._resolve(endpoint, bind=True)
+        try:
+            sock, resolved = transport.listen(address, self.transport_options())
+        except OSError as exc:
+            self._event("bind_failed", endpoint, exc.errno or 0)
+            raise MQError(
+                f"cannot bind {endpoint}: {exc.strerror or exc}", exc.errno or errno.EINVAL
+            ) from None
+        listener = Listener(self, resolved, transport, address, sock, self.reactor)
+        self._listeners[resolved] = listener
+        if endpoint != resolved:
+            self._listeners.setdefault(endpoint, listener)
+        self._last_endpoint = resolved
+        self._in_reactor(listener.start)
+
+    def bind_to_random_port(
+        self,
+        addr: str,
+        min_port: int = 49152,
+        max_port: int = 65536,
+        max_tries: int = 100,
+    ) -> int:
+        """Bind ``addr`` (``tcp://host``) to a free port in [min_port, max_port); return it."""
+        if min_port == 49152 and max_port == 65536:
+            self.bind(f"{addr}:*")
+            return int(self._last_endpoint.rsplit(":", 1)[1])
+        import random
+
+        for _ in range(max_tries):
+            port = random.randrange(min_port, max_port)
+            try:
+                self.bind(f"{addr}:{port}")
+            except MQError as exc:
+                if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                    continue
+                raise
+            return port
+        raise MQError(
+            f"no free port in [{min_port}, {max_port}) after {max_tries} tries", errno.EADDRINUSE
+        )
+
+    def connect(self, endpoint: str) -> None:
+        """Connect to ``endpoint``; the connection is made (and remade) in the background."""
+        self._check_open()
+        transport, address = self._resolve(endpoint, bind=False)
+        pipe = None
+        if not self.options.immediate:
+            pipe = self._new_pipe(endpoint)
+            self._apply_pipe_events()
+            self._attach(pipe)
+        connecter = Connecter(self, endpoint, transport, address, self.reactor, pipe)
+        self._connecters.setdefault(endpoint, []).append(connecter)
+        self._last_endpoint = endpoint
+        self._in_reactor(connecter.start)
+
+    def unbind(self, endpoint: str) -> None:
+        """Stop listening on ``endpoint`` (as given to bind, or as ``last_endpoint``)."""
+        self._check_open()
+        listener = self._listeners.get(endpoint)
+        if listener is None:
+            raise MQError(
+                f"{endpoint} is not bound (bind it first, or use last_endpoint "
+                "after a wildcard bind)",
+                errno.ENOENT,
+            )
+        for key in [k for k, v in self._listeners.items() if v is listener]:
+            del self._listeners[key]
+        self._in_reactor(listener.close, wait=True)
+
+    def disconnect(self, endpoint: str) -> None:
+        """Stop connecting to ``endpoint``; its queued messages are dropped."""
+        self._check_open()
+        connecters = self._connecters.pop(endpoint, None)
+        if not connecters:
+            raise MQError(f"{endpoint} is not connected", errno.ENOENT)
+        for connecter in connecters:
+            self._in_reactor(connecter.close, wait=True)
+            if connecter.pipe is not None:
+                self._detach(connecter.pipe)
+
+    # -- sending -------------------------------------------------------------------------
+
+    def send(self, data: Any, flags: int = 0, copy: bool = True, track: bool = False) -> None:
+        """Send one frame; with ``SNDMORE`` it is held until the message's last frame."""
+        frame = _frame_bytes(data, copy)
+        if flags & SNDMORE:
+            self._sendbuf.append(frame)
+            return
+        if self._sendbuf:
+            message = self._sendbuf
+            message.append(frame)
+            self._sendbuf = []
+        else:
+            message = [frame]
+        self._send_message(message, flags)
+
+    def send_multipart(
+        self, msg_parts: Sequence[Any], flags: int = 0, copy: bool = True, track: bool = False
+    ) -> None:
+        """Send a whole multipart message atomically."""
+        message = [_frame_bytes(part, copy) for part in msg_parts]
+        if not message:
+            raise ValueError("a message has at least one frame; send_multipart got none")
+        if flags & SNDMORE:
+            self._sendbuf.extend(message)
+            return
+        if self._sendbuf:
+            message = self._sendbuf + message
+            self._sendbuf = []
+        self._send_message(message, flags)
+
+    def _send_message(self, message: Message, flags: int) -> None:
+        if self._pipe_events:
+            self._apply_pipe_events()
+        sends = self._sends
+        if sends:
+            # Part of a burst: leave the batch to the I/O thread (woken once per batch)
+            # and flush it here now and then.
+            if self.pattern.send(message):
+                if sends >= _FLUSH_EVERY:
+                    self._sends = 1
+                    self._flush_engines()
+                else:
+                    self._sends = sends + 1
+                return
+        else:
+            # The first send after a receive or a wait (a request, a reply): write it
+            # out in this thread now rather than paying for a hand-off to the I/O thread.
+            self._direct = True
+            try:
+                sent = self.pattern.send(message)
+            finally:
+                self._direct = False
+            if sent:
+                self._sends = 1
+                self._flush_direct()
+                return
+        self._send_slow(message, flags)
+
+    def _flush_direct(self) -> None:
+        engines = self._to_flush
+        for engine in engines:
+            if engine.lock.acquire(blocking=False):
+                try:
+                    engine.flush()
+                finally:
+                    engine.lock.release()
+            else:
+                engine.want_flush(deferred=True)
+        engines.clear()
+
+    def _send_slow(self, message: Message, flags: int) -> None:
+        self._check_open()
+        self._flush_engines()
+        if self.pattern.send(message):
+            return
+        if flags & NOBLOCK:
+            raise Again("cannot send now: no peer has room (SNDHWM reached, or no peer yet)")
+        deadline = self._deadline(self.options.sndtimeo)
+        while True:
+            self._wait(deadline, writing=True)
+            if self._pipe_events:
+                self._apply_pipe_events()
+            if self.pattern.send(message):
+                return
+            self._check_deadline(deadline, "send")
+
+    def send_string(
+        self, u: str, flags: int = 0, copy: bool = True, encoding: str = "utf-8"
+    ) -> None:
+        if not isinstance(u, str):
+            raise TypeError(f"send_string takes str, not {type(u).__name__}")
+        self.send(u.encode(encoding), flags, copy)
+
+    def send_json(self, obj: Any, flags: int = 0, **kwargs: Any) -> None:
+        self.send(json.dumps(obj, **kwargs).encode("utf-8"), flags)
+
+    def send_pyobj(self, obj: Any, flags: int = 0, protocol: int = pickle.DEFAULT_PROTOCOL) -> None:
+        """Send a pickled object. Never unpickle data from peers you do not trust."""
+        self.send(pickle.dumps(obj, protocol), flags)
+
+    # -- receiving -----------------------------------------------------------------------
+
+    def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
+        """Receive one frame (``copy=False``: a :class:`Frame`); ``rcvmore`` says if more follow."""
+        message = self._rmsg
+        if message is None:
+            self._sends = 0
+            message = self._recv_message(flags)
+            if len(message) == 1:
+                if copy:
+                    return message[0]
+                return Frame(message[0], False, self._rpipe)
+            self._rmsg = message
+            self._ridx = 1
+            frame = message[0]
+            more = True
+        else:
+            index = self._ridx
+            frame = message[index]
+            index += 1
+            more = index < len(message)
+            if more:
+                self._ridx = index
+            else:
+                self._rmsg = None
+        if copy:
+            return frame
+        return Frame(frame, more, self._rpipe)
+
+    def recv_multipart(self, flags: int = 0, copy: bool = True, track: bool = False) -> list[Any]:
+        """Receive every frame of the next message (or the rest of the current one)."""
+        message = self._rmsg
+        if message is None:
+            self._sends = 0
+            message = self._recv_message(flags)
+        else:
+            message = message[self._ridx :]
+            self._rmsg = None
+        if copy:
+            return message
+        pipe = self._rpipe
+        last = len(message) - 1
+        return [Frame(f, i < last, pipe) for i, f in enumerate(message)]
+
+    def _recv_message(self, flags: int) -> Message:
+        if self._pipe_events:
+            self._apply_pipe_events()
+        message = self.pattern.recv()
+        if message is None:
+            message = self._recv_slow(flags)
+        self._rpipe = self.pattern.last_pipe
+        return message
+
+    def _recv_slow(self, flags: int) -> Message:
+        self._check_open()
+        pattern = self.pattern
+        self._flush_engines()  # a request goes out before we wait for its reply
+        self._read_engines()
+        message = pattern.recv()
+        if message is not None:
+            return message
+        if flags & NOBLOCK:
+            raise Again("no message is waiting")
+        deadline = self._deadline(self.options.rcvtimeo)
+        while True:
+            self._wait(deadline, writing=False)
+            if self._pipe_events:
+                self._apply_pipe_events()
+            message = pattern.recv()
+            if message is not None:
+                return message
+            self._check_deadline(deadline, "receive")
+
+    def recv_string(self, flags: int = 0, encoding: str = "utf-8") -> str:
+        return codecs.decode(self.recv(flags), encoding)
+
+    def recv_json(self, flags: int = 0, **kwargs: Any) -> Any:
+        return json.loads(self.recv(flags), **kwargs)
+
+    def recv_pyobj(self, flags: int = 0) -> Any:
+        """Receive and unpickle an object. Unsafe with untrusted peers: unpickling runs code."""
+        return pickle.loads(self.recv(flags))
+
+    # -- polling -------------------------------------------------------------------------
+
+    def poll_events(self) -> int:
+        if self._pipe_events:
+            self._apply_pipe_events()
+        events = 0
+        if self._rmsg is not None or self.pattern.can_recv():
+            events |= POLLIN
+        if self.pattern.can_send():
+            events |= POLLOUT
+        return events
+
+    @property
+    def events(self) -> int:
+        return self.poll_events()
+
+    def poll(self, timeout: int | None = None, flags: int = POLLIN) -> int:
+        """Wait up to ``timeout`` ms (None: forever) until ``flags`` events; return them."""
+        self._check_open()
+        deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout / 1000
+        while True:
+            self._read_engines()
+            ready = self.poll_events() & flags
+            if ready:
+                return ready
+            if deadline is not None and time.monotonic() >= deadline:
+                return 0
+            self._wait(deadline, writing=bool(flags & POLLOUT) and not flags & POLLIN)
+
+    # -- waiting in the user's thread ----------------------------------------------------
+
+    def _deadline(self, timeout_ms: int) -> float | None:
+        return None if timeout_ms < 0 else time.monotonic() + timeout_ms / 1000
+
+    def _check_deadline(self, deadline: float | None, what: str) -> None:
+        if self.context.closed:
+            raise ContextTerminated("the context was terminated")
+        if self._closed:
+            raise MQError("the socket was closed", errno.ENOTSOCK)
+        if deadline is not None and time.monotonic() >= deadline:
+            raise Again(f"{what} timed out")
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise MQError("the socket is closed", errno.ENOTSOCK)
+        if self.context.closed:
+            raise ContextTerminated("the context was terminated")
+
+    def _flush_engines(self) -> None:
+        for engine in list(self._engines.values()):
+            if engine.has_pending_output and engine.lock.acquire(blocking=False):
+                try:
+                    engine.flush()
+                finally:
+                    engine.lock.release()
+
+    def _read_engines(self) -> None:
+        for engine in list(self._engines.values()):
+            if not engine.read_paused and engine.lock.acquire(blocking=False):
+                try:
+                    engine.read_available()
+                finally:
+                    engine.lock.release()
+
+    def _wait(self, deadline: float | None, *, writing: bool) -> None:
+        """Sleep until a connection is ready, the I/O thread wakes us, or the deadline."""
+        poller = self._wait_poller
+        if poller is None:
+            poller = self._wait_poller = self.context.poller_class()
+            poller.register(self._waker.fileno(), READ)
+        self._sync_wait_interest(poller, writing)
+        self._sends = 0
+        self._attended = True
+        try:
+            # Re-check now that the I/O thread knows we wait: it wakes us for anything
+            # that happens after this point.
+            if (
+                self._pipe_events
+                or (self.pattern.can_send() if writing else self.pattern.can_recv())
+                or self.context.closed
+                or self._closed
+            ):
+                return
+            timeout = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            ready = poller.poll(timeout)
+        finally:
+            self._attended = False
+        waker_fd = self._waker.fileno()
+        engines = self._engines
+        for fd, events in ready:
+            if fd == waker_fd:
+                self._waker.drain()
+                continue
+            engine = engines.get(fd)
+            if engine is None or not engine.lock.acquire(blocking=False):
+                continue
+            try:
+                if events & (READ | ERROR) and not engine.read_paused:
+                    engine.read_available()
+                if events & WRITE:
+                    engine.flush()
+            finally:
+                engine.lock.release()
+
+    def _sync_wait_interest(self, poller: PollerBackend, writing: bool) -> None:
+        interest = self._wait_interest
+        wanted: dict[int, int] = {}
+        for fd, engine in self._engines.items():
+            mask = 0 if engine.read_paused else READ
+            if engine.has_pending_output:
+                mask |= WRITE
+            if mask:
+                wanted[fd] = mask
+        if wanted == interest:
+            return
+        for fd in [fd for fd in interest if fd not in wanted]:
+            poller.unregister(fd)
+            del interest[fd]
+        for fd, mask in wanted.items():
+            old = interest.get(fd)
+            if old is None:
+                try:
+                    poller.register(fd, mask)
+                except MQError:
+                    continue  # closed meanwhile; the I/O thread reports it
+            elif old != mask:
+                poller.modify(fd, mask)
+            interest[fd] = mask
+
+    def _wake_waiter(self) -> None:
+        if self._attended:
+            self._waker.wake()
+
+    # -- called by engines and the I/O thread --------------------------------------------
+
+    def make_mechanism(self) -> Mechanism:
+        mechanism_class = self.context.registry.mechanisms[self.mechanism_name]
+        metadata = {PROP_SOCKET_TYPE: self.socket_type_name.encode()}
+        if self.pattern.sends_identity:
+            metadata[PROP_IDENTITY] = self.options.routing_id
+        options: dict[str, object] = {"peer_types": self.pattern.peer_types}
+        return mechanism_class(self.as_server, metadata, options)
+
+    def _new_pipe(self, endpoint: str) -> Pipe:
+        return Pipe(self, endpoint, self.options.sndhwm, self.options.rcvhwm)
+
+    def _engine_ready(self, engine: StreamEngine) -> bool:
+        """The handshake completed (I/O thread): give the engine a pipe."""
+        mechanism = engine.mechanism
+        assert mechanism is not None
+        metadata = dict(mechanism.peer_metadata.items())
+        peer = PeerInfo(
+            mechanism.peer_socket_type or "",
+            metadata.get(PROP_IDENTITY, b""),
+            engine.peer_address,
+            metadata,
+        )
+        connecter = engine.connecter
+        pipe = connecter.pipe if connecter is not None else None
+        if connecter is not None and connecter.lingering:
+            engine.lingering = True  # the socket is closed: flush, then go
+        if pipe is None:
+            pipe = self._new_pipe(engine.endpoint)
+            if connecter is not None:
+                connecter.pipe = pipe  # IMMEDIATE: from now on this connecter's pipe
+            self._pipe_events.append(("attach", pipe))
+        pipe.peer = peer
+        pipe.engine = engine
+        engine.pipe = pipe
+        self._engines[engine.fd] = engine
+        self._engines_version += 1
+        self._event("handshake_succeeded", engine.endpoint, 0)
+        self.context.registry.notify(
+            "mqsdk_peer_connected", socket=self, endpoint=engine.endpoint, peer=peer
+        )
+        self._wake_waiter()
+        return True
+
+    def _engine_closed(self, engine: StreamEngine, reason: CloseReason) -> None:
+        """A connection ended (I/O thread)."""
+        if self._engines.get(engine.fd) is engine:
+            del self._engines[engine.fd]
+            self._engines_version += 1
+        pipe = engine.pipe
+        endpoint = engine.endpoint
+        if reason.handshake:
+            self.stats["handshake_failures"] += 1
+            if reason.error is not None:
+                code = getattr(reason.error, "code", 0)
+                kind = (
+                    "handshake_failed_protocol"
+                    if isinstance(reason.error, ProtocolError)
+                    else "handshake_failed_no_detail"
+                )
+                self._event(kind, endpoint, code)
+                self.context.registry.notify(
+                    "mqsdk_handshake_failed", socket=self, endpoint=endpoint, error=reason.error
+                )
+        if pipe is not None:
+            pipe.engine = None
+            self.context.registry.notify(
+                "mqsdk_peer_disconnected",
+                socket=self,
+                endpoint=endpoint,
+                peer=pipe.peer,
+                reason=reason.text,
+            )
+            connecter = engine.connecter
+            keep = connecter is not None and not self.options.immediate and not connecter.closed
+            if not keep:
+                if connecter is not None:
+                    connecter.pipe = None
+                self._pipe_events.append(("detach", pipe))
+            if pipe.read_paused:
+                pipe.read_paused = False
+        self._event("disconnected", endpoint, engine.fd)
+        self._wake_waiter()
+
+    def _engine_command(self, engine: StreamEngine, command: Command) -> bool:
+        handler = getattr(self.pattern, "pipe_command", None)
+        if handler is None or engine.pipe is None:
+            return False
+        return bool(handler(engine.pipe, command))
+
+    def _pipe_readable(self, pipe: Pipe) -> None:
+        self.pattern.pipe_readable(pipe)
+        if self._attended:
+            self._waker.wake()
+
+    def _pipe_drained(self, pipe: Pipe) -> None:
+        engine = pipe.engine
+        if engine is not None and len(pipe.inq) <= (pipe.rcvhwm + 1) // 2:
+            engine.resume_reading()
+
+    def _pipe_writable(self, pipe: Pipe) -> None:
+        if self._attended:
+            self._waker.wake()
+
+    def _sent(self, engine: StreamEngine, nbytes: int) -> None:
+        self.stats["bytes_out"] += nbytes
+
+    def _event(self, name: str, endpoint: str, value: int) -> None:
+        """A lifecycle event (monitor events arrive with the monitoring work)."""
+        log.debug("%s: %s %s (%s)", self, name, endpoint, value)
+        if name == "connect_retried":
+            self.stats["reconnects"] += 1
+
+    # -- pipes, applied in the user's thread ------------------------------------------
+
+    def _apply_pipe_events(self) -> None:
+        events = self._pipe_events
+        while events:
+            action, pipe = events.popleft()
+            if action == "attach":
+                self._attach(pipe)
+            else:
+                self._detach(pipe)
+
+    def _attach(self, pipe: Pipe) -> None:
+        if pipe.attached:
+            return
+        if self.pattern.attach(pipe):
+            pipe.attached = True
+            if pipe.inq:
+                self.pattern.pipe_readable(pipe)
+            return
+        engine = pipe.engine
+        if engine is not None:
+            self.reactor.call_soon(engine.close, f"refused by the {self.socket_type_name} pattern")
+
+    def _detach(self, pipe: Pipe) -> None:
+        if pipe.attached:
+            pipe.attached = False
+            self.pattern.detach(pipe)
+
+    # -- closing -------------------------------------------------------------------------
+
+    def _in_reactor(self, fn: Callable[[], object], *, wait: bool = False) -> None:
+        if self.reactor.in_thread():
+            fn()
+            return
+        if not wait:
+            self.reactor.call_soon(fn)
+            return
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                fn()
+            finally:
+                done.set()
+
+        self.reactor.call_soon(run)
+        if not done.wait(30):
+            raise MQError("the I/O thread did not answer within 30 s", errno.ETIMEDOUT)
+
+    def close(self, linger: int | None = None) -> None:
+        """Close the socket. Unsent messages are given ``linger`` ms (default: the
+        ``linger`` option; -1 waits until they are sent or the context terminates)."""
+        if self._closed:
+            return
+        self._closed = True
+        linger_ms = self.options.linger if linger is None else linger
+        self._waker.wake()
+        # A thread blocked in this socket (woken by term()) must leave its wait before
+        # the fds it waits on are closed, or it would sleep on a dead fd forever.
+        deadline = time.monotonic() + 2.0
+        while self._attended and time.monotonic() < deadline:
+            time.sleep(0.001)
+        if self.reactor.running:
+            self._in_reactor(lambda: self._close_in_reactor(linger_ms), wait=True)
+        self._waker.close()
+        if self._wait_poller is not None:
+            self._wait_poller.close()
+        self.context._socket_closed(self)
+        self.context.registry.notify("mqsdk_socket_closed", socket=self)
+
+    def _close_in_reactor(self, linger_ms: int) -> None:
+        for listener in set(self._listeners.values()):
+            listener.close()
+        self._listeners.clear()
+        connecters = [c for group in self._connecters.values() for c in group]
+        self._connecters.clear()
+        for connecter in connecters:
+            if linger_ms != 0 and connecter.has_pending_output:
+                connecter.linger(linger_ms)
+            else:
+                connecter.close()
+        for engine in list(self._engines.values()):
+            if engine.connecter is not None and engine.connecter.lingering:
+                continue
+            if linger_ms != 0 and engine.has_pending_output:
+                self._linger_engine(engine, linger_ms)
+            else:
+                engine.close("socket closed")
+
+    def _linger_engine(self, engine: StreamEngine, linger_ms: int) -> None:
+        context = self.context
+        context._linger_started(engine)
+        previous = engine.on_close
+
+        def finished(done: StreamEngine, reason: CloseReason) -> None:
+            if previous is not None:
+                previous(done, reason)
+            context._linger_finished(done)
+
+        engine.on_close = finished
+        engine.lingering = True
+        if linger_ms > 0:
+            engine.reactor.call_later(linger_ms / 1000, engine.close, "linger expired")
+        engine.want_flush(deferred=True)
+
+    def __enter__(self) -> Socket:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: builtins.type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else self._last_endpoint or "unconnected"
+        return f"<mqsdk.Socket {self.socket_type_name} {state}>"
+
+    def __del__(self) -> None:
+        # A socket dropped without close(): release its fds; no linger (like pyzmq's GC).
+        if not getattr(self, "_closed", True):
+            with contextlib.suppress(Exception):
+                self.close(linger=0)

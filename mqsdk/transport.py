@@ -1,0 +1,79 @@
+"""The transport interface.
+
+A *stream transport* (tcp, ipc, tipc, vmci, or a third-party one such as tls) only turns
+endpoint strings into connected, non-blocking OS stream sockets; the kernel runs ZMTP,
+reconnection, heartbeats and everything else on top of what it returns. Writing one is a
+matter of parsing an address and calling ``socket``/``bind``/``listen``/``connect``.
+
+Who calls what: the kernel calls ``parse`` in the user's thread during ``bind()`` and
+``connect()`` (so a bad endpoint is an immediate :class:`~mqsdk.errors.EndpointError`),
+``listen`` in the user's thread during ``bind()`` (so an address in use is an immediate
+error), and ``connect``/``accepted`` from the context's I/O thread. A transport instance
+is created once per socket endpoint and holds no global state.
+"""
+
+from __future__ import annotations
+
+import socket
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from mqsdk.component import Component
+
+
+class Transport(Component, ABC):
+    """Base of every transport. ``name`` is the endpoint scheme, lowercase (``"tcp"``)."""
+
+    kind: ClassVar[str] = "transport"
+
+
+class StreamTransport(Transport):
+    """A transport whose connections are byte streams carrying ZMTP.
+
+    ``options`` passed to the methods is a read-only mapping of the socket's option
+    names (``"ipv6"``, ``"backlog"``, ``"tcp_keepalive"``, ``"sndbuf"``...) to values.
+    """
+
+    @abstractmethod
+    def parse(self, address: str, *, bind: bool, options: Mapping[str, Any]) -> Any:
+        """Check and parse the part of the endpoint after ``scheme://``.
+
+        Return any object the other methods understand (typically a small frozen
+        dataclass). No I/O except name resolution that the endpoint form requires.
+        Raise :class:`~mqsdk.errors.EndpointError` saying what is wrong and what a good
+        endpoint looks like.
+        """
+
+    @abstractmethod
+    def listen(self, address: Any, options: Mapping[str, Any]) -> tuple[socket.socket, str]:
+        """Create, bind and listen; return the non-blocking listening socket and the
+        resolved endpoint for ``last_endpoint`` (``tcp://0.0.0.0:40123``). Raise
+        OSError as the OS reports it (the kernel turns it into a monitor event)."""
+
+    @abstractmethod
+    def connect(self, address: Any, options: Mapping[str, Any]) -> socket.socket:
+        """Create a non-blocking socket and start connecting it (``connect_ex``).
+
+        The kernel waits for writability and reads ``SO_ERROR`` to learn the outcome.
+        """
+
+    def accepted(self, sock: socket.socket, options: Mapping[str, Any]) -> None:
+        """Configure a freshly accepted or connected socket (TCP_NODELAY, keepalive...).
+
+        Called for both sides of every connection. The default does nothing.
+        """
+
+    def close_listener(self, sock: socket.socket, address: Any) -> None:
+        """Close a listening socket on unbind or socket close (ipc removes its file)."""
+        sock.close()
+
+    def peer_address(self, sock: socket.socket) -> str:
+        """The peer's address as text, for ZAP and the ``Peer-Address`` property."""
+        try:
+            peer = sock.getpeername()
+        except OSError:
+            return ""
+        if isinstance(peer, tuple):
+            return str(peer[0])
+        return str(peer)

@@ -1,0 +1,461 @@
+"""ZMTP 3.x framing: the message/command encoder and the hot-path frame decoder.
+
+Wire format (RFC 23/37 "Framing"; protocols.md 1.4)::
+
+    frame = flags(1) size(1, or 8 BE when flags & LONG) body(size)
+    flags: 0x01 MORE, 0x02 LONG, 0x04 COMMAND, bits 7..3 reserved
+
+Encoding uses the short form whenever ``size <= 255`` (as libzmq does) and sets MORE
+on every frame of a message but the last.
+
+Decoding is tolerant where libzmq is (protocols.md 1.4): reserved flag bits are
+ignored, a LONG frame with a small size is accepted, MORE on a command is ignored.
+
+**Commands inside a multipart message.** RFC 37 forbids MORE on a command, but says
+nothing of a command that arrives between two frames of a message. libzmq handles
+commands at frame level (``v2_decoder`` hands every frame to the engine, which
+processes commands at once and keeps building the message in the pipe), so we do the
+same: the command is returned as soon as it is complete, in wire order, and the
+partial message continues; it is returned after the command, once its last frame
+arrives.
+
+The decoder is written for the engine's receive path (see performance-notes.md): the
+engine reads straight into the decoder's own buffer::
+
+    view = decoder.read_buffer()        # writable memoryview
+    n = sock.recv_into(view)
+    for item in decoder.commit(n):      # list[bytes] (a message) or Command
+        ...
+
+and ``commit`` decodes everything complete in one inlined loop.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+from collections.abc import Sequence
+from struct import Struct
+from typing import ClassVar, NamedTuple, TypeAlias
+
+from mqsdk.errors import ProtocolError
+from mqsdk.zmtp.constants import MAX_FRAME_SIZE, ProtocolErrorCode
+
+Buffer: TypeAlias = bytes | bytearray | memoryview
+"""What the encoder accepts as a frame body (contiguous buffers)."""
+
+
+class Command(NamedTuple):
+    """A decoded ZMTP command: ``name`` (e.g. ``b"READY"``) and the bytes after it."""
+
+    name: bytes
+    data: bytes
+
+
+Item: TypeAlias = list[bytes] | Command
+"""What the decoder yields: a complete multipart message (a list of its frame bodies,
+at least one) or a :class:`Command`. Tell them apart with ``type(item) is list``."""
+
+ZEROCOPY_THRESHOLD = 8192
+"""Bodies at least this big are appended to the encoder's output as their own piece
+(no copy, ready for ``socket.sendmsg`` scatter/gather); smaller ones are joined with
+their header."""
+
+_LONG_SIZE = Struct(">Q")
+_LONG_HEADER = Struct(">BQ")
+_SHORT_LAST = tuple(bytes((0, n)) for n in range(256))
+_SHORT_MORE = tuple(bytes((1, n)) for n in range(256))
+
+
+# --------------------------------------------------------------------------------------
+# Encoder
+# --------------------------------------------------------------------------------------
+
+
+def encode_message(frames: Sequence[Buffer], out: list[Buffer]) -> int:
+    """Append the wire pieces of one multipart message to ``out``; return their byte count.
+
+    Bodies of :data:`ZEROCOPY_THRESHOLD` bytes or more are appended as they are (the
+    same object, not a copy), right after their own header piece, so ``out`` can go to
+    ``sendmsg`` as is or to ``b"".join``. The caller must not modify such a body until
+    the pieces have been written. Smaller frames are concatenated with their headers
+    (and with neighbouring small frames) into one ``bytes``.
+
+    :param frames: the message's frame bodies (bytes, bytearray or contiguous
+        memoryview of any format; a memoryview's size is its ``nbytes``).
+    :raises ValueError: ``frames`` is empty (a message has at least one frame).
+    """
+    count = len(frames)
+    if count == 1:
+        body = frames[0]
+        size = body.nbytes if type(body) is memoryview else len(body)
+        if size <= 255:
+            out.append(_SHORT_LAST[size] + body)
+            return size + 2
+        header = _LONG_HEADER.pack(2, size)
+        if size >= ZEROCOPY_THRESHOLD:
+            out.append(header)
+            out.append(body)
+        else:
+            out.append(header + body)
+        return size + 9
+    if count == 0:
+        raise ValueError("a message has at least one frame; got an empty sequence")
+    last = count - 1
+    total = 0
+    pending: list[Buffer] = []
+    for index, body in enumerate(frames):
+        size = body.nbytes if type(body) is memoryview else len(body)
+        if size <= 255:
+            header = (_SHORT_MORE if index < last else _SHORT_LAST)[size]
+            total += size + 2
+        else:
+            header = _LONG_HEADER.pack(3 if index < last else 2, size)
+            total += size + 9
+        pending.append(header)
+        if size >= ZEROCOPY_THRESHOLD:
+            out.append(b"".join(pending))
+            out.append(body)
+            pending = []
+        else:
+            pending.append(body)
+    if pending:
+        out.append(b"".join(pending))
+    return total
+
+
+def encode_command(name: bytes, data: Buffer = b"") -> bytes:
+    """Return one complete command frame: ``04``/``06`` flags, size, ``len(name) name data``.
+
+    :raises ValueError: ``name`` is empty or longer than 255 bytes.
+    """
+    name_len = len(name)
+    if not 1 <= name_len <= 255:
+        raise ValueError(f"a command name has 1..255 bytes; got {name_len}")
+    size = 1 + name_len + (data.nbytes if type(data) is memoryview else len(data))
+    if size <= 255:
+        return b"".join((bytes((4, size, name_len)), name, data))
+    return b"".join((_LONG_HEADER.pack(6, size), bytes((name_len,)), name, data))
+
+
+# --------------------------------------------------------------------------------------
+# Decoder
+# --------------------------------------------------------------------------------------
+
+
+def _frame_too_big(size: int, maxmsgsize: int) -> ProtocolError:
+    if size > MAX_FRAME_SIZE:
+        text = f"the peer declared a frame of {size} bytes, more than ZMTP's limit of 2**63-1"
+    else:
+        text = (
+            f"the peer declared a frame of {size} bytes, more than this socket's "
+            f"MAXMSGSIZE of {maxmsgsize} bytes; raise maxmsgsize (-1 = unlimited) "
+            "if such messages are expected"
+        )
+    exc = ProtocolError(text, ProtocolErrorCode.ZMTP_UNSPECIFIED)
+    exc.errno = _errno.EMSGSIZE  # what libzmq's decoder fails with
+    return exc
+
+
+def _malformed_command(size: int) -> ProtocolError:
+    return ProtocolError(
+        f"malformed command frame: a body of {size} bytes cannot hold a name-length "
+        "byte, the name and its data",
+        ProtocolErrorCode.ZMTP_MALFORMED_COMMAND_UNSPECIFIED,
+    )
+
+
+class FrameDecoder:
+    """Incremental ZMTP 3.x frame decoder that owns its receive buffer.
+
+    * :meth:`read_buffer` returns the writable region the next ``recv_into`` should
+      fill; :meth:`commit` is told how many bytes were written there and returns every
+      item that became complete, in wire order (``list[bytes]`` for a message,
+      :class:`Command` for a command). :meth:`feed` is the same for bytes obtained
+      elsewhere (tests, other transports); it copies them in and handles any length.
+    * The buffer is one ``bytearray`` of ``bufsize`` bytes reused for every read.
+      When a frame of at least ``bufsize // 4`` bytes is not yet complete, the decoder
+      allocates a bytearray for that frame body alone and :meth:`read_buffer` returns
+      its missing part, so the engine receives the rest of a big frame straight into
+      place; the only copy left is the final ``bytes`` conversion. Up to
+      :attr:`max_prealloc` bytes are allocated at once on the strength of the
+      declared size; a bigger frame's buffer grows (doubling) as its bytes arrive.
+    * ``maxmsgsize`` (``>= 0``) is checked per frame against the declared size before
+      anything is allocated, like libzmq's ``ZMQ_MAXMSGSIZE``; exceeding it raises
+      :class:`ProtocolError` with ``errno`` EMSGSIZE. A size over 2**63-1 is refused
+      the same way.
+    * A command body that is empty or only a name-length byte, or whose name runs
+      past the body, raises code ``ZMTP_MALFORMED_COMMAND_UNSPECIFIED``.
+
+    Not thread-safe: a connection has one owner at a time, and so does its decoder.
+
+    After a :class:`ProtocolError` the decoder must be discarded (the connection is
+    dead); the items completed earlier in the same call are in
+    :attr:`decoded_before_error` for an engine that wants to deliver them first, as
+    libzmq would.
+    """
+
+    __slots__ = (
+        "_buf",
+        "_cap",
+        "_direct",
+        "_direct_flags",
+        "_direct_pos",
+        "_direct_size",
+        "_direct_threshold",
+        "_direct_view",
+        "_end",
+        "_frames",
+        "_limit",
+        "_maxmsgsize",
+        "_need",
+        "_start",
+        "_view",
+        "decoded_before_error",
+    )
+
+    max_prealloc: ClassVar[int] = 64 * 1024 * 1024
+    """Largest frame body allocated in one go from the declared size alone."""
+
+    def __init__(self, maxmsgsize: int = -1, bufsize: int = 65536) -> None:
+        if bufsize < 1024:
+            # bufsize // 4 must exceed 255 so that short frames never need direct receive.
+            raise ValueError(f"bufsize must be at least 1024 bytes; got {bufsize}")
+        self._buf = bytearray(bufsize)
+        self._view = memoryview(self._buf)
+        self._cap = bufsize
+        self._start = 0  # first undecoded byte in _buf
+        self._end = 0  # end of the bytes received into _buf
+        self._need = 2  # bytes from _start needed before a decode can make progress
+        self._frames: list[bytes] = []  # frames of the message being received
+        self._maxmsgsize = maxmsgsize
+        self._limit = maxmsgsize if maxmsgsize >= 0 else MAX_FRAME_SIZE
+        self._direct_threshold = bufsize // 4
+        self._direct: bytearray | None = None  # body of a big frame received in place
+        self._direct_view: memoryview | None = None
+        self._direct_pos = 0
+        self._direct_size = 0
+        self._direct_flags = 0
+        self.decoded_before_error: list[Item] = []
+
+    @property
+    def maxmsgsize(self) -> int:
+        """The per-frame size limit in bytes; -1 means unlimited."""
+        return self._maxmsgsize
+
+    @property
+    def bufsize(self) -> int:
+        """Size of the reused read buffer."""
+        return self._cap
+
+    @property
+    def allocated(self) -> int:
+        """Bytes of buffer the decoder holds right now (read buffer + big-frame buffer)."""
+        return self._cap + (len(self._direct) if self._direct is not None else 0)
+
+    @property
+    def has_partial(self) -> bool:
+        """True while part of a frame or of a multipart message is buffered.
+
+        An engine that sees EOF with this set knows the peer died mid-message.
+        """
+        return bool(self._frames) or self._direct is not None or self._end > self._start
+
+    def read_buffer(self) -> memoryview:
+        """Return the writable region for the next read; never empty.
+
+        Write received bytes at its start, then call :meth:`commit` with their number.
+        The view is only valid until that :meth:`commit`.
+        """
+        if self._direct_view is not None:
+            return self._direct_view[self._direct_pos :]
+        return self._view[self._end :]
+
+    def commit(self, nbytes: int) -> list[Item]:
+        """Account for ``nbytes`` written at the start of :meth:`read_buffer`; decode.
+
+        :returns: the items completed by these bytes, in wire order (often empty).
+        :raises ProtocolError: the stream is invalid (see the class docstring).
+        """
+        if self._direct is not None:
+            return self._commit_direct(nbytes)
+        start = self._start
+        end = self._end + nbytes
+        if nbytes < 0 or end > self._cap:
+            raise ValueError(f"commit({nbytes}) does not fit the region read_buffer() returned")
+        if end - start < self._need:
+            self._end = end
+            return []
+
+        # One snapshot copy per read: slicing bytes then yields bytes directly, which is
+        # much cheaper per frame than memoryview slices or bytearray slices + bytes().
+        data = bytes(self._view[start:end])
+        n = end - start
+        last_pos = n - 1
+        items: list[Item] = []
+        append = items.append
+        frames = self._frames
+        limit = self._limit
+        # The fast paths handle short frames without a size check, so they are disabled
+        # (compared against an impossible flags value) when maxmsgsize < 255.
+        fast_last = 0 if limit >= 255 else -1
+        fast_more = 1 if limit >= 255 else -1
+        unpack_long = _LONG_SIZE.unpack_from
+        need = 2
+        pos = 0
+        while pos < last_pos:
+            flags = data[pos]
+            if flags == fast_last:
+                begin = pos + 2
+                stop = begin + data[pos + 1]
+                if stop > n:
+                    need = stop - pos
+                    break
+                if frames:
+                    frames.append(data[begin:stop])
+                    append(frames)
+                    frames = []
+                else:
+                    append([data[begin:stop]])
+                pos = stop
+                continue
+            if flags == fast_more:
+                begin = pos + 2
+                stop = begin + data[pos + 1]
+                if stop > n:
+                    need = stop - pos
+                    break
+                frames.append(data[begin:stop])
+                pos = stop
+                continue
+            # General path: long sizes, commands, reserved bits, a small maxmsgsize.
+            if flags & 0x02:
+                if n - pos < 9:
+                    need = 9
+                    break
+                size = unpack_long(data, pos + 1)[0]
+                begin = pos + 9
+            else:
+                size = data[pos + 1]
+                begin = pos + 2
+            if size > limit:
+                self._frames = frames
+                self.decoded_before_error = items
+                raise _frame_too_big(size, self._maxmsgsize)
+            stop = begin + size
+            if stop > n:
+                if size >= self._direct_threshold:
+                    self._start_direct(flags, size, data, begin)
+                    pos = n
+                else:
+                    need = stop - pos
+                break
+            body = data[begin:stop]
+            if flags & 0x04:
+                if size < 2 or body[0] >= size:
+                    self._frames = frames
+                    self.decoded_before_error = items
+                    raise _malformed_command(size)
+                name_end = 1 + body[0]
+                append(Command(body[1:name_end], body[name_end:]))
+            elif flags & 0x01:
+                frames.append(body)
+            else:
+                frames.append(body)
+                append(frames)
+                frames = []
+            pos = stop
+
+        self._frames = frames
+        self._need = need
+        if pos == n:
+            self._start = self._end = 0
+        else:
+            start += pos
+            cap = self._cap
+            if cap - end < cap // 2:
+                # Move the partial frame to the front so the next read has room. It is
+                # shorter than 9 + cap // 4 bytes (bigger bodies are received directly).
+                tail = n - pos
+                self._buf[:tail] = data[pos:]
+                self._start = 0
+                self._end = tail
+            else:
+                self._start = start
+                self._end = end
+        return items
+
+    def feed(self, data: Buffer) -> list[Item]:
+        """Decode bytes obtained elsewhere (copied into the buffer); any length works."""
+        view = memoryview(data)
+        if view.ndim != 1 or view.format != "B":
+            view = view.cast("B")
+        total = view.nbytes
+        items: list[Item] = []
+        offset = 0
+        while offset < total:
+            region = self.read_buffer()
+            chunk = min(len(region), total - offset)
+            region[:chunk] = view[offset : offset + chunk]
+            offset += chunk
+            try:
+                items += self.commit(chunk)
+            except ProtocolError:
+                self.decoded_before_error = items + self.decoded_before_error
+                raise
+        return items
+
+    # -- big frames, received in place (rare path) -------------------------------------
+
+    def _start_direct(self, flags: int, size: int, data: bytes, begin: int) -> None:
+        have = len(data) - begin
+        capacity = size if size <= self.max_prealloc else max(self.max_prealloc, have)
+        body = bytearray(capacity)
+        body[:have] = memoryview(data)[begin:]
+        self._direct = body
+        self._direct_view = memoryview(body)
+        self._direct_pos = have
+        self._direct_size = size
+        self._direct_flags = flags
+        self._start = self._end = 0
+        self._need = 2
+
+    def _commit_direct(self, nbytes: int) -> list[Item]:
+        body = self._direct
+        assert body is not None
+        pos = self._direct_pos + nbytes
+        if nbytes < 0 or pos > len(body):
+            raise ValueError(f"commit({nbytes}) does not fit the region read_buffer() returned")
+        self._direct_pos = pos
+        if pos < self._direct_size:
+            if pos == len(body):
+                # Declared size beyond max_prealloc: grow with the bytes actually received.
+                grown = bytearray(min(self._direct_size, 2 * len(body)))
+                grown[:pos] = body
+                self._direct = grown
+                self._direct_view = memoryview(grown)
+            return []
+        frame = bytes(body)
+        flags = self._direct_flags
+        self._direct = None
+        self._direct_view = None
+        if flags & 0x04:
+            # Direct frames have at least bufsize // 4 >= 256 bytes: any name length fits.
+            name_end = 1 + frame[0]
+            return [Command(frame[1:name_end], frame[name_end:])]
+        self._frames.append(frame)
+        if flags & 0x01:
+            return []
+        message = self._frames
+        self._frames = []
+        return [message]
+
+
+__all__ = [
+    "ZEROCOPY_THRESHOLD",
+    "Buffer",
+    "Command",
+    "FrameDecoder",
+    "Item",
+    "encode_command",
+    "encode_message",
+]

@@ -1,0 +1,18 @@
+"""mqsdk ``ipc://`` transport: Unix domain stream sockets, with libzmq's endpoint forms."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mqsdk.hookspecs import hookimpl
+from mqsdk.transport import Transport
+
+from .address import IpcAddress
+from .transport import IpcTransport
+
+__all__ = ["IpcAddress", "IpcTransport", "mqsdk_transports"]
+
+
+@hookimpl
+def mqsdk_transports() -> Sequence[type[Transport]]:
+    return [IpcTransport]

@@ -1,0 +1,18 @@
+"""mqsdk ``tcp://`` transport: libzmq's endpoint forms over IPv4 and IPv6."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mqsdk.hookspecs import hookimpl
+from mqsdk.transport import Transport
+
+from .address import TcpAddress
+from .transport import TcpTransport
+
+__all__ = ["TcpAddress", "TcpTransport", "mqsdk_transports"]
+
+
+@hookimpl
+def mqsdk_transports() -> Sequence[type[Transport]]:
+    return [TcpTransport]
