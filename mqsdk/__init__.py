@@ -25,11 +25,14 @@ from mqsdk.errors import (
 from mqsdk.frame import Frame
 from mqsdk.hookspecs import hookimpl
 from mqsdk.options import OPTION_NUMBERS as _OPTION_NUMBERS
+from mqsdk.options import PLUGIN_OPTION_NUMBERS as _PLUGIN_OPTION_NUMBERS
 from mqsdk.socket import Socket
 
 # Socket types and option numbers as module constants, the way pyzmq spells them.
 PAIR, PUB, SUB, REQ, REP, DEALER, ROUTER, PULL, PUSH, XPUB, XSUB, STREAM = range(12)
-globals().update({name.upper(): number for name, number in _OPTION_NUMBERS.items()})
+globals().update(
+    {name.upper(): number for name, number in {**_PLUGIN_OPTION_NUMBERS, **_OPTION_NUMBERS}.items()}
+)
 IDENTITY = _OPTION_NUMBERS["routing_id"]
 
 __version__ = "0.1.0"

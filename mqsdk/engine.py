@@ -235,6 +235,13 @@ class StreamEngine:
         if self._heartbeat_ivl > 0:
             self._timers.append(self.reactor.call_later(self._heartbeat_ivl, self._send_heartbeat))
         with self.lock:
+            pipe = self.pipe
+            if pipe is not None:
+                # What the pattern sends first on every connection: SUB's subscriptions,
+                # XPUB's welcome message, PROBE_ROUTER's empty message...
+                for frame in self.owner.pattern.greet(pipe, self.peer_minor):
+                    self._pending.append(frame)
+                    self._pending_size += len(frame)
             if rest:
                 self._dispatch(rest)
             self.flush()

@@ -92,6 +92,48 @@ OPTION_NUMBERS: dict[str, int] = {
     "heartbeat_ttl": 76,
     "heartbeat_timeout": 77,
 }
+# Options that belong to particular socket types, mechanisms or transports. The kernel
+# only knows their libzmq numbers (so ``mqsdk.SUBSCRIBE`` and ``setsockopt(6, ...)`` work);
+# the plugin that implements each one validates it.
+PLUGIN_OPTION_NUMBERS: dict[str, int] = {
+    "subscribe": 6,
+    "unsubscribe": 7,
+    "rate": 8,
+    "recovery_ivl": 9,
+    "multicast_hops": 25,
+    "router_mandatory": 33,
+    "xpub_verbose": 40,
+    "mechanism": 43,
+    "plain_server": 44,
+    "plain_username": 45,
+    "plain_password": 46,
+    "curve_server": 47,
+    "curve_publickey": 48,
+    "curve_secretkey": 49,
+    "curve_serverkey": 50,
+    "probe_router": 51,
+    "req_correlate": 52,
+    "req_relaxed": 53,
+    "conflate": 54,
+    "zap_domain": 55,
+    "router_handover": 56,
+    "tos": 57,
+    "connect_routing_id": 61,
+    "xpub_nodrop": 69,
+    "xpub_manual": 71,
+    "xpub_welcome_msg": 72,
+    "stream_notify": 73,
+    "invert_matching": 74,
+    "xpub_verboser": 78,
+    "connect_timeout": 79,
+    "multicast_maxtpdu": 84,
+    "vmci_buffer_size": 85,
+    "vmci_buffer_min_size": 86,
+    "vmci_buffer_max_size": 87,
+    "vmci_connect_timeout": 88,
+    "multicast_loop": 96,
+}
+
 READ_ONLY_OPTIONS = frozenset({"rcvmore", "events", "type", "last_endpoint"})
 
 

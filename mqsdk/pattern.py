@@ -26,6 +26,7 @@ from mqsdk.component import Component
 
 if TYPE_CHECKING:
     from mqsdk.pipe import Message, Pipe
+    from mqsdk.zmtp.frames import Command
 
 
 class Pattern(Component, ABC):
@@ -73,6 +74,29 @@ class Pattern(Component, ABC):
     @abstractmethod
     def recv(self) -> Message | None:
         """The next whole message for the user, or None if none is queued."""
+
+    options: ClassVar[dict[str, int]] = {}
+    """Pattern-specific options: name -> libzmq number (``{"subscribe": 6}``). They become
+    socket attributes and are set and read through :meth:`set_option`/:meth:`get_option`."""
+    socket_methods: ClassVar[frozenset[str]] = frozenset()
+    """Names of pattern methods offered on the socket itself (``pub.wait_for_subscribers``)."""
+    commands: ClassVar[frozenset[bytes]] = frozenset()
+    """ZMTP command names this pattern handles (``b"SUBSCRIBE"``...); others are ignored,
+    as libzmq ignores commands it does not know."""
+
+    def greet(self, pipe: Pipe, zmtp_minor: int) -> list[bytes]:
+        """Encoded frames to send first on every new connection of ``pipe``.
+
+        Called in the I/O thread when a handshake completes, including reconnections of
+        a pipe that survived (SUB re-sends its subscriptions here; a ZMTP 3.0 peer,
+        ``zmtp_minor == 0``, wants them as ``01``-prefixed messages instead of
+        SUBSCRIBE commands). Read pattern state only with single atomic operations
+        (copy a dict with ``list(d)``). The default sends nothing.
+        """
+        return []
+
+    def pipe_command(self, pipe: Pipe, command: Command) -> None:
+        """A command named in :attr:`commands` arrived on ``pipe`` (user's thread)."""
 
     def pipe_readable(self, pipe: Pipe) -> None:
         """``pipe.inq`` went from empty to non-empty (called from the reading thread)."""

@@ -89,6 +89,21 @@ class Pipe:
             if engine is not None:
                 engine.want_flush()
 
+    @property
+    def zmtp_minor(self) -> int:
+        """The peer's ZMTP minor version (0: 3.0, wants subscriptions as messages), or
+        1 while not connected."""
+        engine = self.engine
+        return engine.peer_minor if engine is not None else 1
+
+    def send_command(self, frame: bytes) -> bool:
+        """Send an encoded command frame on the current connection; False if none."""
+        engine = self.engine
+        if engine is None or engine.dead:
+            return False
+        engine.send_command(frame)
+        return True
+
     # -- incoming (whichever thread reads the connection) ----------------------------------
 
     def deliver(self, messages: list[Message]) -> bool:

@@ -32,7 +32,12 @@ from mqsdk.constants import NOBLOCK, POLLIN, POLLOUT, SNDMORE
 from mqsdk.endpoints import Connecter, Listener
 from mqsdk.errors import Again, ContextTerminated, EndpointError, MQError, ProtocolError
 from mqsdk.frame import Frame
-from mqsdk.options import OPTION_NUMBERS, READ_ONLY_OPTIONS, SocketOptions
+from mqsdk.options import (
+    OPTION_NUMBERS,
+    PLUGIN_OPTION_NUMBERS,
+    READ_ONLY_OPTIONS,
+    SocketOptions,
+)
 from mqsdk.pipe import Message, PeerInfo, Pipe
 from mqsdk.poller import ERROR, READ, WRITE, PollerBackend
 from mqsdk.reactor import Waker
@@ -49,7 +54,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _BYTES_LIKE = (bytes, bytearray, memoryview)
-_OPTION_NAMES = {number: name for name, number in OPTION_NUMBERS.items()}
+_OPTION_NAMES = {
+    number: name for name, number in {**PLUGIN_OPTION_NUMBERS, **OPTION_NUMBERS}.items()
+}
 _FLUSH_EVERY = 64  # sends between flushes done by the user's thread itself
 
 
@@ -101,7 +108,7 @@ class Socket:
         self._engines: dict[int, StreamEngine] = {}
         self._engines_version = 0
         self._synced_version = -1
-        self._pipe_events: deque[tuple[str, Pipe]] = deque()
+        self._pipe_events: deque[tuple[str, Pipe, Any]] = deque()
         self._listeners: dict[str, Listener] = {}
         self._connecters: dict[str, list[Connecter]] = {}
         self._last_endpoint = ""
@@ -126,7 +133,7 @@ class Socket:
     def _add_option_properties(cls, pattern_class: type[Pattern]) -> None:
         """Options as attributes (``s.sndhwm = 10``), for the kernel's and the pattern's."""
         names = set(SocketOptions.model_fields)
-        names |= set(getattr(pattern_class, "options", {}))
+        names |= set(pattern_class.options)
         for name in names - cls._option_properties:
             if hasattr(cls, name):
                 continue
@@ -145,9 +152,9 @@ class Socket:
             return option.lower()
         name = _OPTION_NAMES.get(option)
         if name is None:
-            for pname, number in getattr(self.pattern, "options", {}).items():
+            for pname, number in self.pattern.options.items():
                 if number == option:
-                    return str(pname)
+                    return pname
             raise MQError(f"unknown socket option number {option}", errno.EINVAL)
         return name
 
@@ -194,6 +201,21 @@ class Socket:
 
     setsockopt = set
     getsockopt = get
+
+    def subscribe(self, topic: bytes | str) -> None:
+        """Subscribe to messages starting with ``topic`` (SUB; XPUB in manual mode)."""
+        self.set("subscribe", topic.encode() if isinstance(topic, str) else topic)
+
+    def unsubscribe(self, topic: bytes | str) -> None:
+        """Cancel one earlier :meth:`subscribe` to ``topic``."""
+        self.set("unsubscribe", topic.encode() if isinstance(topic, str) else topic)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for names the class does not define: pattern-specific methods.
+        pattern = self.__dict__.get("pattern")
+        if pattern is not None and name in pattern.socket_methods:
+            return getattr(pattern, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def setsockopt_string(self, option: int | str, value: str, encoding: str = "utf-8") -> None:
         self.set(option, value.encode(encoding))
@@ -674,7 +696,7 @@ class Socket:
             pipe = self._new_pipe(engine.endpoint)
             if connecter is not None:
                 connecter.pipe = pipe  # IMMEDIATE: from now on this connecter's pipe
-            self._pipe_events.append(("attach", pipe))
+            self._pipe_events.append(("attach", pipe, None))
         pipe.peer = peer
         pipe.engine = engine
         engine.pipe = pipe
@@ -721,17 +743,21 @@ class Socket:
             if not keep:
                 if connecter is not None:
                     connecter.pipe = None
-                self._pipe_events.append(("detach", pipe))
+                self._pipe_events.append(("detach", pipe, None))
             if pipe.read_paused:
                 pipe.read_paused = False
         self._event("disconnected", endpoint, engine.fd)
         self._wake_waiter()
 
     def _engine_command(self, engine: StreamEngine, command: Command) -> bool:
-        handler = getattr(self.pattern, "pipe_command", None)
-        if handler is None or engine.pipe is None:
+        """A command the engine does not handle itself (SUBSCRIBE, CANCEL...): the
+        pattern gets it in the user's thread, in order with attach/detach."""
+        pipe = engine.pipe
+        if pipe is None or command.name not in self.pattern.commands:
             return False
-        return bool(handler(engine.pipe, command))
+        self._pipe_events.append(("command", pipe, command))
+        self._wake_waiter()
+        return True
 
     def _pipe_readable(self, pipe: Pipe) -> None:
         self.pattern.pipe_readable(pipe)
@@ -761,8 +787,10 @@ class Socket:
     def _apply_pipe_events(self) -> None:
         events = self._pipe_events
         while events:
-            action, pipe = events.popleft()
-            if action == "attach":
+            action, pipe, command = events.popleft()
+            if action == "command":
+                self.pattern.pipe_command(pipe, command)
+            elif action == "attach":
                 self._attach(pipe)
             else:
                 self._detach(pipe)
