@@ -89,6 +89,7 @@ class StreamEngine:
         self.read_paused = False
         self.dead = False  # set (from any thread) once the engine must not be used
         self.lingering = False  # the socket was closed: close once everything is written
+        self.greeted = False  # the pattern's greeting (see Pattern.greet) is queued
         self.connecter: Any = None  # the Connecter that made this connection, if any
         self.last_rx = time.monotonic()
         options = owner.options
@@ -242,6 +243,7 @@ class StreamEngine:
                 for frame in self.owner.pattern.greet(pipe, self.peer_minor):
                     self._pending.append(frame)
                     self._pending_size += len(frame)
+            self.greeted = True
             if rest:
                 self._dispatch(rest)
             self.flush()
@@ -520,10 +522,18 @@ class StreamEngine:
             self._flush_scheduled = True
             self.reactor.call_soon(self._scheduled_flush)
 
-    def send_command(self, frame: bytes) -> None:
-        """Queue an encoded command (SUBSCRIBE...) from any thread."""
+    def send_command(self, frame: bytes) -> bool:
+        """Queue an encoded command (SUBSCRIBE...) from any thread.
+
+        Returns False, sending nothing, before the pattern's greeting went out: the
+        greeting is computed under the same lock, so whatever the pattern recorded
+        before this call is in it, and nothing is sent twice.
+        """
         with self.lock:
+            if not self.greeted or self.dead:
+                return False
             self._queue_frame(frame)
+            return True
 
     # -- heartbeats (I/O thread) ---------------------------------------------------------
 

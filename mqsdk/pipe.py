@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from mqsdk.zmtp.frames import encode_message
+
 if TYPE_CHECKING:
     from mqsdk.engine import StreamEngine
 
@@ -97,12 +99,26 @@ class Pipe:
         return engine.peer_minor if engine is not None else 1
 
     def send_command(self, frame: bytes) -> bool:
-        """Send an encoded command frame on the current connection; False if none."""
+        """Send an encoded command frame on the current connection.
+
+        False if there is none, or if it has not sent the pattern's greeting yet: record
+        the state first (e.g. the new subscription), then call this; a connection that
+        greets later includes it through :meth:`Pattern.greet`. Exactly once either way.
+        """
         engine = self.engine
-        if engine is None or engine.dead:
+        if engine is None:
             return False
-        engine.send_command(frame)
-        return True
+        return engine.send_command(frame)
+
+    def send_message(self, message: Message) -> bool:
+        """Send a message on the current connection, outside the queue and its HWM
+        (3.0-style ``01topic`` subscriptions); same rules as :meth:`send_command`."""
+        engine = self.engine
+        if engine is None:
+            return False
+        pieces: list[Any] = []
+        encode_message(message, pieces)
+        return engine.send_command(b"".join(pieces))
 
     # -- incoming (whichever thread reads the connection) ----------------------------------
 
