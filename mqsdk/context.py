@@ -51,6 +51,9 @@ class Context:
         self._next_reactor = itertools.count()
         self._closed = False
         self._sockets: set[Socket] = set()
+        self.shared: dict[str, Any] = {}
+        """Per-context state of plugins (the inproc namespace...), keyed by plugin."""
+        self.shared_lock = threading.Lock()
         self._lingering: set[object] = set()
         self._linger_done = threading.Condition(self._lock)
         self.registry.notify("mqsdk_context_created", context=self, config=self.config)

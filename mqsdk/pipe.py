@@ -131,5 +131,12 @@ class Pipe:
             self.owner._pipe_readable(self)
         return not self.rcvhwm or len(inq) < self.rcvhwm
 
+    def drained(self) -> None:
+        """The user took a message from a pipe marked ``read_paused`` (user's thread):
+        resume reading below the low-water mark, (HWM + 1) // 2 as in libzmq."""
+        engine = self.engine
+        if engine is not None and len(self.inq) <= (self.rcvhwm + 1) // 2:
+            engine.resume_reading()
+
     def __repr__(self) -> str:
         return f"<Pipe {self.endpoint} peer={self.peer!r} in={len(self.inq)} out={len(self.outq)}>"

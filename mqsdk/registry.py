@@ -36,7 +36,7 @@ from mqsdk.errors import (
 from mqsdk.mechanism import Mechanism
 from mqsdk.pattern import Pattern
 from mqsdk.poller import PollerBackend
-from mqsdk.transport import StreamTransport, Transport
+from mqsdk.transport import MessageTransport, StreamTransport, Transport
 
 log = logging.getLogger(__name__)
 
@@ -420,10 +420,6 @@ class Registry:
             )
         return cls
 
-    def stream_transport(self, scheme: str) -> type[StreamTransport] | None:
-        cls = self.transport(scheme)
-        return cls if issubclass(cls, StreamTransport) else None
-
     def _why_missing(self, kind: str, name: str | None) -> str:
         if name is not None:
             component = self._components.get((kind, name))
@@ -489,8 +485,8 @@ def _interface_problem(
         return "is not a class"
     if not issubclass(cls, base):
         return f"is not a subclass of {base.__module__}.{base.__qualname__}"
-    if kind == "transport" and not issubclass(cls, StreamTransport):
-        return "is not a StreamTransport (message transports are not pluggable yet)"
+    if kind == "transport" and not issubclass(cls, StreamTransport | MessageTransport):
+        return "is neither a StreamTransport nor a MessageTransport"
     if inspect.isabstract(cls):
         missing = ", ".join(sorted(getattr(cls, "__abstractmethods__", ())))
         return f"does not implement {missing}"

@@ -41,6 +41,7 @@ from mqsdk.options import (
 from mqsdk.pipe import Message, PeerInfo, Pipe
 from mqsdk.poller import ERROR, READ, WRITE, PollerBackend
 from mqsdk.reactor import Waker
+from mqsdk.transport import MessageTransport, StreamTransport, Transport
 from mqsdk.zmtp.constants import PROP_IDENTITY, PROP_SOCKET_TYPE
 
 if TYPE_CHECKING:
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
     from mqsdk.engine import CloseReason, StreamEngine
     from mqsdk.mechanism import Mechanism
     from mqsdk.pattern import Pattern
-    from mqsdk.transport import StreamTransport
     from mqsdk.zmtp.frames import Command
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,7 @@ class Socket:
         self._synced_version = -1
         self._pipe_events: deque[tuple[str, Pipe, Any]] = deque()
         self._listeners: dict[str, Listener] = {}
+        self._message_endpoints: dict[str, MessageTransport] = {}
         self._connecters: dict[str, list[Connecter]] = {}
         self._last_endpoint = ""
         self._sendbuf: list[Any] = []
@@ -246,7 +247,7 @@ class Socket:
 
     # -- endpoints ---------------------------------------------------------------------
 
-    def _resolve(self, endpoint: str, *, bind: bool) -> tuple[StreamTransport, Any]:
+    def _transport(self, endpoint: str) -> tuple[Transport, str]:
         if not isinstance(endpoint, str):
             raise TypeError(
                 f"endpoint must be a str such as 'tcp://127.0.0.1:5555', "
@@ -258,16 +259,23 @@ class Socket:
                 f"{endpoint!r} is not an endpoint; expected transport://address, "
                 "e.g. tcp://127.0.0.1:5555 or ipc:///tmp/feed"
             )
-        transport_class = self.context.registry.stream_transport(scheme)
-        if transport_class is None:
-            raise EndpointError(f"{scheme}:// is not a stream transport", errno.EPROTONOSUPPORT)
-        transport = transport_class()
-        return transport, transport.parse(address, bind=bind, options=self.transport_options())
+        return self.context.registry.transport(scheme)(), address
 
     def bind(self, endpoint: str) -> None:
         """Listen on ``endpoint``; ``last_endpoint`` tells the address really bound."""
         self._check_open()
-        transport, address = self._resolve(endpoint, bind=True)
+        if self._pipe_events:
+            self._apply_pipe_events()
+        transport, raw = self._transport(endpoint)
+        if isinstance(transport, MessageTransport):
+            resolved = transport.bind(self, raw)
+            self._message_endpoints[resolved] = transport
+            if endpoint != resolved:
+                self._message_endpoints.setdefault(endpoint, transport)
+            self._last_endpoint = resolved
+            return
+        assert isinstance(transport, StreamTransport)
+        address = transport.parse(raw, bind=True, options=self.transport_options())
         try:
             sock, resolved = transport.listen(address, self.transport_options())
         except OSError as exc:
@@ -311,11 +319,19 @@ class Socket:
     def connect(self, endpoint: str) -> None:
         """Connect to ``endpoint``; the connection is made (and remade) in the background."""
         self._check_open()
-        transport, address = self._resolve(endpoint, bind=False)
+        if self._pipe_events:
+            self._apply_pipe_events()
+        transport, raw = self._transport(endpoint)
+        if isinstance(transport, MessageTransport):
+            transport.connect(self, raw)
+            self._message_endpoints[endpoint] = transport
+            self._last_endpoint = endpoint
+            return
+        assert isinstance(transport, StreamTransport)
+        address = transport.parse(raw, bind=False, options=self.transport_options())
         pipe = None
         if not self.options.immediate:
             pipe = self._new_pipe(endpoint)
-            self._apply_pipe_events()
             self._attach(pipe)
         connecter = Connecter(self, endpoint, transport, address, self.reactor, pipe)
         self._connecters.setdefault(endpoint, []).append(connecter)
@@ -325,6 +341,8 @@ class Socket:
     def unbind(self, endpoint: str) -> None:
         """Stop listening on ``endpoint`` (as given to bind, or as ``last_endpoint``)."""
         self._check_open()
+        if self._forget_message_endpoint(endpoint):
+            return
         listener = self._listeners.get(endpoint)
         if listener is None:
             raise MQError(
@@ -339,6 +357,8 @@ class Socket:
     def disconnect(self, endpoint: str) -> None:
         """Stop connecting to ``endpoint``; its queued messages are dropped."""
         self._check_open()
+        if self._forget_message_endpoint(endpoint):
+            return
         connecters = self._connecters.pop(endpoint, None)
         if not connecters:
             raise MQError(f"{endpoint} is not connected", errno.ENOENT)
@@ -346,6 +366,17 @@ class Socket:
             self._in_reactor(connecter.close, wait=True)
             if connecter.pipe is not None:
                 self._detach(connecter.pipe)
+
+    def _forget_message_endpoint(self, endpoint: str) -> bool:
+        transport = self._message_endpoints.get(endpoint)
+        if transport is None:
+            return False
+        for key in [k for k, v in self._message_endpoints.items() if v is transport]:
+            del self._message_endpoints[key]
+        transport.close(self)
+        if self._pipe_events:
+            self._apply_pipe_events()
+        return True
 
     # -- sending -------------------------------------------------------------------------
 
@@ -765,9 +796,7 @@ class Socket:
             self._waker.wake()
 
     def _pipe_drained(self, pipe: Pipe) -> None:
-        engine = pipe.engine
-        if engine is not None and len(pipe.inq) <= (pipe.rcvhwm + 1) // 2:
-            engine.resume_reading()
+        pipe.drained()
 
     def _pipe_writable(self, pipe: Pipe) -> None:
         if self._attended:
@@ -783,6 +812,15 @@ class Socket:
             self.stats["reconnects"] += 1
 
     # -- pipes, applied in the user's thread ------------------------------------------
+
+    def _attach_pipe(self, pipe: Pipe) -> None:
+        """Attach a pipe made by a message transport (this socket's own thread)."""
+        self._attach(pipe)
+
+    def _post_pipe_event(self, action: str, pipe: Pipe) -> None:
+        """Attach or detach a pipe from another thread; applied at this socket's next call."""
+        self._pipe_events.append((action, pipe, None))
+        self._wake_waiter()
 
     def _apply_pipe_events(self) -> None:
         events = self._pipe_events
@@ -846,6 +884,9 @@ class Socket:
         deadline = time.monotonic() + 2.0
         while self._attended and time.monotonic() < deadline:
             time.sleep(0.001)
+        for transport in set(self._message_endpoints.values()):
+            transport.close(self)
+        self._message_endpoints.clear()
         if self.reactor.running:
             self._in_reactor(lambda: self._close_in_reactor(linger_ms), wait=True)
         self._waker.close()

@@ -5,11 +5,15 @@ endpoint strings into connected, non-blocking OS stream sockets; the kernel runs
 reconnection, heartbeats and everything else on top of what it returns. Writing one is a
 matter of parsing an address and calling ``socket``/``bind``/``listen``/``connect``.
 
-Who calls what: the kernel calls ``parse`` in the user's thread during ``bind()`` and
-``connect()`` (so a bad endpoint is an immediate :class:`~mqsdk.errors.EndpointError`),
-``listen`` in the user's thread during ``bind()`` (so an address in use is an immediate
-error), and ``connect``/``accepted`` from the context's I/O thread. A transport instance
-is created once per socket endpoint and holds no global state.
+Message transports (:class:`MessageTransport`: inproc, udp, pgm) instead move whole
+messages and attach pipes to the socket themselves.
+
+Who calls what (stream transports): the kernel calls ``parse`` in the user's thread
+during ``bind()`` and ``connect()`` (so a bad endpoint is an immediate
+:class:`~mqsdk.errors.EndpointError`), ``listen`` in the user's thread during ``bind()``
+(so an address in use is an immediate error), and ``connect``/``accepted`` from the
+context's I/O thread. A transport instance is created once per socket endpoint and holds
+no global state.
 """
 
 from __future__ import annotations
@@ -77,3 +81,31 @@ class StreamTransport(Transport):
         if isinstance(peer, tuple):
             return str(peer[0])
         return str(peer)
+
+
+class MessageTransport(Transport):
+    """A transport that moves whole messages itself instead of a ZMTP byte stream
+    (inproc between threads, udp and pgm datagrams).
+
+    It creates :class:`~mqsdk.pipe.Pipe` objects (usually a subclass) and hands them to
+    the socket: ``socket._attach_pipe(pipe)`` from the socket's own thread, or
+    ``socket._post_pipe_event("attach" | "detach", pipe)`` from any other thread (the
+    socket applies it at its next call). All methods run in the socket's user thread.
+    One instance is created per bound or connected endpoint and kept until it is
+    unbound, disconnected or the socket closes.
+    """
+
+    @abstractmethod
+    def bind(self, socket: Any, address: str) -> str:
+        """Start serving ``address`` for ``socket``; return the endpoint for
+        ``last_endpoint``. Raise :class:`~mqsdk.errors.MQError` (EADDRINUSE...)."""
+
+    @abstractmethod
+    def connect(self, socket: Any, address: str) -> None:
+        """Connect ``socket`` to ``address`` (connecting before the bind exists may
+        be allowed, as inproc does)."""
+
+    @abstractmethod
+    def close(self, socket: Any) -> None:
+        """The endpoint is unbound or disconnected, or the socket closes: detach and
+        forget every pipe this instance made for ``socket``."""

@@ -167,11 +167,11 @@ def test_pattern_without_socket_type_number_is_refused() -> None:
         _registry(("p", _plugin(mqsdk_patterns=[nameless])))
 
 
-def test_transport_must_be_a_stream_transport() -> None:
+def test_transport_must_be_a_stream_or_message_transport() -> None:
     from mqsdk.transport import Transport
 
     bare = type("Bare", (Transport,), {"name": "bare"})
-    with pytest.raises(PluginInterfaceError, match="not a StreamTransport"):
+    with pytest.raises(PluginInterfaceError, match="neither a StreamTransport nor a MessageTransport"):
         _registry(("t", _plugin(mqsdk_transports=[bare])))
 
 

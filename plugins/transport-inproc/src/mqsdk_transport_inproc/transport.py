@@ -1,0 +1,207 @@
+"""The inproc transport: a pair of pipes sharing their deques, per connection.
+
+Each connection is two :class:`InprocPipe` objects, one per socket; the ``outq`` of one is
+the ``inq`` of the other, so a message is appended once by the sender and popped once
+by the receiver. Waking the receiver (empty -> non-empty) and the blocked sender (below the
+low-water mark) goes through the sockets' usual hooks.
+"""
+
+from __future__ import annotations
+
+import errno
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from mqsdk.errors import ENOCOMPATPROTO, EndpointError, MQError
+from mqsdk.pipe import Message, PeerInfo, Pipe
+from mqsdk.transport import MessageTransport
+
+_NAMESPACE = "inproc"
+
+
+class InprocPipe(Pipe):
+    """One side of an inproc connection."""
+
+    __slots__ = ("other",)
+
+    def __init__(self, owner: Any, endpoint: str, sndhwm: int, rcvhwm: int) -> None:
+        super().__init__(owner, endpoint, sndhwm, rcvhwm)
+        self.other: InprocPipe | None = None
+
+    def _limit(self) -> int:
+        other = self.other
+        if other is None:
+            return self.sndhwm
+        if not self.sndhwm or not other.rcvhwm:
+            return 0
+        return self.sndhwm + other.rcvhwm
+
+    def writable(self) -> bool:
+        limit = self._limit()
+        if not limit or len(self.outq) < limit:
+            return True
+        other = self.other
+        if other is not None:
+            other.read_paused = True  # ask the reader to wake us below its low-water mark
+        return False
+
+    def write(self, message: Message) -> None:
+        outq = self.outq
+        was_empty = not outq
+        outq.append(message)
+        if was_empty:
+            other = self.other
+            if other is not None and other.attached:
+                other.owner._pipe_readable(other)
+
+    def drained(self) -> None:
+        other = self.other
+        limit = other._limit() if other is not None else 0
+        if other is None or not limit or len(self.inq) <= (limit + 1) // 2:
+            self.read_paused = False
+            if other is not None:
+                other.owner._pipe_writable(other)
+
+
+def _peer_info(socket: Any) -> PeerInfo:
+    name = socket.socket_type_name
+    routing_id = socket.options.routing_id if socket.pattern.sends_identity else b""
+    metadata = {"Socket-Type": name.encode()}
+    if socket.pattern.sends_identity:
+        metadata["Identity"] = routing_id
+    return PeerInfo(name, routing_id, "", metadata)
+
+
+def _connect_pipes(binder: Any, connecter: Any, endpoint: str, queued: InprocPipe) -> InprocPipe:
+    """Complete a connection: ``queued`` is the connecting side's pipe (it may already hold
+    messages sent before the bind); return the binding side's pipe."""
+    near = InprocPipe(binder, endpoint, binder.options.sndhwm, binder.options.rcvhwm)
+    near.inq = queued.outq  # shared: what the connecter sends, the binder receives
+    near.outq = queued.inq
+    near.other, queued.other = queued, near
+    near.peer = _peer_info(connecter)
+    queued.peer = _peer_info(binder)
+    return near
+
+
+def _compatible(a: Any, b: Any) -> bool:
+    return b.socket_type_name in a.pattern.peer_types and a.socket_type_name in b.pattern.peer_types
+
+
+@dataclass
+class _Binding:
+    socket: Any
+    transport: InprocTransport
+    pipes: list[InprocPipe] = field(default_factory=list)
+
+
+@dataclass
+class _Namespace:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    bound: dict[str, _Binding] = field(default_factory=dict)
+    # name -> connections waiting for their bind: (connecting socket, its pipe, transport)
+    pending: dict[str, list[tuple[Any, InprocPipe, InprocTransport]]] = field(default_factory=dict)
+
+
+def _namespace(socket: Any) -> _Namespace:
+    shared = socket.context.shared
+    with socket.context.shared_lock:
+        space = shared.get(_NAMESPACE)
+        if space is None:
+            space = shared[_NAMESPACE] = _Namespace()
+        return space  # type: ignore[no-any-return]
+
+
+class InprocTransport(MessageTransport):
+    """``inproc://name``: any non-empty name, unique per context."""
+
+    name = "inproc"
+
+    def __init__(self) -> None:
+        self._name = ""
+        self._bound = False
+        self._pipes: list[InprocPipe] = []  # pipes this endpoint made for its socket
+
+    @staticmethod
+    def _check(address: str) -> str:
+        if not address:
+            raise EndpointError("inproc:// needs a name, e.g. inproc://workers")
+        if len(address) > 256:
+            raise EndpointError(f"inproc names are at most 256 characters, got {len(address)}")
+        return address
+
+    def bind(self, socket: Any, address: str) -> str:
+        name = self._check(address)
+        endpoint = f"inproc://{name}"
+        space = _namespace(socket)
+        with space.lock:
+            if name in space.bound:
+                raise MQError(
+                    f"cannot bind {endpoint}: it is already bound in this context", errno.EADDRINUSE
+                )
+            binding = _Binding(socket, self)
+            space.bound[name] = binding
+            waiting = space.pending.pop(name, [])
+            self._name, self._bound = name, True
+            for connecter, queued, their_transport in waiting:
+                if not _compatible(socket, connecter):
+                    # Refused like over tcp; the connecting side's queue is dropped.
+                    their_transport._pipes.remove(queued)
+                    connecter._post_pipe_event("detach", queued)
+                    continue
+                near = _connect_pipes(socket, connecter, endpoint, queued)
+                binding.pipes.append(near)
+                self._pipes.append(near)
+                socket._attach_pipe(near)
+        return endpoint
+
+    def connect(self, socket: Any, address: str) -> None:
+        name = self._check(address)
+        endpoint = f"inproc://{name}"
+        space = _namespace(socket)
+        with space.lock:
+            binding = space.bound.get(name)
+            if binding is not None and not _compatible(binding.socket, socket):
+                raise MQError(
+                    f"cannot connect a {socket.socket_type_name} socket to {endpoint}: "
+                    f"it is bound by a {binding.socket.socket_type_name} socket, which "
+                    "cannot talk to it",
+                    ENOCOMPATPROTO,
+                )
+            queued = InprocPipe(socket, endpoint, socket.options.sndhwm, socket.options.rcvhwm)
+            self._name = name
+            self._pipes.append(queued)
+            socket._attach_pipe(queued)
+            if binding is None:
+                space.pending.setdefault(name, []).append((socket, queued, self))
+                return
+            near = _connect_pipes(binding.socket, socket, endpoint, queued)
+            binding.pipes.append(near)
+            binding.transport._pipes.append(near)
+            binding.socket._post_pipe_event("attach", near)
+
+    def close(self, socket: Any) -> None:
+        space = _namespace(socket)
+        with space.lock:
+            if self._bound:
+                binding = space.bound.get(self._name)
+                if binding is not None and binding.transport is self:
+                    del space.bound[self._name]
+                self._bound = False
+            waiting = space.pending.get(self._name)
+            if waiting:
+                waiting[:] = [entry for entry in waiting if entry[2] is not self]
+                if not waiting:
+                    del space.pending[self._name]
+            pipes, self._pipes = self._pipes, []
+        for pipe in pipes:
+            socket._post_pipe_event("detach", pipe)
+            other = pipe.other
+            if other is not None:
+                other.other = None
+                other.owner._post_pipe_event("detach", other)
+                pipe.other = None
+
+
+__all__ = ["InprocPipe", "InprocTransport"]

@@ -1,0 +1,195 @@
+"""inproc between sockets of one context: ordering, HWM, by-reference, lifecycle."""
+
+from __future__ import annotations
+
+import errno
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+import mqsdk
+
+TIMEOUT_MS = 5000
+
+
+@pytest.fixture
+def ctx() -> Iterator[mqsdk.Context]:
+    context = mqsdk.Context()
+    yield context
+    context.destroy(linger=0)
+
+
+def _socket(ctx: mqsdk.Context, kind: int) -> mqsdk.Socket:
+    s = ctx.socket(kind)
+    s.rcvtimeo = TIMEOUT_MS
+    s.sndtimeo = TIMEOUT_MS
+    return s
+
+
+def test_bind_then_connect(ctx: mqsdk.Context) -> None:
+    pull, push = _socket(ctx, mqsdk.PULL), _socket(ctx, mqsdk.PUSH)
+    pull.bind("inproc://work")
+    assert pull.last_endpoint == b"inproc://work"
+    push.connect("inproc://work")
+    push.send_multipart([b"a", b"", b"c"])
+    assert pull.recv_multipart() == [b"a", b"", b"c"]
+
+
+def test_connect_before_bind_queues(ctx: mqsdk.Context) -> None:
+    push = _socket(ctx, mqsdk.PUSH)
+    push.connect("inproc://later")
+    for i in range(3):
+        push.send(b"%d" % i)
+    pull = _socket(ctx, mqsdk.PULL)
+    pull.bind("inproc://later")
+    assert [pull.recv() for _ in range(3)] == [b"0", b"1", b"2"]
+
+
+def test_messages_cross_by_reference(ctx: mqsdk.Context) -> None:
+    a, b = _socket(ctx, mqsdk.PAIR), _socket(ctx, mqsdk.PAIR)
+    a.bind("inproc://ref")
+    b.connect("inproc://ref")
+    payload = b"x" * 1_000_000
+    b.send(payload)
+    assert a.recv() is payload  # the same object: no encoding, no copy
+
+
+def test_pair_both_ways_across_threads(ctx: mqsdk.Context) -> None:
+    a, b = _socket(ctx, mqsdk.PAIR), _socket(ctx, mqsdk.PAIR)
+    a.bind("inproc://echo")
+    b.connect("inproc://echo")
+    count = 2000
+
+    def echo() -> None:
+        for _ in range(count):
+            b.send(b.recv())
+
+    thread = threading.Thread(target=echo)
+    thread.start()
+    for i in range(count):
+        a.send(b"%d" % i)
+        assert a.recv() == b"%d" % i
+    thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_many_messages_between_threads_in_order(ctx: mqsdk.Context) -> None:
+    pull, push = _socket(ctx, mqsdk.PULL), _socket(ctx, mqsdk.PUSH)
+    pull.bind("inproc://stream")
+    push.connect("inproc://stream")
+    count = 50000
+
+    def produce() -> None:
+        for i in range(count):
+            push.send(i.to_bytes(4, "big"))
+
+    thread = threading.Thread(target=produce)
+    thread.start()
+    got = [int.from_bytes(pull.recv(), "big") for _ in range(count)]
+    thread.join(10)
+    assert got == list(range(count))
+
+
+def test_hwm_is_sender_sndhwm_plus_receiver_rcvhwm(ctx: mqsdk.Context) -> None:
+    pull, push = _socket(ctx, mqsdk.PULL), _socket(ctx, mqsdk.PUSH)
+    pull.rcvhwm = 3
+    push.sndhwm = 4
+    pull.bind("inproc://hwm")
+    push.connect("inproc://hwm")
+    for i in range(7):
+        push.send(b"%d" % i, mqsdk.NOBLOCK)
+    with pytest.raises(mqsdk.Again):
+        push.send(b"7", mqsdk.NOBLOCK)
+    assert pull.recv() == b"0"
+    assert pull.recv() == b"1"
+    assert pull.recv() == b"2"
+    assert pull.recv() == b"3"  # now at the low-water mark: room again
+    push.send(b"7", mqsdk.NOBLOCK)
+
+
+def test_blocked_sender_is_woken_when_the_reader_drains(ctx: mqsdk.Context) -> None:
+    pull, push = _socket(ctx, mqsdk.PULL), _socket(ctx, mqsdk.PUSH)
+    pull.rcvhwm = 1
+    push.sndhwm = 1
+    pull.bind("inproc://wake")
+    push.connect("inproc://wake")
+    sent = threading.Event()
+
+    def produce() -> None:
+        for i in range(100):
+            push.send(b"%d" % i)  # blocks at HWM 2 until the reader catches up
+        sent.set()
+
+    thread = threading.Thread(target=produce)
+    thread.start()
+    assert [pull.recv() for _ in range(100)] == [b"%d" % i for i in range(100)]
+    assert sent.wait(10)
+    thread.join(10)
+
+
+def test_double_bind_is_address_in_use(ctx: mqsdk.Context) -> None:
+    _socket(ctx, mqsdk.PULL).bind("inproc://dup")
+    with pytest.raises(mqsdk.MQError) as info:
+        _socket(ctx, mqsdk.PULL).bind("inproc://dup")
+    assert info.value.errno == errno.EADDRINUSE
+
+
+def test_names_are_per_context() -> None:
+    with mqsdk.Context() as one, mqsdk.Context() as two:
+        one.socket(mqsdk.PULL).bind("inproc://same")
+        two.socket(mqsdk.PULL).bind("inproc://same")  # no clash
+
+
+def test_incompatible_types_are_refused(ctx: mqsdk.Context) -> None:
+    _socket(ctx, mqsdk.PULL).bind("inproc://typed")
+    with pytest.raises(mqsdk.MQError, match="cannot talk to it") as info:
+        _socket(ctx, mqsdk.PULL).connect("inproc://typed")
+    assert info.value.errno == mqsdk.errors.ENOCOMPATPROTO
+
+
+def test_incompatible_pending_connect_is_dropped_at_bind(ctx: mqsdk.Context) -> None:
+    pull = _socket(ctx, mqsdk.PULL)
+    pull.connect("inproc://pending")
+    other = _socket(ctx, mqsdk.PULL)
+    other.bind("inproc://pending")  # PULL-PULL: the pending connection is refused
+    good = _socket(ctx, mqsdk.PUSH)
+    good.connect("inproc://pending")
+    good.send(b"ok")
+    assert other.recv() == b"ok"
+
+
+def test_unbind_frees_the_name_and_detaches(ctx: mqsdk.Context) -> None:
+    pull, push = _socket(ctx, mqsdk.PULL), _socket(ctx, mqsdk.PUSH)
+    pull.bind("inproc://gone")
+    push.connect("inproc://gone")
+    push.send(b"before")
+    assert pull.recv() == b"before"
+    pull.unbind("inproc://gone")
+    with pytest.raises(mqsdk.Again):
+        push.send(b"after", mqsdk.NOBLOCK)
+    again = _socket(ctx, mqsdk.PULL)
+    again.bind("inproc://gone")
+
+
+def test_close_of_the_binder_detaches_the_connecter(ctx: mqsdk.Context) -> None:
+    pull, push = _socket(ctx, mqsdk.PULL), _socket(ctx, mqsdk.PUSH)
+    pull.bind("inproc://closing")
+    push.connect("inproc://closing")
+    pull.close()
+    with pytest.raises(mqsdk.Again):
+        push.send(b"x", mqsdk.NOBLOCK)
+
+
+def test_frame_properties(ctx: mqsdk.Context) -> None:
+    pull, push = _socket(ctx, mqsdk.PULL), _socket(ctx, mqsdk.PUSH)
+    pull.bind("inproc://props")
+    push.connect("inproc://props")
+    push.send(b"x")
+    frame = pull.recv(copy=False)
+    assert frame.get("Socket-Type") == "PUSH"
+
+
+def test_empty_name_is_refused(ctx: mqsdk.Context) -> None:
+    with pytest.raises(mqsdk.EndpointError, match="needs a name"):
+        _socket(ctx, mqsdk.PULL).bind("inproc://")
