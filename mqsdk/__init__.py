@@ -26,6 +26,7 @@ from mqsdk.frame import Frame
 from mqsdk.hookspecs import hookimpl
 from mqsdk.options import OPTION_NUMBERS as _OPTION_NUMBERS
 from mqsdk.options import PLUGIN_OPTION_NUMBERS as _PLUGIN_OPTION_NUMBERS
+from mqsdk.polling import Poller, select
 from mqsdk.socket import Socket
 
 # Socket types and option numbers as module constants, the way pyzmq spells them.
@@ -53,7 +54,9 @@ __all__ = [  # noqa: RUF022 - grouped by kind, not sorted
     "XPUB",
     "XSUB",
     "Frame",
+    "Poller",
     "Socket",
+    "select",
     "DONTWAIT",
     "NOBLOCK",
     "POLLERR",

@@ -103,6 +103,7 @@ class Socket:
         self.as_server = False
         self._attended = False  # the user's thread is (about to be) blocked in _wait
         self._waker = Waker()
+        self._ready: Waker | None = None  # the fd behind fileno(), made on first use
         self._wait_poller: PollerBackend | None = None
         self._wait_interest: dict[int, int] = {}
         self._engines: dict[int, StreamEngine] = {}
@@ -131,12 +132,17 @@ class Socket:
     # -- options -----------------------------------------------------------------------
 
     @classmethod
-    def _add_option_properties(cls, pattern_class: type[Pattern]) -> None:
-        """Options as attributes (``s.sndhwm = 10``), for the kernel's and the pattern's."""
+    def _add_option_properties(cls, pattern_class: type[Pattern] | None) -> None:
+        """Options as attributes (``s.sndhwm = 10``), for the kernel's and the pattern's.
+
+        Always on the base class, so subclasses (mqsdk.asyncio.Socket) share them.
+        """
+        base = Socket
         names = set(SocketOptions.model_fields)
-        names |= set(pattern_class.options)
-        for name in names - cls._option_properties:
-            if hasattr(cls, name):
+        if pattern_class is not None:
+            names |= set(pattern_class.options)
+        for name in names - base._option_properties:
+            if hasattr(base, name):
                 continue
 
             def getter(self: Socket, _name: str = name) -> Any:
@@ -145,8 +151,8 @@ class Socket:
             def setter(self: Socket, value: Any, _name: str = name) -> None:
                 self.set(_name, value)
 
-            setattr(cls, name, property(getter, setter, doc=f"The {name} socket option."))
-            cls._option_properties.add(name)
+            setattr(base, name, property(getter, setter, doc=f"The {name} socket option."))
+            base._option_properties.add(name)
 
     def _option_name(self, option: int | str) -> str:
         if isinstance(option, str):
@@ -495,6 +501,8 @@ class Socket:
             self._ridx = 1
             frame = message[0]
             more = True
+            if self._ready is not None:
+                self._ready.wake()  # the rest of this message is waiting
         else:
             index = self._ridx
             frame = message[index]
@@ -504,6 +512,8 @@ class Socket:
                 self._ridx = index
             else:
                 self._rmsg = None
+                if self._ready is not None:
+                    self._refresh_ready()
         if copy:
             return frame
         return Frame(frame, more, self._rpipe)
@@ -517,6 +527,8 @@ class Socket:
         else:
             message = message[self._ridx :]
             self._rmsg = None
+            if self._ready is not None:
+                self._refresh_ready()
         if copy:
             return message
         pipe = self._rpipe
@@ -530,6 +542,8 @@ class Socket:
         if message is None:
             message = self._recv_slow(flags)
         self._rpipe = self.pattern.last_pipe
+        if self._ready is not None and not self.pattern.can_recv():
+            self._refresh_ready()
         return message
 
     def _recv_slow(self, flags: int) -> Message:
@@ -567,6 +581,8 @@ class Socket:
     def poll_events(self) -> int:
         if self._pipe_events:
             self._apply_pipe_events()
+        if self._ready is not None:
+            self._refresh_ready()
         events = 0
         if self._rmsg is not None or self.pattern.can_recv():
             events |= POLLIN
@@ -694,6 +710,40 @@ class Socket:
     def _wake_waiter(self) -> None:
         if self._attended:
             self._waker.wake()
+        if self._ready is not None:
+            self._ready.wake()  # something changed: fd users re-evaluate
+
+    # -- the pollable fd (fileno) ----------------------------------------------------------
+
+    def fileno(self) -> int:
+        """An fd that is readable exactly while ``recv`` would not block (level-triggered).
+
+        Put it in ``selectors``, asyncio's ``add_reader`` or any event loop; unlike
+        libzmq's edge-triggered ZMQ_FD there is no need to re-check ``events`` after
+        each call. It may also become readable when the socket's state changes in
+        other ways (a peer arrived, room to send): check :attr:`events` when woken.
+        """
+        ready = self._ready
+        if ready is None:
+            self._check_open()
+            ready = self._ready = Waker()
+            self._refresh_ready()
+        return ready.fileno()
+
+    def _refresh_ready(self) -> None:
+        """Make the fd readable iff a message is waiting (after recv or a state change)."""
+        ready = self._ready
+        if ready is None:
+            return
+        if self._pipe_events:
+            self._apply_pipe_events()
+        if self._rmsg is not None or self.pattern.can_recv():
+            ready.wake()
+            return
+        ready.drain()
+        # Anything delivered while we drained must leave the fd readable.
+        if self.pattern.can_recv():
+            ready.wake()
 
     # -- called by engines and the I/O thread --------------------------------------------
 
@@ -794,13 +844,15 @@ class Socket:
         self.pattern.pipe_readable(pipe)
         if self._attended:
             self._waker.wake()
+        ready = self._ready
+        if ready is not None:
+            ready.wake()
 
     def _pipe_drained(self, pipe: Pipe) -> None:
         pipe.drained()
 
     def _pipe_writable(self, pipe: Pipe) -> None:
-        if self._attended:
-            self._waker.wake()
+        self._wake_waiter()
 
     def _sent(self, engine: StreamEngine, nbytes: int) -> None:
         self.stats["bytes_out"] += nbytes
@@ -890,6 +942,8 @@ class Socket:
         if self.reactor.running:
             self._in_reactor(lambda: self._close_in_reactor(linger_ms), wait=True)
         self._waker.close()
+        if self._ready is not None:
+            self._ready.close()
         if self._wait_poller is not None:
             self._wait_poller.close()
         self.context._socket_closed(self)
@@ -950,3 +1004,6 @@ class Socket:
         if not getattr(self, "_closed", True):
             with contextlib.suppress(Exception):
                 self.close(linger=0)
+
+
+Socket._add_option_properties(None)  # the kernel's options exist before any socket

@@ -1,0 +1,202 @@
+"""``mqsdk.asyncio``: the same Context, Socket and Poller, with awaitable I/O.
+
+Every await first tries the operation without blocking; only if it would block does it
+wait for the socket's level-triggered fd (:meth:`mqsdk.Socket.fileno`) with the running
+loop's ``add_reader``. A message is taken from the socket only by a call that returns
+it, so cancelling an await (or a timeout around it) never loses a message. Works with
+any loop that implements ``add_reader`` (the default selector loop, uvloop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import mqsdk.context
+import mqsdk.polling
+import mqsdk.socket
+from mqsdk.constants import NOBLOCK, POLLIN, POLLOUT
+from mqsdk.errors import Again
+
+_POLLOUT_RECHECK = 0.005  # s, see Socket._wait_for
+
+
+class Socket(mqsdk.socket.Socket):
+    """A socket whose send/recv/poll are coroutines. Create it with Context.socket()."""
+
+    def __init__(self, context: mqsdk.context.Context, socket_type: int) -> None:
+        super().__init__(context, socket_type)
+        self._waiters: list[asyncio.Future[None]] = []
+        self._reader_loop: asyncio.AbstractEventLoop | None = None
+
+    # -- waiting ---------------------------------------------------------------------------
+
+    def _on_fd(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        # Level-triggered: with nobody waiting, stop watching or the loop would spin.
+        loop = self._reader_loop
+        if loop is not None and not self._waiters:
+            loop.remove_reader(self.fileno())
+            self._reader_loop = None
+
+    async def _wait_for(self, wanted: int, timeout_ms: int) -> None:
+        """Wait until ``events & wanted`` or raise Again after ``timeout_ms`` (-1: never)."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout_ms < 0 else loop.time() + timeout_ms / 1000
+        while not self.poll_events() & wanted:
+            if deadline is not None and loop.time() >= deadline:
+                raise Again("timed out")
+            waiter = loop.create_future()
+            self._waiters.append(waiter)
+            if self._reader_loop is None:
+                loop.add_reader(self.fileno(), self._on_fd)
+                self._reader_loop = loop
+            delay = None if deadline is None else max(deadline - loop.time(), 0)
+            if wanted & POLLOUT and self.poll_events() & POLLIN:
+                # The fd is readable for a waiting message while we want room to send.
+                delay = _POLLOUT_RECHECK if delay is None else min(delay, _POLLOUT_RECHECK)
+            try:
+                if delay is None:
+                    await waiter
+                else:
+                    await asyncio.wait_for(asyncio.shield(waiter), delay)
+            except TimeoutError:
+                pass
+            finally:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+                    waiter.cancel()
+                if not self._waiters and self._reader_loop is not None:
+                    self._reader_loop.remove_reader(self.fileno())
+                    self._reader_loop = None
+
+    # -- I/O -------------------------------------------------------------------------------
+
+    async def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
+        while True:
+            try:
+                return super().recv(flags | NOBLOCK, copy, track)
+            except Again:
+                if flags & NOBLOCK:
+                    raise
+            await self._wait_for(POLLIN, self.options.rcvtimeo)
+
+    async def recv_multipart(  # type: ignore[override]
+        self, flags: int = 0, copy: bool = True, track: bool = False
+    ) -> list[Any]:
+        while True:
+            try:
+                return super().recv_multipart(flags | NOBLOCK, copy, track)
+            except Again:
+                if flags & NOBLOCK:
+                    raise
+            await self._wait_for(POLLIN, self.options.rcvtimeo)
+
+    async def send(  # type: ignore[override]
+        self, data: Any, flags: int = 0, copy: bool = True, track: bool = False
+    ) -> None:
+        while True:
+            try:
+                super().send(data, flags | NOBLOCK, copy, track)
+                return
+            except Again:
+                if flags & NOBLOCK:
+                    raise
+            await self._wait_for(POLLOUT, self.options.sndtimeo)
+
+    async def send_multipart(  # type: ignore[override]
+        self, msg_parts: Sequence[Any], flags: int = 0, copy: bool = True, track: bool = False
+    ) -> None:
+        while True:
+            try:
+                super().send_multipart(msg_parts, flags | NOBLOCK, copy, track)
+                return
+            except Again:
+                if flags & NOBLOCK:
+                    raise
+            await self._wait_for(POLLOUT, self.options.sndtimeo)
+
+    async def send_string(  # type: ignore[override]
+        self, u: str, flags: int = 0, copy: bool = True, encoding: str = "utf-8"
+    ) -> None:
+        if not isinstance(u, str):
+            raise TypeError(f"send_string takes str, not {type(u).__name__}")
+        await self.send(u.encode(encoding), flags, copy)
+
+    async def recv_string(self, flags: int = 0, encoding: str = "utf-8") -> str:  # type: ignore[override]
+        data = await self.recv(flags)
+        return bytes(data).decode(encoding)
+
+    async def poll(self, timeout: int | None = None, flags: int = POLLIN) -> int:  # type: ignore[override]
+        try:
+            await self._wait_for(flags, -1 if timeout is None else timeout)
+        except Again:
+            return 0
+        return self.poll_events() & flags
+
+    def close(self, linger: int | None = None) -> None:
+        loop = self._reader_loop
+        if loop is not None and not self.closed:
+            loop.remove_reader(self.fileno())
+            self._reader_loop = None
+        for waiter in self._waiters:
+            waiter.cancel()
+        self._waiters.clear()
+        super().close(linger)
+
+
+class Context(mqsdk.context.Context):
+    """A context whose sockets are :class:`mqsdk.asyncio.Socket`."""
+
+    def socket(self, socket_type: int | str) -> Socket:
+        from mqsdk.errors import ContextTerminated
+
+        if self.closed:
+            raise ContextTerminated("the context was terminated")
+        return Socket(self, socket_type)  # type: ignore[arg-type]
+
+
+class Poller(mqsdk.polling.Poller):
+    """``await poller.poll(timeout_ms)``: waits in the event loop, never blocking it."""
+
+    async def poll(self, timeout: float | None = None) -> list[tuple[Any, int]]:  # type: ignore[override]
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None or timeout < 0 else loop.time() + timeout / 1000
+        while True:
+            ready = super().poll(0)
+            if ready:
+                return ready
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                return []
+            woke: asyncio.Future[None] = loop.create_future()
+
+            def wake(future: asyncio.Future[None] = woke) -> None:
+                if not future.done():
+                    future.set_result(None)
+
+            fds = list(self._registered)
+            for fd in fds:
+                loop.add_reader(fd, wake)
+            for obj, flags in self.sockets:
+                if not isinstance(obj, mqsdk.socket.Socket) and flags & POLLOUT:
+                    fd = mqsdk.polling._fd_of(obj)
+                    loop.add_writer(fd, wake)
+            try:
+                await asyncio.wait_for(asyncio.shield(woke), remaining)
+            except TimeoutError:
+                pass
+            finally:
+                woke.cancel()
+                for fd in fds:
+                    loop.remove_reader(fd)
+                for obj, flags in self.sockets:
+                    if not isinstance(obj, mqsdk.socket.Socket) and flags & POLLOUT:
+                        loop.remove_writer(mqsdk.polling._fd_of(obj))
+
+
+__all__ = ["Context", "Poller", "Socket"]
