@@ -10,7 +10,7 @@ any loop that implements ``add_reader`` (the default selector loop, uvloop).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import mqsdk.context
@@ -18,6 +18,7 @@ import mqsdk.polling
 import mqsdk.socket
 from mqsdk.constants import NOBLOCK, POLLIN, POLLOUT
 from mqsdk.errors import Again
+from mqsdk.monitor import Event, MonitorEvent
 
 _POLLOUT_RECHECK = 0.005  # s, see Socket._wait_for
 
@@ -199,4 +200,26 @@ class Poller(mqsdk.polling.Poller):
                         loop.remove_writer(mqsdk.polling._fd_of(obj))
 
 
-__all__ = ["Context", "Poller", "Socket"]
+async def monitor_events(
+    socket: mqsdk.socket.Socket, events: int = 0xFFFF
+) -> AsyncIterator[MonitorEvent]:
+    """``async for event in monitor_events(sock)``: the socket's lifecycle events, typed.
+
+    The iteration ends after MONITOR_STOPPED (``sock.disable_monitor()`` or close).
+    ``socket`` must belong to an :class:`mqsdk.asyncio.Context`.
+    """
+    reader = socket.get_monitor_socket(events)
+    if not isinstance(reader, Socket):
+        reader.close(linger=0)
+        raise TypeError("monitor_events needs a socket made by an mqsdk.asyncio.Context")
+    try:
+        while True:
+            event = MonitorEvent.decode(await reader.recv_multipart())
+            yield event
+            if event.event == Event.MONITOR_STOPPED:
+                return
+    finally:
+        reader.close(linger=0)
+
+
+__all__ = ["Context", "Poller", "Socket", "monitor_events"]

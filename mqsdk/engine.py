@@ -277,6 +277,7 @@ class StreamEngine:
                 self._hand_over(CloseReason(reason, error=None, fatal=False, handshake=False))
                 break
             self.last_rx = time.monotonic()
+            self.owner._received(0, n)
             try:
                 items = decoder.commit(n)
             except ProtocolError as exc:
@@ -308,6 +309,7 @@ class StreamEngine:
                 self._command(item)
         if batch and not pipe.deliver(batch):
             self._pause_reading()
+        self.owner.stats["msgs_in"] += len(items)
         return len(items)
 
     def _command(self, command: Command) -> None:
@@ -423,13 +425,15 @@ class StreamEngine:
         was_full = pipe.sndhwm and len(outq) >= pipe.sndhwm
         pieces = self._pending
         size = 0
+        count = 0
         popleft = outq.popleft
         while outq and size < FLUSH_BYTES:
             size += encode_message(popleft(), pieces)
+            count += 1
         self._pending_size += size
         if was_full:
             self.owner._pipe_writable(pipe)
-        self.owner._sent(self, size)
+        self.owner._sent(self, count, size)
 
     def _write_pending(self) -> bool:
         """Write pending pieces; True if all went out, False if the OS socket is full."""

@@ -209,6 +209,20 @@ def mqsdk_handshake_failed(socket: Any, endpoint: str, error: Exception) -> None
 
 
 @hookspec
+def mqsdk_socket_event(socket: Any, event: Any) -> None:
+    """Any lifecycle event of any socket, as libzmq's monitor reports them.
+
+    Called for every event that ``sock.get_monitor_socket()`` would deliver: connected,
+    connect_delayed, connect_retried, listening, bind_failed, accepted, accept_failed,
+    closed, close_failed, disconnected, handshake_succeeded, handshake_failed_no_detail,
+    handshake_failed_protocol and handshake_failed_auth. Usually called in the I/O thread.
+
+    :param socket: the socket concerned.
+    :param event: a :class:`mqsdk.monitor.MonitorEvent` (``event``, ``value``, ``endpoint``).
+    """
+
+
+@hookspec
 def mqsdk_messages_dropped(socket: Any, reason: str, count: int) -> None:
     """Messages were discarded where the pattern allows it (PUB at HWM, unroutable...).
 

@@ -78,6 +78,11 @@ class Pipe:
 
     # -- outgoing (user thread) ------------------------------------------------------------
 
+    @property
+    def connected(self) -> bool:
+        """A live connection carries this pipe now (a message transport overrides this)."""
+        return self.engine is not None
+
     def writable(self) -> bool:
         """True when one more message fits under SNDHWM (0 means no limit)."""
         return not self.sndhwm or len(self.outq) < self.sndhwm

@@ -32,6 +32,7 @@ from mqsdk.constants import NOBLOCK, POLLIN, POLLOUT, SNDMORE
 from mqsdk.endpoints import Connecter, Listener
 from mqsdk.errors import Again, ContextTerminated, EndpointError, MQError, ProtocolError
 from mqsdk.frame import Frame
+from mqsdk.monitor import EVENT_BY_NAME, Event, MonitorEvent
 from mqsdk.options import (
     OPTION_NUMBERS,
     PLUGIN_OPTION_NUMBERS,
@@ -124,8 +125,24 @@ class Socket:
         self._closed = False
         self._owner_thread: int | None = None
         self.stats: dict[str, int] = dict.fromkeys(
-            ("msgs_in", "msgs_out", "bytes_out", "handshake_failures", "reconnects"), 0
+            (
+                "msgs_in",
+                "bytes_in",
+                "msgs_out",
+                "bytes_out",
+                "dropped_hwm",
+                "unroutable",
+                "reconnects",
+                "handshake_failures",
+            ),
+            0,
         )
+        """Counters: messages and bytes in and out (on stream transports), messages dropped
+        at HWM or unroutable (where the pattern drops), reconnects, handshake failures."""
+        self._monitors: dict[Socket, int] = {}
+        self._monitor_addrs: dict[str, Socket] = {}
+        self._monitor_lock = threading.Lock()
+        self._pipes: set[Pipe] = set()
         context._socket_opened(self)
         context.registry.notify("mqsdk_socket_created", socket=self)
 
@@ -854,14 +871,72 @@ class Socket:
     def _pipe_writable(self, pipe: Pipe) -> None:
         self._wake_waiter()
 
-    def _sent(self, engine: StreamEngine, nbytes: int) -> None:
-        self.stats["bytes_out"] += nbytes
+    def _sent(self, engine: StreamEngine, messages: int, nbytes: int) -> None:
+        stats = self.stats
+        stats["msgs_out"] += messages
+        stats["bytes_out"] += nbytes
+
+    def _received(self, messages: int, nbytes: int) -> None:
+        stats = self.stats
+        stats["msgs_in"] += messages
+        stats["bytes_in"] += nbytes
 
     def _event(self, name: str, endpoint: str, value: int) -> None:
-        """A lifecycle event (monitor events arrive with the monitoring work)."""
-        log.debug("%s: %s %s (%s)", self, name, endpoint, value)
+        """A lifecycle event: to the monitor sockets, the plugins' hook, and the log."""
         if name == "connect_retried":
             self.stats["reconnects"] += 1
+        event = MonitorEvent(EVENT_BY_NAME[name], value, endpoint)
+        log.debug("%s: %s %s (%s)", self, name, endpoint, value)
+        monitors = self._monitors
+        if monitors:
+            frames = event.encode()
+            with self._monitor_lock:
+                for monitor, mask in list(monitors.items()):
+                    if mask & event.event and not monitor.closed:
+                        with contextlib.suppress(MQError):
+                            monitor.send_multipart(frames, NOBLOCK)  # never block I/O
+        self.context.registry.notify("mqsdk_socket_event", socket=self, event=event)
+
+    # -- monitoring ------------------------------------------------------------------------
+
+    def monitor(self, addr: str | None, events: int = Event.ALL) -> None:
+        """Publish this socket's events as monitor messages on a PAIR bound at ``addr``
+        (``inproc://...``), like ``zmq_socket_monitor``; ``addr=None`` stops them all."""
+        if addr is None:
+            self.disable_monitor()
+            return
+        # Always a plain socket: events are written from the I/O thread, never awaited.
+        writer = Socket(self.context, self.context.registry.pattern("PAIR").socket_type)
+        writer.set("linger", 0)
+        writer.bind(addr)
+        with self._monitor_lock:
+            self._monitors[writer] = int(events)
+            self._monitor_addrs[addr] = writer
+
+    def disable_monitor(self) -> None:
+        """Stop every monitor; each gets MONITOR_STOPPED first."""
+        stopped = MonitorEvent(Event.MONITOR_STOPPED, 0, "").encode()
+        with self._monitor_lock:
+            writers = list(self._monitors)
+            self._monitors.clear()
+            self._monitor_addrs.clear()
+        for writer in writers:
+            with contextlib.suppress(MQError):
+                writer.send_multipart(stopped, NOBLOCK)
+            writer.close(linger=0)
+
+    def get_monitor_socket(self, events: int = Event.ALL, addr: str | None = None) -> Socket:
+        """A PAIR socket receiving this socket's events (pyzmq's ``get_monitor_socket``)."""
+        addr = addr or f"inproc://monitor.{id(self):x}.{len(self._monitor_addrs)}"
+        self.monitor(addr, events)
+        reader = self.context.socket("PAIR")
+        reader.connect(addr)
+        return reader
+
+    @property
+    def peers(self) -> list[PeerInfo]:
+        """The peers connected right now (handshake done), one per connection."""
+        return [pipe.peer for pipe in list(self._pipes) if pipe.connected and pipe.peer]
 
     # -- pipes, applied in the user's thread ------------------------------------------
 
@@ -890,6 +965,7 @@ class Socket:
             return
         if self.pattern.attach(pipe):
             pipe.attached = True
+            self._pipes.add(pipe)
             if pipe.inq:
                 self.pattern.pipe_readable(pipe)
             return
@@ -900,6 +976,7 @@ class Socket:
     def _detach(self, pipe: Pipe) -> None:
         if pipe.attached:
             pipe.attached = False
+            self._pipes.discard(pipe)
             self.pattern.detach(pipe)
 
     # -- closing -------------------------------------------------------------------------
@@ -946,6 +1023,8 @@ class Socket:
             self._ready.close()
         if self._wait_poller is not None:
             self._wait_poller.close()
+        if self._monitors:
+            self.disable_monitor()
         self.context._socket_closed(self)
         self.context.registry.notify("mqsdk_socket_closed", socket=self)
 

@@ -20,6 +20,7 @@ class Pair(Pattern):
     def __init__(self, socket: Any) -> None:
         super().__init__(socket)
         self.pipe: Pipe | None = None
+        self.leftover: Pipe | None = None  # a gone peer's pipe with messages still unread
 
     def attach(self, pipe: Pipe) -> bool:
         if self.pipe is not None:
@@ -30,6 +31,8 @@ class Pair(Pattern):
     def detach(self, pipe: Pipe) -> None:
         if self.pipe is pipe:
             self.pipe = None
+            if pipe.inq:
+                self.leftover = pipe  # what the peer sent before it went is still delivered
 
     def send(self, message: Message) -> bool:
         pipe = self.pipe
@@ -39,6 +42,12 @@ class Pair(Pattern):
         return True
 
     def recv(self) -> Message | None:
+        leftover = self.leftover
+        if leftover is not None:
+            if leftover.inq:
+                self.last_pipe = leftover
+                return leftover.inq.popleft()
+            self.leftover = None
         pipe = self.pipe
         if pipe is not None and pipe.inq:
             message = pipe.inq.popleft()
@@ -52,6 +61,8 @@ class Pair(Pattern):
         return self.pipe is not None and self.pipe.writable()
 
     def can_recv(self) -> bool:
+        if self.leftover is not None and self.leftover.inq:
+            return True
         return self.pipe is not None and bool(self.pipe.inq)
 
 

@@ -29,6 +29,10 @@ class InprocPipe(Pipe):
         super().__init__(owner, endpoint, sndhwm, rcvhwm)
         self.other: InprocPipe | None = None
 
+    @property
+    def connected(self) -> bool:
+        return self.other is not None
+
     def _limit(self) -> int:
         other = self.other
         if other is None:
