@@ -27,6 +27,7 @@ from mqsdk.hookspecs import hookimpl
 from mqsdk.options import OPTION_NUMBERS as _OPTION_NUMBERS
 from mqsdk.options import PLUGIN_OPTION_NUMBERS as _PLUGIN_OPTION_NUMBERS
 from mqsdk.polling import Poller, select
+from mqsdk.proxy import proxy, proxy_steerable
 from mqsdk.socket import Socket
 
 # Socket types and option numbers as module constants, the way pyzmq spells them.
@@ -56,6 +57,8 @@ __all__ = [  # noqa: RUF022 - grouped by kind, not sorted
     "Frame",
     "Poller",
     "Socket",
+    "proxy",
+    "proxy_steerable",
     "select",
     "DONTWAIT",
     "NOBLOCK",
