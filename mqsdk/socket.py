@@ -102,7 +102,7 @@ class Socket:
         self.reactor = context.reactor()
         self.mechanism_name = "NULL"
         self.as_server = False
-        self._attended = False  # the user's thread is (about to be) blocked in _wait
+        self._attended = 0  # ident of the thread (about to be) blocked in _wait, or 0
         self._waker = Waker()
         self._ready: Waker | None = None  # the fd behind fileno(), made on first use
         self._wait_poller: PollerBackend | None = None
@@ -432,7 +432,17 @@ class Socket:
             self._sendbuf = []
         self._send_message(message, flags)
 
+    def _misuse(self) -> None:
+        raise MQError(
+            f"{self!r} is in use by another thread, blocked in a send or receive; a socket "
+            "belongs to one thread at a time (give each thread its own socket, or pass "
+            "messages between threads over inproc)",
+            errno.EBUSY,
+        )
+
     def _send_message(self, message: Message, flags: int) -> None:
+        if self._attended:
+            self._misuse()
         if self._pipe_events:
             self._apply_pipe_events()
         sends = self._sends
@@ -553,6 +563,8 @@ class Socket:
         return [Frame(f, i < last, pipe) for i, f in enumerate(message)]
 
     def _recv_message(self, flags: int) -> Message:
+        if self._attended:
+            self._misuse()
         if self._pipe_events:
             self._apply_pipe_events()
         message = self.pattern.recv()
@@ -638,6 +650,8 @@ class Socket:
             raise Again(f"{what} timed out")
 
     def _check_open(self) -> None:
+        if self._attended:
+            self._misuse()
         if self._closed:
             raise MQError("the socket is closed", errno.ENOTSOCK)
         if self.context.closed:
@@ -667,7 +681,7 @@ class Socket:
             poller.register(self._waker.fileno(), READ)
         self._sync_wait_interest(poller, writing)
         self._sends = 0
-        self._attended = True
+        self._attended = threading.get_ident()
         try:
             # Re-check now that the I/O thread knows we wait: it wakes us for anything
             # that happens after this point.
@@ -681,7 +695,7 @@ class Socket:
             timeout = None if deadline is None else max(deadline - time.monotonic(), 0.0)
             ready = poller.poll(timeout)
         finally:
-            self._attended = False
+            self._attended = 0
         waker_fd = self._waker.fileno()
         engines = self._engines
         for fd, events in ready:

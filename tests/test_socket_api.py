@@ -440,3 +440,57 @@ def test_poll_and_events(ctx: mqsdk.Context, endpoint: str) -> None:
     assert pull.events & mqsdk.POLLIN
     assert pull.recv() == b"x"
     assert pull.poll(10) == 0
+
+
+def test_second_thread_using_a_busy_socket_is_refused(ctx: mqsdk.Context) -> None:
+    pull = ctx.socket(mqsdk.PULL)
+    pull.bind("inproc://busy")
+    push = ctx.socket(mqsdk.PUSH)
+    push.connect("inproc://busy")
+    blocked = threading.Event()
+    result: list[bytes] = []
+
+    def receiver() -> None:
+        blocked.set()
+        result.append(pull.recv())
+
+    thread = threading.Thread(target=receiver)
+    thread.start()
+    assert blocked.wait(5)
+    deadline = time.monotonic() + 5
+    while not pull._attended and time.monotonic() < deadline:
+        time.sleep(0.001)  # wait until the other thread is inside its blocking wait
+    with pytest.raises(mqsdk.MQError, match="in use by another thread") as info:
+        pull.recv(mqsdk.NOBLOCK)
+    assert info.value.errno == errno.EBUSY
+    push.send(b"for the owner")
+    thread.join(5)
+    assert result == [b"for the owner"]  # the owner's state was not corrupted
+
+
+def test_context_is_thread_safe() -> None:
+    with mqsdk.Context() as context:
+        errors: list[BaseException] = []
+
+        def worker(index: int) -> None:
+            try:
+                for round_ in range(20):
+                    pull = context.socket(mqsdk.PULL)
+                    push = context.socket(mqsdk.PUSH)
+                    name = f"inproc://t{index}-{round_}"
+                    pull.bind(name)
+                    push.connect(name)
+                    push.send(b"x")
+                    pull.rcvtimeo = TIMEOUT_MS
+                    assert pull.recv() == b"x"
+                    push.close()
+                    pull.close()
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert errors == []
