@@ -8,13 +8,13 @@ transports or of the wire.
 Peer compatibility is data, not code: ``peer_types`` lists the ZMTP Socket-Type names
 this pattern accepts, and the handshake refuses every other peer.
 
-Threads: :meth:`Pattern.send`, :meth:`Pattern.recv`, :meth:`Pattern.can_send` and
-:meth:`Pattern.can_recv` run in the thread that uses the socket. :meth:`Pattern.attach`
-and :meth:`Pattern.detach` run in the socket's I/O thread (or, for pipes created by
-``connect()``, in the user's thread before the connection exists);
-:meth:`Pattern.pipe_readable` runs in whichever thread read the connection. Keep every
-shared step a single atomic operation (a deque append or popleft, an attribute store)
-as the routing bricks do.
+Threads: everything runs in the thread that uses the socket (send, recv, the can_*
+checks, attach, detach, pipe_command: the I/O thread reports new pipes and commands
+through the socket, which applies them at the user's next call, as libzmq processes its
+command mailbox), except :meth:`Pattern.pipe_readable`, which runs in whichever thread
+read the connection and may name a pipe not attached yet, and :meth:`Pattern.greet`,
+which runs in the I/O thread. Keep what those two share a single atomic operation (a
+deque append or popleft, an attribute store), as the routing bricks do.
 """
 
 from __future__ import annotations
@@ -104,6 +104,11 @@ class Pattern(Component, ABC):
     def can_send(self) -> bool:
         """Would :meth:`send` succeed now? (``POLLOUT`` in ``events``)."""
         return True
+
+    def would_send(self, message: Message) -> bool:
+        """Would :meth:`send` take this very message now? A blocked send waits on this
+        (ROUTER: the message's destination may be full while others have room)."""
+        return self.can_send()
 
     def can_recv(self) -> bool:
         """Would :meth:`recv` return a message now? (``POLLIN`` in ``events``)."""

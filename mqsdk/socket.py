@@ -98,6 +98,21 @@ class Socket:
         self.options = SocketOptions.model_validate(context.config.socket_defaults)
         self._type: int = pattern_class.socket_type
         self.socket_type_name: str = pattern_class.name
+        self.stats: dict[str, int] = dict.fromkeys(
+            (
+                "msgs_in",
+                "bytes_in",
+                "msgs_out",
+                "bytes_out",
+                "dropped_hwm",
+                "unroutable",
+                "reconnects",
+                "handshake_failures",
+            ),
+            0,
+        )
+        """Counters: messages and bytes in and out (on stream transports), messages dropped
+        at HWM or unroutable (where the pattern drops), reconnects, handshake failures."""
         self.pattern: Pattern = pattern_class(self)
         self.reactor = context.reactor()
         self.mechanism_name = "NULL"
@@ -124,21 +139,6 @@ class Socket:
         self._to_flush: list[StreamEngine] = []
         self._closed = False
         self._owner_thread: int | None = None
-        self.stats: dict[str, int] = dict.fromkeys(
-            (
-                "msgs_in",
-                "bytes_in",
-                "msgs_out",
-                "bytes_out",
-                "dropped_hwm",
-                "unroutable",
-                "reconnects",
-                "handshake_failures",
-            ),
-            0,
-        )
-        """Counters: messages and bytes in and out (on stream transports), messages dropped
-        at HWM or unroutable (where the pattern drops), reconnects, handshake failures."""
         self._monitors: dict[Socket, int] = {}
         self._monitor_addrs: dict[str, Socket] = {}
         self._monitor_lock = threading.Lock()
@@ -356,6 +356,17 @@ class Socket:
         if not self.options.immediate:
             pipe = self._new_pipe(endpoint)
             self._attach(pipe)
+            if not pipe.attached:
+                # The pattern takes no more peers (PAIR has one): like libzmq, the
+                # connect succeeds but makes no connection.
+                log.warning(
+                    "%s: %s refused by the %s pattern; not connecting",
+                    self,
+                    endpoint,
+                    self.socket_type_name,
+                )
+                self._last_endpoint = endpoint
+                return
         connecter = Connecter(self, endpoint, transport, address, self.reactor, pipe)
         self._connecters.setdefault(endpoint, []).append(connecter)
         self._last_endpoint = endpoint
@@ -491,7 +502,7 @@ class Socket:
             raise Again("cannot send now: no peer has room (SNDHWM reached, or no peer yet)")
         deadline = self._deadline(self.options.sndtimeo)
         while True:
-            self._wait(deadline, writing=True)
+            self._wait(deadline, writing=True, message=message)
             if self._pipe_events:
                 self._apply_pipe_events()
             if self.pattern.send(message):
@@ -673,8 +684,14 @@ class Socket:
                 finally:
                     engine.lock.release()
 
-    def _wait(self, deadline: float | None, *, writing: bool) -> None:
-        """Sleep until a connection is ready, the I/O thread wakes us, or the deadline."""
+    def _wait(
+        self, deadline: float | None, *, writing: bool, message: Message | None = None
+    ) -> None:
+        """Sleep until a connection is ready, the I/O thread wakes us, or the deadline.
+
+        ``message``: the message a blocked send waits to route (its destination may be
+        the only full pipe, see :meth:`Pattern.would_send`).
+        """
         poller = self._wait_poller
         if poller is None:
             poller = self._wait_poller = self.context.poller_class()
@@ -687,7 +704,15 @@ class Socket:
             # that happens after this point.
             if (
                 self._pipe_events
-                or (self.pattern.can_send() if writing else self.pattern.can_recv())
+                or (
+                    (
+                        self.pattern.would_send(message)
+                        if message is not None
+                        else self.pattern.can_send()
+                    )
+                    if writing
+                    else self.pattern.can_recv()
+                )
                 or self.context.closed
                 or self._closed
             ):
@@ -862,10 +887,16 @@ class Socket:
         self._wake_waiter()
 
     def _engine_command(self, engine: StreamEngine, command: Command) -> bool:
-        """A command the engine does not handle itself (SUBSCRIBE, CANCEL...): the
-        pattern gets it in the user's thread, in order with attach/detach."""
+        """A command the engine does not handle itself (SUBSCRIBE, CANCEL...)."""
         pipe = engine.pipe
-        if pipe is None or command.name not in self.pattern.commands:
+        if pipe is None:
+            return False
+        return self._pipe_command(pipe, command)
+
+    def _pipe_command(self, pipe: Pipe, command: Command) -> bool:
+        """Hand a command to the pattern, in the user's thread, in order with attach and
+        detach (any thread may call this). False if the pattern does not take it."""
+        if command.name not in self.pattern.commands:
             return False
         self._pipe_events.append(("command", pipe, command))
         self._wake_waiter()

@@ -16,6 +16,7 @@ from typing import Any
 from mqsdk.errors import ENOCOMPATPROTO, EndpointError, MQError
 from mqsdk.pipe import Message, PeerInfo, Pipe
 from mqsdk.transport import MessageTransport
+from mqsdk.zmtp.frames import Command, FrameDecoder
 
 _NAMESPACE = "inproc"
 
@@ -59,6 +60,23 @@ class InprocPipe(Pipe):
             if other is not None and other.attached:
                 other.owner._pipe_readable(other)
 
+    def send_command(self, frame: bytes) -> bool:
+        """Commands (SUBSCRIBE...) go straight to the peer's pattern, decoded."""
+        other = self.other
+        if other is None:
+            return False
+        _deliver_encoded(other, frame)
+        return True
+
+    def send_message(self, message: Message) -> bool:
+        if self.other is None:
+            return False
+        self.outq.append(message)
+        other = self.other
+        if other is not None and other.attached:
+            other.owner._pipe_readable(other)
+        return True
+
     def drained(self) -> None:
         other = self.other
         limit = other._limit() if other is not None else 0
@@ -66,6 +84,31 @@ class InprocPipe(Pipe):
             self.read_paused = False
             if other is not None:
                 other.owner._pipe_writable(other)
+
+
+def _deliver_encoded(target: InprocPipe, data: bytes) -> None:
+    """Hand ZMTP-encoded frames (a pattern's greeting or command) to ``target``'s socket
+    as if they had arrived over a wire: messages into its queue, commands to its pattern."""
+    messages: list[Message] = []
+    for item in FrameDecoder().feed(data):
+        if isinstance(item, Command):
+            target.owner._pipe_command(target, item)
+        else:
+            messages.append(item)
+    if messages:
+        was_empty = not target.inq
+        target.inq.extend(messages)
+        if was_empty and target.attached:
+            target.owner._pipe_readable(target)
+
+
+def _greet(pipe: InprocPipe) -> None:
+    """What the pattern sends first on a new connection (SUB's subscriptions...)."""
+    other = pipe.other
+    if other is not None:
+        frames = pipe.owner.pattern.greet(pipe, 1)
+        if frames:
+            _deliver_encoded(other, b"".join(frames))
 
 
 def _peer_info(socket: Any) -> PeerInfo:
@@ -86,6 +129,8 @@ def _connect_pipes(binder: Any, connecter: Any, endpoint: str, queued: InprocPip
     near.other, queued.other = queued, near
     near.peer = _peer_info(connecter)
     queued.peer = _peer_info(binder)
+    _greet(near)
+    _greet(queued)
     return near
 
 
