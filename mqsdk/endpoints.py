@@ -72,7 +72,7 @@ class Listener:
                 self.owner._event("accept_failed", self.endpoint, exc.errno or 0)
                 continue
             self.owner._event("accepted", self.endpoint, conn.fileno())
-            engine = StreamEngine(
+            engine = self.owner.engine_class(
                 conn,
                 self.owner,
                 self.endpoint,
@@ -170,7 +170,7 @@ class Connecter:
             return
         self._interval = 0.0
         self.owner._event("connected", self.endpoint, sock.fileno())
-        self.engine = StreamEngine(
+        self.engine = self.owner.engine_class(
             sock,
             self.owner,
             self.endpoint,

@@ -43,6 +43,9 @@ class Pattern(Component, ABC):
     socket_type: ClassVar[int] = -1
     peer_types: ClassVar[frozenset[str]] = frozenset()
     sends_identity: ClassVar[bool] = False
+    raw: ClassVar[bool] = False
+    """True for socket types that speak raw bytes instead of ZMTP (STREAM): the kernel
+    then gives their connections a :class:`mqsdk.raw_engine.RawEngine`."""
 
     def __init__(self, socket: Any) -> None:
         self.socket = socket

@@ -30,6 +30,7 @@ from pydantic import ValidationError
 
 from mqsdk.constants import NOBLOCK, POLLIN, POLLOUT, SNDMORE
 from mqsdk.endpoints import Connecter, Listener
+from mqsdk.engine import StreamEngine
 from mqsdk.errors import Again, ContextTerminated, EndpointError, MQError, ProtocolError
 from mqsdk.frame import Frame
 from mqsdk.monitor import EVENT_BY_NAME, Event, MonitorEvent
@@ -41,13 +42,14 @@ from mqsdk.options import (
 )
 from mqsdk.pipe import Message, PeerInfo, Pipe
 from mqsdk.poller import ERROR, READ, WRITE, PollerBackend
+from mqsdk.raw_engine import RawEngine
 from mqsdk.reactor import Waker
 from mqsdk.transport import MessageTransport, StreamTransport, Transport
 from mqsdk.zmtp.constants import PROP_IDENTITY, PROP_SOCKET_TYPE
 
 if TYPE_CHECKING:
     from mqsdk.context import Context
-    from mqsdk.engine import CloseReason, StreamEngine
+    from mqsdk.engine import CloseReason
     from mqsdk.mechanism import Mechanism
     from mqsdk.pattern import Pattern
     from mqsdk.zmtp.frames import Command
@@ -114,6 +116,7 @@ class Socket:
         """Counters: messages and bytes in and out (on stream transports), messages dropped
         at HWM or unroutable (where the pattern drops), reconnects, handshake failures."""
         self.pattern: Pattern = pattern_class(self)
+        self.engine_class: type[StreamEngine] = RawEngine if pattern_class.raw else StreamEngine
         self.reactor = context.reactor()
         self.mechanism_name = "NULL"
         self.as_server = False
@@ -817,10 +820,9 @@ class Socket:
     def _engine_ready(self, engine: StreamEngine) -> bool:
         """The handshake completed (I/O thread): give the engine a pipe."""
         mechanism = engine.mechanism
-        assert mechanism is not None
-        metadata = dict(mechanism.peer_metadata.items())
+        metadata = dict(mechanism.peer_metadata.items()) if mechanism is not None else {}
         peer = PeerInfo(
-            mechanism.peer_socket_type or "",
+            (mechanism.peer_socket_type or "") if mechanism is not None else "",
             metadata.get(PROP_IDENTITY, b""),
             engine.peer_address,
             metadata,
