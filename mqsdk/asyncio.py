@@ -48,7 +48,26 @@ class Socket(mqsdk.socket.Socket):
         """Wait until ``events & wanted`` or raise Again after ``timeout_ms`` (-1: never)."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout_ms < 0 else loop.time() + timeout_ms / 1000
-        while not self.poll_events() & wanted:
+        # Make the fd before the first look at the state: a change that lands in between
+        # then signals it, instead of happening while there was no fd to signal.
+        self.fileno()
+        if wanted & POLLOUT:
+            self._pollout_waiters += 1
+        try:
+            await self._wait_loop(loop, wanted, deadline)
+        finally:
+            if wanted & POLLOUT:
+                self._pollout_waiters -= 1
+
+    async def _wait_loop(
+        self, loop: asyncio.AbstractEventLoop, wanted: int, deadline: float | None
+    ) -> None:
+        while True:
+            # One look per round: each look drains the fd, so a second one could swallow
+            # the signal of a change that happened after the first.
+            events = self.poll_events()
+            if events & wanted:
+                return
             if deadline is not None and loop.time() >= deadline:
                 raise Again("timed out")
             waiter = loop.create_future()
@@ -57,7 +76,7 @@ class Socket(mqsdk.socket.Socket):
                 loop.add_reader(self.fileno(), self._on_fd)
                 self._reader_loop = loop
             delay = None if deadline is None else max(deadline - loop.time(), 0)
-            if wanted & POLLOUT and self.poll_events() & POLLIN:
+            if wanted & POLLOUT and events & POLLIN:
                 # The fd is readable for a waiting message while we want room to send.
                 delay = _POLLOUT_RECHECK if delay is None else min(delay, _POLLOUT_RECHECK)
             try:

@@ -231,11 +231,13 @@ class StreamEngine:
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
-        if not self.owner._engine_ready(self):
-            return  # refused (e.g. PAIR already has its peer); the owner closed us
         if self._heartbeat_ivl > 0:
             self._timers.append(self.reactor.call_later(self._heartbeat_ivl, self._send_heartbeat))
+        # Held from the moment user threads can see this engine until what came with
+        # the handshake is delivered: a reader must not get later bytes first.
         with self.lock:
+            if not self.owner._engine_ready(self):
+                return
             pipe = self.pipe
             if pipe is not None:
                 # What the pattern sends first on every connection: SUB's subscriptions,
@@ -431,9 +433,12 @@ class StreamEngine:
             size += encode_message(popleft(), pieces)
             count += 1
         self._pending_size += size
-        if was_full:
-            self.owner._pipe_writable(pipe)
-        self.owner._sent(self, count, size)
+        owner = self.owner
+        # Tell a blocked sender there is room. "was_full" alone misses a sender that
+        # filled the pipe while this loop ran and then went to wait: waiters say so.
+        if was_full or owner._attended or owner._pollout_waiters:
+            owner._pipe_writable(pipe)
+        owner._sent(self, count, size)
 
     def _write_pending(self) -> bool:
         """Write pending pieces; True if all went out, False if the OS socket is full."""
@@ -607,7 +612,7 @@ class StreamEngine:
 
     def close(self, text: str = "closed locally") -> None:
         """Close from the I/O thread, without reconnecting."""
-        self._terminate(CloseReason(text, error=None, fatal=True, handshake=self.state < _ACTIVE))
+        self._terminate(CloseReason(text, error=None, fatal=True, handshake=False))
 
     def _close_socket(self) -> None:
         sock = self.sock

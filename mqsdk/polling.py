@@ -71,6 +71,18 @@ class Poller:
         """Wait up to ``timeout`` ms (None or negative: forever); return ready items."""
         deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout / 1000
         backend = self._backend_for()
+        # Sockets polled for POLLOUT announce a waiter before their state is first read,
+        # so an engine that makes room afterwards signals their fd.
+        writers = [o for o, f in self.sockets if isinstance(o, Socket) and f & POLLOUT]
+        for sock in writers:
+            sock._pollout_waiters += 1
+        try:
+            return self._poll(backend, deadline)
+        finally:
+            for sock in writers:
+                sock._pollout_waiters -= 1
+
+    def _poll(self, backend: PollerBackend, deadline: float | None) -> list[tuple[Any, int]]:
         first = True
         while True:
             ready: list[tuple[Any, int]] = []

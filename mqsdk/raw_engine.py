@@ -81,8 +81,9 @@ class RawEngine(StreamEngine):
             pieces.append(data)
             size += len(data)
         self._pending_size += size
-        if was_full:
-            self.owner._pipe_writable(pipe)
+        owner = self.owner
+        if was_full or owner._attended or owner._pollout_waiters:
+            owner._pipe_writable(pipe)
         self.owner._sent(self, count, size)
 
     def flush(self) -> bool:

@@ -123,6 +123,7 @@ class Socket:
         self._attended = 0  # ident of the thread (about to be) blocked in _wait, or 0
         self._waker = Waker()
         self._ready: Waker | None = None  # the fd behind fileno(), made on first use
+        self._pollout_waiters = 0  # fd users (asyncio, Poller) waiting for room to send
         self._wait_poller: PollerBackend | None = None
         self._wait_interest: dict[int, int] = {}
         self._engines: dict[int, StreamEngine] = {}
@@ -743,6 +744,14 @@ class Socket:
 
     def _sync_wait_interest(self, poller: PollerBackend, writing: bool) -> None:
         interest = self._wait_interest
+        if self._synced_version != self._engines_version:
+            # Connections came or went: an fd number may now belong to a new socket that
+            # the poller never saw (it forgot the closed one by itself). Start afresh.
+            for fd in interest:
+                with contextlib.suppress(MQError):
+                    poller.unregister(fd)
+            interest.clear()
+            self._synced_version = self._engines_version
         wanted: dict[int, int] = {}
         for fd, engine in self._engines.items():
             mask = 0 if engine.read_paused else READ
@@ -763,7 +772,10 @@ class Socket:
                 except MQError:
                     continue  # closed meanwhile; the I/O thread reports it
             elif old != mask:
-                poller.modify(fd, mask)
+                try:
+                    poller.modify(fd, mask)
+                except MQError:
+                    continue  # closed meanwhile (the engine set changes: resync next time)
             interest[fd] = mask
 
     def _wake_waiter(self) -> None:
@@ -857,17 +869,19 @@ class Socket:
         endpoint = engine.endpoint
         if reason.handshake:
             self.stats["handshake_failures"] += 1
-            if reason.error is not None:
-                code = getattr(reason.error, "code", 0)
-                kind = (
-                    "handshake_failed_protocol"
-                    if isinstance(reason.error, ProtocolError)
-                    else "handshake_failed_no_detail"
-                )
-                self._event(kind, endpoint, code)
-                self.context.registry.notify(
-                    "mqsdk_handshake_failed", socket=self, endpoint=endpoint, error=reason.error
-                )
+            error = reason.error
+            if error is None:
+                # The peer closed before the handshake completed (libzmq reports
+                # HANDSHAKE_FAILED_NO_DETAIL with EPIPE).
+                error = BrokenPipeError(errno.EPIPE, reason.text)
+            if isinstance(error, ProtocolError):
+                self._event("handshake_failed_protocol", endpoint, error.code)
+            else:
+                value = getattr(error, "errno", None) or errno.EPIPE
+                self._event("handshake_failed_no_detail", endpoint, value)
+            self.context.registry.notify(
+                "mqsdk_handshake_failed", socket=self, endpoint=endpoint, error=error
+            )
         if pipe is not None:
             pipe.engine = None
             self.context.registry.notify(

@@ -171,7 +171,9 @@ def test_transport_must_be_a_stream_or_message_transport() -> None:
     from mqsdk.transport import Transport
 
     bare = type("Bare", (Transport,), {"name": "bare"})
-    with pytest.raises(PluginInterfaceError, match="neither a StreamTransport nor a MessageTransport"):
+    with pytest.raises(
+        PluginInterfaceError, match="neither a StreamTransport nor a MessageTransport"
+    ):
         _registry(("t", _plugin(mqsdk_transports=[bare])))
 
 

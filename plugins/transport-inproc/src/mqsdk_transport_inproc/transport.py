@@ -129,8 +129,6 @@ def _connect_pipes(binder: Any, connecter: Any, endpoint: str, queued: InprocPip
     near.other, queued.other = queued, near
     near.peer = _peer_info(connecter)
     queued.peer = _peer_info(binder)
-    _greet(near)
-    _greet(queued)
     return near
 
 
@@ -203,6 +201,10 @@ class InprocTransport(MessageTransport):
                 binding.pipes.append(near)
                 self._pipes.append(near)
                 socket._attach_pipe(near)
+                # Greetings (SUB's subscriptions...) after the attach, so each side's
+                # pattern sees the pipe before anything arrives on it.
+                _greet(near)
+                _greet(queued)
         return endpoint
 
     def connect(self, socket: Any, address: str) -> None:
@@ -229,6 +231,8 @@ class InprocTransport(MessageTransport):
             binding.pipes.append(near)
             binding.transport._pipes.append(near)
             binding.socket._post_pipe_event("attach", near)
+            _greet(near)
+            _greet(queued)
 
     def close(self, socket: Any) -> None:
         space = _namespace(socket)

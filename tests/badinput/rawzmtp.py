@@ -1,0 +1,141 @@
+"""ZMTP 3.1 bytes written by hand (protocols.md 1.1, 1.4, 1.5, 1.8), for raw TCP peers.
+
+Deliberately independent of :mod:`mqsdk.zmtp`: these tests check mqsdk's codec, so they
+must not borrow it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import socket
+import struct
+import time
+
+GREETING_SIZE = 64
+
+
+def greeting(mechanism: bytes = b"NULL", *, major: int = 3, minor: int = 1) -> bytes:
+    """ff, 8 padding bytes, 7f, version, 20-byte mechanism, as-server 00, 31 zeros."""
+    return (
+        b"\xff"
+        + bytes(8)
+        + b"\x7f"
+        + bytes((major, minor))
+        + mechanism.ljust(20, b"\x00")
+        + b"\x00"
+        + bytes(31)
+    )
+
+
+def command(name: bytes, data: bytes = b"") -> bytes:
+    """A command frame: 04 size name-len name data (06 + 8-byte size when long)."""
+    body = bytes((len(name),)) + name + data
+    if len(body) <= 255:
+        return bytes((0x04, len(body))) + body
+    return b"\x06" + struct.pack(">Q", len(body)) + body
+
+
+def prop(name: bytes, value: bytes) -> bytes:
+    """One metadata property: name-len name value-len(4, BE) value."""
+    return bytes((len(name),)) + name + struct.pack(">I", len(value)) + value
+
+
+def ready(socket_type: bytes) -> bytes:
+    """NULL READY: ``04 len 05 READY 0b Socket-Type 00 00 00 04 PUSH``."""
+    return command(b"READY", prop(b"Socket-Type", socket_type))
+
+
+def frame(body: bytes, *, more: bool = False) -> bytes:
+    """A message frame, short form up to 255 bytes, long form above."""
+    if len(body) <= 255:
+        return bytes((0x01 if more else 0x00, len(body))) + body
+    return bytes((0x03 if more else 0x02,)) + struct.pack(">Q", len(body)) + body
+
+
+def message(*frames: bytes) -> bytes:
+    last = len(frames) - 1
+    return b"".join(frame(f, more=i < last) for i, f in enumerate(frames))
+
+
+def ping(ttl_ds: int = 0, context: bytes = b"") -> bytes:
+    return command(b"PING", struct.pack(">H", ttl_ds) + context)
+
+
+def recv_exactly(sock: socket.socket, size: int, timeout: float = 5.0) -> bytes:
+    """Read ``size`` bytes or fail (EOF or timeout) with a clear message."""
+    sock.settimeout(timeout)
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise AssertionError(f"EOF after {len(data)} of {size} expected bytes: {data!r}")
+        data += chunk
+    return data
+
+
+def read_until_closed(sock: socket.socket, timeout: float = 5.0) -> tuple[bytes, str]:
+    """Read everything until the peer closes; return (bytes read, "eof" | "reset").
+
+    Fails if the connection is still open after ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    data = b""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(
+                f"the connection was not closed within {timeout} s (read so far: {data[:80]!r})"
+            )
+        sock.settimeout(remaining)
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            continue
+        except ConnectionResetError:
+            return data, "reset"
+        except OSError as exc:
+            if exc.errno == errno.ECONNRESET:
+                return data, "reset"
+            raise
+        if not chunk:
+            return data, "eof"
+        data += chunk
+
+
+def connection_open_after(sock: socket.socket, seconds: float) -> bool:
+    """True if nothing closed the connection during ``seconds`` (data read is discarded)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return True
+        sock.settimeout(remaining)
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            return True
+        except OSError:
+            return False
+        if not chunk:
+            return False
+
+
+def send_quietly(sock: socket.socket, data: bytes) -> None:
+    """Send, ignoring a peer that already closed (the test checks the close elsewhere)."""
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        sock.sendall(data)
+
+
+def handshake_as(sock: socket.socket, socket_type: bytes) -> bytes:
+    """Complete a NULL handshake as ``socket_type``; return the peer's READY frame bytes."""
+    sock.sendall(greeting() + ready(socket_type))
+    peer_greeting = recv_exactly(sock, GREETING_SIZE)
+    assert peer_greeting[0] == 0xFF and peer_greeting[9] & 1, peer_greeting
+    assert peer_greeting[10] == 3, f"peer major version {peer_greeting[10]}"
+    assert peer_greeting[12:32].rstrip(b"\x00") == b"NULL", peer_greeting[12:32]
+    header = recv_exactly(sock, 2)
+    assert header[0] == 0x04, f"expected a short command (READY), got flags {header[0]:#04x}"
+    body = recv_exactly(sock, header[1])
+    assert body[:6] == b"\x05READY", body
+    return header + body

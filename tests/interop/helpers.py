@@ -1,0 +1,209 @@
+"""Shared pieces of the interop and bad-input tests: socket bookkeeping, mqsdk lifecycle
+observers and libzmq monitors, all with bounded waits."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import zmq
+from zmq.utils.monitor import recv_monitor_message
+
+import mqsdk
+
+WAIT = 5.0
+"""Seconds any event the test expects may take; only an upper bound, never a timing check."""
+RCVTIMEO = 5000
+
+
+class Observer:
+    """Records mqsdk lifecycle hooks (called from the I/O thread) for the test to wait on."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self.events: list[tuple[str, Any, dict[str, Any]]] = []
+
+    def _add(self, kind: str, socket: Any, **details: Any) -> None:
+        with self._cond:
+            self.events.append((kind, socket, details))
+            self._cond.notify_all()
+
+    @mqsdk.hookimpl
+    def mqsdk_peer_connected(self, socket: Any, endpoint: str, peer: Any) -> None:
+        self._add("connected", socket, endpoint=endpoint, peer=peer)
+
+    @mqsdk.hookimpl
+    def mqsdk_peer_disconnected(self, socket: Any, endpoint: str, peer: Any, reason: str) -> None:
+        self._add("disconnected", socket, endpoint=endpoint, peer=peer, reason=reason)
+
+    @mqsdk.hookimpl
+    def mqsdk_handshake_failed(self, socket: Any, endpoint: str, error: Exception) -> None:
+        self._add("handshake_failed", socket, endpoint=endpoint, error=error)
+
+    def of(self, kind: str, socket: Any = None) -> list[dict[str, Any]]:
+        with self._cond:
+            return [
+                details
+                for k, s, details in self.events
+                if k == kind and (socket is None or s is socket)
+            ]
+
+    def wait(
+        self, kind: str, socket: Any = None, *, count: int = 1, timeout: float = WAIT
+    ) -> list[dict[str, Any]]:
+        """Wait until ``count`` events of ``kind`` (for ``socket``) were seen; return them."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = self.of(kind, socket)
+                if len(found) >= count:
+                    return found
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    seen = [(k, d) for k, _, d in self.events]
+                    raise AssertionError(
+                        f"expected {count} {kind!r} event(s) within {timeout} s; saw {seen}"
+                    )
+                self._cond.wait(remaining)
+
+
+@contextlib.contextmanager
+def observing(ctx: mqsdk.Context) -> Iterator[Observer]:
+    observer = Observer()
+    ctx.registry.register_observer(observer)
+    try:
+        yield observer
+    finally:
+        ctx.registry.unregister_observer(observer)
+
+
+class Monitor:
+    """libzmq's socket monitor, read with bounded waits."""
+
+    def __init__(self, sock: zmq.Socket[bytes]) -> None:
+        self.sock = sock
+        self.mon = sock.get_monitor_socket()
+        self.events: list[dict[str, Any]] = []
+        self._cursor = 0
+
+    def _read(self, timeout: float) -> bool:
+        if not self.mon.poll(max(int(timeout * 1000), 0)):
+            return False
+        self.events.append(recv_monitor_message(self.mon))  # type: ignore[arg-type]
+        return True
+
+    def names(self) -> list[str]:
+        return [zmq.Event(e["event"]).name or str(e["event"]) for e in self.events]
+
+    def wait_for(self, event: int, timeout: float = WAIT) -> dict[str, Any]:
+        """The next ``event`` after the one the previous wait_for returned."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for index in range(self._cursor, len(self.events)):
+                if self.events[index]["event"] == event:
+                    self._cursor = index + 1
+                    return self.events[index]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self._read(remaining):
+                raise AssertionError(
+                    f"libzmq monitor: no {zmq.Event(event).name} within {timeout} s; "
+                    f"saw {self.names()}"
+                )
+
+    def collect(self, seconds: float) -> list[str]:
+        """Read every event during ``seconds`` (a period where nothing should happen)."""
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            self._read(remaining)
+        return self.names()
+
+    def close(self) -> None:
+        with contextlib.suppress(zmq.ZMQError):
+            self.sock.disable_monitor()
+        self.mon.close(linger=0)
+
+
+class Sockets:
+    """Creates mqsdk and pyzmq sockets with test defaults and closes them all (linger 0)."""
+
+    def __init__(self, mctx: mqsdk.Context, zctx: zmq.Context[Any], tmp_path: Path) -> None:
+        self.mctx = mctx
+        self.zctx = zctx
+        self.tmp_path = tmp_path
+        self._mq: list[mqsdk.Socket] = []
+        self._zmq: list[zmq.Socket[bytes]] = []
+        self._monitors: list[Monitor] = []
+        self._ipc = 0
+
+    @staticmethod
+    def _configure(sock: Any, options: dict[str, Any]) -> None:
+        settings = {"linger": 0, "rcvtimeo": RCVTIMEO, "sndtimeo": RCVTIMEO, **options}
+        for name, value in settings.items():
+            setattr(sock, name, value)
+
+    def mq(self, socket_type: int, **options: Any) -> mqsdk.Socket:
+        sock = self.mctx.socket(socket_type)
+        self._mq.append(sock)
+        self._configure(sock, options)
+        return sock
+
+    def zmq(self, socket_type: int, **options: Any) -> zmq.Socket[bytes]:
+        sock = self.zctx.socket(socket_type)
+        self._zmq.append(sock)
+        self._configure(sock, options)
+        return sock
+
+    def monitor(self, sock: zmq.Socket[bytes]) -> Monitor:
+        monitor = Monitor(sock)
+        self._monitors.append(monitor)
+        return monitor
+
+    def bind_address(self, transport: str) -> str:
+        if transport == "tcp":
+            return "tcp://127.0.0.1:*"
+        self._ipc += 1
+        return f"ipc://{self.tmp_path}/s{self._ipc}.sock"
+
+    def bind(self, sock: Any, transport: str) -> str:
+        """Bind to a fresh endpoint of ``transport``; return the endpoint to connect to."""
+        sock.bind(self.bind_address(transport))
+        endpoint = sock.last_endpoint
+        return endpoint.decode() if isinstance(endpoint, bytes) else str(endpoint)
+
+    @staticmethod
+    def rebind(sock: Any, endpoint: str) -> None:
+        """Bind a new socket where a closed one was (a tcp port may take a moment)."""
+        deadline = time.monotonic() + WAIT
+        while True:
+            try:
+                sock.bind(endpoint)
+                return
+            except (zmq.ZMQError, mqsdk.MQError) as exc:
+                if "in use" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.02)
+
+    def close_all(self) -> None:
+        for monitor in self._monitors:
+            monitor.close()
+        for zsock in self._zmq:
+            zsock.close(linger=0)
+        for msock in self._mq:
+            msock.close(linger=0)
+
+
+def wait_until(predicate: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
+    """Poll a condition that no event announces (bounded)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout} s: {what}")
+        time.sleep(0.005)
+
+
+def io_thread_alive(name: str = "mqsdk-io-0") -> bool:
+    return any(t.name == name and t.is_alive() for t in threading.enumerate())
