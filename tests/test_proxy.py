@@ -94,3 +94,54 @@ def test_steerable_pause_resume_statistics_terminate(control_type: int) -> None:
         assert not thread.is_alive()
     finally:
         ctx.destroy(linger=0)
+
+
+@pytest.mark.interop
+def test_router_dealer_broker_between_pyzmq_clients_and_workers() -> None:
+    ctx = mqsdk.Context()
+    zctx = zmq.Context()
+    try:
+        frontend, backend = ctx.socket(mqsdk.ROUTER), ctx.socket(mqsdk.DEALER)
+        frontend.bind("tcp://127.0.0.1:*")
+        backend.bind("tcp://127.0.0.1:*")
+        control_in, control = ctx.socket(mqsdk.PAIR), ctx.socket(mqsdk.PAIR)
+        control_in.bind("inproc://broker-control")
+        control.connect("inproc://broker-control")
+        broker = threading.Thread(
+            target=mqsdk.proxy_steerable, args=(frontend, backend, None, control_in)
+        )
+        broker.start()
+        workers = []
+        for _ in range(2):
+            worker = zctx.socket(zmq.REP)
+            worker.rcvtimeo = TIMEOUT_MS
+            worker.connect(backend.last_endpoint.decode())
+            workers.append(worker)
+        clients = []
+        for _ in range(3):
+            client = zctx.socket(zmq.REQ)
+            client.rcvtimeo = TIMEOUT_MS
+            client.connect(frontend.last_endpoint.decode())
+            clients.append(client)
+        for index, client in enumerate(clients):
+            client.send(b"request %d" % index)
+        answered = 0
+        poller = zmq.Poller()
+        for worker in workers:
+            poller.register(worker, zmq.POLLIN)
+        while answered < len(clients):
+            ready = dict(poller.poll(TIMEOUT_MS))
+            assert ready, "no request reached a worker through the broker"
+            for worker in ready:
+                worker.send(worker.recv().replace(b"request", b"reply"))
+                answered += 1
+        for index, client in enumerate(clients):
+            assert client.recv() == b"reply %d" % index
+        control.send(b"TERMINATE")
+        broker.join(10)
+        assert not broker.is_alive()
+        for s in workers + clients:
+            s.close(linger=0)
+    finally:
+        ctx.destroy(linger=0)
+        zctx.destroy(linger=0)

@@ -1,4 +1,4 @@
-"""The README's Python examples run as written."""
+"""The Python examples of the README and of docs/*.md run as written."""
 
 from __future__ import annotations
 
@@ -10,14 +10,20 @@ import pytest
 
 from .conftest import REPO
 
-BLOCKS = re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), re.S)
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+EXAMPLES = [
+    (f"{page.name}-{index}", code)
+    for page in PAGES
+    for index, code in enumerate(re.findall(r"```python\n(.*?)```", page.read_text(), re.S))
+]
+BLOCKS = [code for _, code in EXAMPLES]
 
 
 def test_readme_has_examples() -> None:
     assert BLOCKS, "the README lost its Python examples"
 
 
-@pytest.mark.parametrize("code", BLOCKS, ids=[f"example-{i}" for i in range(len(BLOCKS))])
+@pytest.mark.parametrize("code", BLOCKS, ids=[name for name, _ in EXAMPLES])
 def test_readme_example_runs(code: str) -> None:
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
