@@ -113,8 +113,8 @@ class Socket:
             ),
             0,
         )
-        """Counters: messages and bytes in and out (on stream transports), messages dropped
-        at HWM or unroutable (where the pattern drops), reconnects, handshake failures."""
+        """Counters: messages and bytes in and out, messages dropped at HWM or unroutable
+        (where the pattern drops), reconnects, handshake failures."""
         self.pattern: Pattern = pattern_class(self)
         self.engine_class: type[StreamEngine] = RawEngine if pattern_class.raw else StreamEngine
         self.reactor = context.reactor()

@@ -193,3 +193,13 @@ def test_frame_properties(ctx: mqsdk.Context) -> None:
 def test_empty_name_is_refused(ctx: mqsdk.Context) -> None:
     with pytest.raises(mqsdk.EndpointError, match="needs a name"):
         _socket(ctx, mqsdk.PULL).bind("inproc://")
+
+
+def test_counters(ctx: mqsdk.Context) -> None:
+    pull, push = _socket(ctx, mqsdk.PULL), _socket(ctx, mqsdk.PUSH)
+    pull.bind("inproc://counted")
+    push.connect("inproc://counted")
+    push.send_multipart([b"ab", b"cde"])
+    push.send(b"f")
+    assert push.stats["msgs_out"] == 2 and push.stats["bytes_out"] == 6
+    assert pull.stats["msgs_in"] == 2 and pull.stats["bytes_in"] == 6

@@ -55,9 +55,18 @@ class InprocPipe(Pipe):
         outq = self.outq
         was_empty = not outq
         outq.append(message)
-        if was_empty:
-            other = self.other
-            if other is not None and other.attached:
+        other = self.other
+        # Counted here for both sockets: a message in the peer's queue is received by it,
+        # as a decoded message is on stream transports.
+        size = sum(map(len, message))
+        stats = self.owner.stats
+        stats["msgs_out"] += 1
+        stats["bytes_out"] += size
+        if other is not None:
+            stats = other.owner.stats
+            stats["msgs_in"] += 1
+            stats["bytes_in"] += size
+            if was_empty and other.attached:
                 other.owner._pipe_readable(other)
 
     def send_command(self, frame: bytes) -> bool:
