@@ -30,6 +30,8 @@ from mqsdk.zmtp.frames import Command, FrameDecoder, encode_message
 from mqsdk.zmtp.greeting import GreetingParser, make_greeting
 
 if TYPE_CHECKING:
+    from collections import deque
+
     from mqsdk.pipe import Message, Pipe
     from mqsdk.reactor import Reactor, TimerHandle
 
@@ -425,6 +427,17 @@ class StreamEngine:
     def _encode_from(self, pipe: Pipe) -> None:
         outq = pipe.outq
         was_full = pipe.sndhwm and len(outq) >= pipe.sndhwm
+        count, size = self._encode_batch(outq)
+        self._pending_size += size
+        owner = self.owner
+        # Tell a blocked sender there is room. "was_full" alone misses a sender that
+        # filled the pipe while the batch was encoded and then went to wait: waiters say so.
+        if was_full or owner._attended or owner._pollout_waiters:
+            owner._pipe_writable(pipe)
+        owner._sent(self, count, size)
+
+    def _encode_batch(self, outq: deque[Message]) -> tuple[int, int]:
+        """Move messages from ``outq`` to the pending pieces; return (messages, bytes)."""
         pieces = self._pending
         size = 0
         count = 0
@@ -432,13 +445,7 @@ class StreamEngine:
         while outq and size < FLUSH_BYTES:
             size += encode_message(popleft(), pieces)
             count += 1
-        self._pending_size += size
-        owner = self.owner
-        # Tell a blocked sender there is room. "was_full" alone misses a sender that
-        # filled the pipe while this loop ran and then went to wait: waiters say so.
-        if was_full or owner._attended or owner._pollout_waiters:
-            owner._pipe_writable(pipe)
-        owner._sent(self, count, size)
+        return count, size
 
     def _write_pending(self) -> bool:
         """Write pending pieces; True if all went out, False if the OS socket is full."""

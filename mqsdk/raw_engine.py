@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 from mqsdk.engine import _ACTIVE, _SOFT_ERRNOS, FLUSH_BYTES, CloseReason, StreamEngine
 
 if TYPE_CHECKING:
-    from mqsdk.pipe import Pipe
+    from collections import deque
+
+    from mqsdk.pipe import Message
 
 _READ_SIZE = 65536
 
@@ -63,15 +65,12 @@ class RawEngine(StreamEngine):
                 break
         return delivered
 
-    def _encode_from(self, pipe: Pipe) -> None:
-        outq = pipe.outq
-        was_full = pipe.sndhwm and len(outq) >= pipe.sndhwm
+    def _encode_batch(self, outq: deque[Message]) -> tuple[int, int]:
         pieces = self._pending
         size = 0
         count = 0
         while outq and size < FLUSH_BYTES:
-            frames = outq.popleft()
-            data: Any = frames[-1]
+            data: Any = outq.popleft()[-1]
             count += 1
             if not len(data):
                 # An empty message means "close this connection" (after what came before).
@@ -80,11 +79,7 @@ class RawEngine(StreamEngine):
                 break
             pieces.append(data)
             size += len(data)
-        self._pending_size += size
-        owner = self.owner
-        if was_full or owner._attended or owner._pollout_waiters:
-            owner._pipe_writable(pipe)
-        self.owner._sent(self, count, size)
+        return count, size
 
     def flush(self) -> bool:
         done = super().flush()
