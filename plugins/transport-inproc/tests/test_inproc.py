@@ -203,3 +203,65 @@ def test_counters(ctx: mqsdk.Context) -> None:
     push.send(b"f")
     assert push.stats["msgs_out"] == 2 and push.stats["bytes_out"] == 6
     assert pull.stats["msgs_in"] == 2 and pull.stats["bytes_in"] == 6
+
+
+def test_request_reply_over_inproc(ctx: mqsdk.Context) -> None:
+    rep, req = _socket(ctx, mqsdk.REP), _socket(ctx, mqsdk.REQ)
+    rep.bind("inproc://rr")
+    req.connect("inproc://rr")
+    req.send(b"question")
+    assert rep.recv() == b"question"
+    rep.send(b"answer")
+    assert req.recv() == b"answer"
+
+
+def test_dealer_router_over_inproc_with_identity(ctx: mqsdk.Context) -> None:
+    router, dealer = _socket(ctx, mqsdk.ROUTER), _socket(ctx, mqsdk.DEALER)
+    dealer.routing_id = b"worker-1"
+    router.bind("inproc://dr")
+    dealer.connect("inproc://dr")
+    dealer.send(b"ready")
+    assert router.recv_multipart() == [b"worker-1", b"ready"]
+    router.send_multipart([b"worker-1", b"job"])
+    assert dealer.recv() == b"job"
+
+
+def test_pub_sub_over_inproc_filters(ctx: mqsdk.Context) -> None:
+    pub, sub = _socket(ctx, mqsdk.PUB), _socket(ctx, mqsdk.SUB)
+    pub.bind("inproc://ps")
+    sub.subscribe(b"a")
+    sub.connect("inproc://ps")
+    assert pub.wait_for_subscribers(1, timeout=5)
+    pub.send(b"b-skipped")
+    pub.send(b"a-kept")
+    assert sub.recv() == b"a-kept"
+
+
+def test_sub_connecting_before_the_pub_binds(ctx: mqsdk.Context) -> None:
+    sub = _socket(ctx, mqsdk.SUB)
+    sub.subscribe(b"")
+    sub.connect("inproc://late-pub")
+    pub = _socket(ctx, mqsdk.PUB)
+    pub.bind("inproc://late-pub")
+    assert pub.wait_for_subscribers(1, timeout=5)
+    pub.send(b"hello")
+    assert sub.recv() == b"hello"
+
+
+def test_xpub_sees_subscriptions_over_inproc(ctx: mqsdk.Context) -> None:
+    xpub, xsub = _socket(ctx, mqsdk.XPUB), _socket(ctx, mqsdk.XSUB)
+    xpub.bind("inproc://xx")
+    xsub.connect("inproc://xx")
+    xsub.send(b"\x01topic")
+    assert xpub.recv() == b"\x01topic"
+    xpub.send(b"topic data")
+    assert xsub.recv() == b"topic data"
+
+
+def test_probe_router_over_inproc(ctx: mqsdk.Context) -> None:
+    router, dealer = _socket(ctx, mqsdk.ROUTER), _socket(ctx, mqsdk.DEALER)
+    dealer.routing_id = b"probe"
+    dealer.probe_router = 1
+    router.bind("inproc://probe")
+    dealer.connect("inproc://probe")
+    assert router.recv_multipart() == [b"probe", b""]
