@@ -10,6 +10,7 @@ any loop that implements ``add_reader`` (the default selector loop, uvloop).
 from __future__ import annotations
 
 import asyncio
+import errno
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -17,7 +18,7 @@ import mqsdk.context
 import mqsdk.polling
 import mqsdk.socket
 from mqsdk.constants import NOBLOCK, POLLIN, POLLOUT
-from mqsdk.errors import Again
+from mqsdk.errors import Again, ContextTerminated, MQError
 from mqsdk.monitor import Event, MonitorEvent
 
 _POLLOUT_RECHECK = 0.005  # s, see Socket._wait_for
@@ -39,10 +40,33 @@ class Socket(mqsdk.socket.Socket):
             if not waiter.done():
                 waiter.set_result(None)
         # Level-triggered: with nobody waiting, stop watching or the loop would spin.
+        self._unwatch_if_idle()
+
+    def _watch(self, loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[None]) -> None:
+        """Resolve ``waiter`` when the socket's fd fires. Every waiter on this socket (a
+        recv, a send, an asyncio Poller) goes through here: the loop has one reader per fd."""
+        self._waiters.append(waiter)
+        if self._reader_loop is None:
+            loop.add_reader(self.fileno(), self._on_fd)
+            self._reader_loop = loop
+
+    def _unwatch(self, waiter: asyncio.Future[None]) -> None:
+        if waiter in self._waiters:
+            self._waiters.remove(waiter)
+            waiter.cancel()
+        self._unwatch_if_idle()
+
+    def _unwatch_if_idle(self) -> None:
         loop = self._reader_loop
         if loop is not None and not self._waiters:
             loop.remove_reader(self.fileno())
             self._reader_loop = None
+
+    def _check_usable(self) -> None:
+        if self.context.closed:
+            raise ContextTerminated("the context was terminated")
+        if self.closed:
+            raise MQError("the socket was closed", errno.ENOTSOCK)
 
     async def _wait_for(self, wanted: int, timeout_ms: int) -> None:
         """Wait until ``events & wanted`` or raise Again after ``timeout_ms`` (-1: never)."""
@@ -63,6 +87,7 @@ class Socket(mqsdk.socket.Socket):
         self, loop: asyncio.AbstractEventLoop, wanted: int, deadline: float | None
     ) -> None:
         while True:
+            self._check_usable()  # closed or terminated (maybe by another thread) meanwhile
             # One look per round: each look drains the fd, so a second one could swallow
             # the signal of a change that happened after the first.
             events = self.poll_events()
@@ -70,11 +95,8 @@ class Socket(mqsdk.socket.Socket):
                 return
             if deadline is not None and loop.time() >= deadline:
                 raise Again("timed out")
-            waiter = loop.create_future()
-            self._waiters.append(waiter)
-            if self._reader_loop is None:
-                loop.add_reader(self.fileno(), self._on_fd)
-                self._reader_loop = loop
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._watch(loop, waiter)
             delay = None if deadline is None else max(deadline - loop.time(), 0)
             if wanted & POLLOUT and events & POLLIN:
                 # The fd is readable for a waiting message while we want room to send.
@@ -87,12 +109,7 @@ class Socket(mqsdk.socket.Socket):
             except TimeoutError:
                 pass
             finally:
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
-                    waiter.cancel()
-                if not self._waiters and self._reader_loop is not None:
-                    self._reader_loop.remove_reader(self.fileno())
-                    self._reader_loop = None
+                self._unwatch(waiter)
 
     # -- I/O -------------------------------------------------------------------------------
 
@@ -159,13 +176,9 @@ class Socket(mqsdk.socket.Socket):
         return self.poll_events() & flags
 
     def close(self, linger: int | None = None) -> None:
-        loop = self._reader_loop
-        if loop is not None and not self.closed:
-            loop.remove_reader(self.fileno())
-            self._reader_loop = None
-        for waiter in self._waiters:
-            waiter.cancel()
-        self._waiters.clear()
+        # Waiters are not touched here: close() may run in another thread (term()), where
+        # the loop's objects must not be. The base close signals the fd; each waiting
+        # coroutine wakes in its loop, sees the socket closed, raises and unwatches.
         super().close(linger)
 
 
@@ -173,8 +186,6 @@ class Context(mqsdk.context.Context):
     """A context whose sockets are :class:`mqsdk.asyncio.Socket`."""
 
     def socket(self, socket_type: int | str) -> Socket:
-        from mqsdk.errors import ContextTerminated
-
         if self.closed:
             raise ContextTerminated("the context was terminated")
         return Socket(self, socket_type)  # type: ignore[arg-type]
@@ -199,24 +210,34 @@ class Poller(mqsdk.polling.Poller):
                 if not future.done():
                     future.set_result(None)
 
-            fds = list(self._registered)
+            # asyncio sockets are watched through their own waiter list (one reader per
+            # fd in a loop: a second add_reader would steal a pending recv's callback).
+            watched = [o for o, _ in self.sockets if isinstance(o, Socket)]
+            own_fds = {o.fileno() for o in watched}
+            fds = [fd for fd in self._registered if fd not in own_fds]
+            for sock in watched:
+                sock._watch(loop, woke)
             for fd in fds:
                 loop.add_reader(fd, wake)
-            for obj, flags in self.sockets:
-                if not isinstance(obj, mqsdk.socket.Socket) and flags & POLLOUT:
-                    fd = mqsdk.polling._fd_of(obj)
-                    loop.add_writer(fd, wake)
+            writers = [
+                mqsdk.polling._fd_of(obj)
+                for obj, flags in self.sockets
+                if not isinstance(obj, mqsdk.socket.Socket) and flags & POLLOUT
+            ]
+            for fd in writers:
+                loop.add_writer(fd, wake)
             try:
                 await asyncio.wait_for(asyncio.shield(woke), remaining)
             except TimeoutError:
                 pass
             finally:
                 woke.cancel()
+                for sock in watched:
+                    sock._unwatch(woke)
                 for fd in fds:
                     loop.remove_reader(fd)
-                for obj, flags in self.sockets:
-                    if not isinstance(obj, mqsdk.socket.Socket) and flags & POLLOUT:
-                        loop.remove_writer(mqsdk.polling._fd_of(obj))
+                for fd in writers:
+                    loop.remove_writer(fd)
 
 
 async def monitor_events(

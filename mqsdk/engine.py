@@ -341,8 +341,14 @@ class StreamEngine:
 
     def _pause_reading(self) -> None:
         self.read_paused = True
-        if self.pipe is not None:
-            self.pipe.read_paused = True
+        pipe = self.pipe
+        if pipe is not None:
+            pipe.read_paused = True
+            # The user may have emptied the queue before seeing the flag (it only looks
+            # when the flag is set): check again now that it is, or nobody would resume.
+            if len(pipe.inq) <= (pipe.rcvhwm + 1) // 2:
+                self.resume_reading()
+                return
         self.reactor.call_soon(self._stop_watching_reads)
 
     def resume_reading(self) -> None:
@@ -496,7 +502,7 @@ class StreamEngine:
         return True
 
     def _arm_writer(self) -> None:
-        if not self._writer_armed:
+        if not self._writer_armed and not self.dead:
             self._writer_armed = True
             self.reactor.add_writer(self.fd, self._on_writable)
 

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from mqsdk.constants import POLLERR, POLLIN, POLLOUT
-from mqsdk.errors import MQError
+from mqsdk.errors import ContextTerminated, MQError
 from mqsdk.poller import ERROR, READ, WRITE, PollerBackend
 from mqsdk.socket import Socket
 
@@ -89,6 +89,8 @@ class Poller:
             pollout_blocked = False
             for obj, flags in self.sockets:
                 if isinstance(obj, Socket):
+                    if obj.context.closed:
+                        raise ContextTerminated("the context was terminated")
                     if obj.closed:
                         raise MQError(f"{obj!r} is closed; unregister it first", errno.ENOTSOCK)
                     if first:

@@ -211,6 +211,7 @@ class Reactor:
 
     def _set_handler(self, fd: int, callback: Callback | None, which: int) -> None:
         table = self._readers if which == READ else self._writers
+        previous = table.get(fd)
         if callback is None:
             table.pop(fd, None)
         else:
@@ -221,15 +222,25 @@ class Reactor:
             return
         backend = self._backend
         assert backend is not None
-        if not wanted:
-            del self._interest[fd]
-            backend.unregister(fd)
-        elif current:
+        try:
+            if not wanted:
+                backend.unregister(fd)
+            elif current:
+                backend.modify(fd, wanted)
+            else:
+                backend.register(fd, wanted)
+        except Exception:
+            # The fd is gone (closed before this request ran): keep no handler for it, or
+            # a later fd with the same number would call the dead one's callbacks.
+            if previous is None:
+                table.pop(fd, None)
+            else:
+                table[fd] = previous
+            raise
+        if wanted:
             self._interest[fd] = wanted
-            backend.modify(fd, wanted)
         else:
-            backend.register(fd, wanted)
-            self._interest[fd] = wanted
+            del self._interest[fd]
 
     def _run(self) -> None:
         backend = self._backend

@@ -74,7 +74,9 @@ class FairQueue:
         self.active.append(pipe)
 
     def can_recv(self) -> bool:
-        return any(pipe.inq for pipe in self.active)
+        # tuple() copies in one C call: iterating the deque itself would fail if the
+        # reading thread appended to it meanwhile ("deque mutated during iteration").
+        return any(pipe.inq for pipe in tuple(self.active))
 
     def recv(self) -> Message | None:
         """The next message from the next pipe in turn, or None. Sets ``last_pipe``."""

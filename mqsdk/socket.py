@@ -708,6 +708,7 @@ class Socket:
             # that happens after this point.
             if (
                 self._pipe_events
+                or self._synced_version != self._engines_version  # a connection came or went
                 or (
                     (
                         self.pattern.would_send(message)
@@ -997,6 +998,8 @@ class Socket:
     @property
     def peers(self) -> list[PeerInfo]:
         """The peers connected right now (handshake done), one per connection."""
+        if self._pipe_events:
+            self._apply_pipe_events()
         return [pipe.peer for pipe in list(self._pipes) if pipe.connected and pipe.peer]
 
     # -- pipes, applied in the user's thread ------------------------------------------
@@ -1081,7 +1084,10 @@ class Socket:
             self._in_reactor(lambda: self._close_in_reactor(linger_ms), wait=True)
         self._waker.close()
         if self._ready is not None:
-            self._ready.close()
+            # Wake whoever waits on fileno() (a Poller, an event loop, maybe in another
+            # thread) so it sees the socket closed; the fd itself stays open until the
+            # socket object goes, or a sleeper on it would never wake.
+            self._ready.wake()
         if self._wait_poller is not None:
             self._wait_poller.close()
         if self._monitors:
@@ -1090,9 +1096,8 @@ class Socket:
         self.context.registry.notify("mqsdk_socket_closed", socket=self)
 
     def _close_in_reactor(self, linger_ms: int) -> None:
-        for listener in set(self._listeners.values()):
-            listener.close()
-        self._listeners.clear()
+        # Connections that still have messages to send linger first, so closing the
+        # listeners (which closes their accepted connections) does not cut them off.
         connecters = [c for group in self._connecters.values() for c in group]
         self._connecters.clear()
         for connecter in connecters:
@@ -1100,12 +1105,21 @@ class Socket:
                 connecter.linger(linger_ms)
             else:
                 connecter.close()
+        listeners = set(self._listeners.values())
+        self._listeners.clear()
         for engine in list(self._engines.values()):
-            if engine.connecter is not None and engine.connecter.lingering:
-                continue
+            if engine.connecter is not None:
+                continue  # its connecter decided above
             if linger_ms != 0 and engine.has_pending_output:
+                for listener in listeners:
+                    listener.engines.discard(engine)
                 self._linger_engine(engine, linger_ms)
-            else:
+        for listener in listeners:
+            listener.close()
+        for engine in list(self._engines.values()):
+            if not engine.lingering and (
+                engine.connecter is None or not engine.connecter.lingering
+            ):
                 engine.close("socket closed")
 
     def _linger_engine(self, engine: StreamEngine, linger_ms: int) -> None:
@@ -1144,6 +1158,9 @@ class Socket:
         if not getattr(self, "_closed", True):
             with contextlib.suppress(Exception):
                 self.close(linger=0)
+        ready = self.__dict__.get("_ready")
+        if ready is not None:
+            ready.close()
 
 
 Socket._add_option_properties(None)  # the kernel's options exist before any socket
