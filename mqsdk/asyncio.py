@@ -46,6 +46,7 @@ class Socket(mqsdk.socket.Socket):
         """Resolve ``waiter`` when the socket's fd fires. Every waiter on this socket (a
         recv, a send, an asyncio Poller) goes through here: the loop has one reader per fd."""
         self._waiters.append(waiter)
+        self._fd_wait_begin()
         if self._reader_loop is None:
             loop.add_reader(self.fileno(), self._on_fd)
             self._reader_loop = loop
@@ -55,11 +56,14 @@ class Socket(mqsdk.socket.Socket):
             self._waiters.remove(waiter)
             waiter.cancel()
         self._unwatch_if_idle()
+        self._fd_wait_end()
 
     def _unwatch_if_idle(self) -> None:
         loop = self._reader_loop
         if loop is not None and not self._waiters:
-            loop.remove_reader(self.fileno())
+            ready = self._ready
+            if ready is not None:
+                loop.remove_reader(ready.fileno())
             self._reader_loop = None
 
     def _check_usable(self) -> None:

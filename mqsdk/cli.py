@@ -20,7 +20,9 @@ from mqsdk.registry import Registry, describe_inactive
 def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
     cells = [[str(row.get(col, "")) for col in columns] for row in rows]
     widths = [max([len(col), *(len(r[i]) for r in cells)]) for i, col in enumerate(columns)]
-    lines = ["  ".join(col.upper().ljust(w) for col, w in zip(columns, widths, strict=True))]
+    lines = [
+        "  ".join(col.upper().ljust(w) for col, w in zip(columns, widths, strict=True)).rstrip()
+    ]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
     return "\n".join(lines)
 
@@ -28,7 +30,7 @@ def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
 def plugin_rows(registry: Registry) -> list[dict[str, Any]]:
     """One row per component (or per plugin that provides none we could see)."""
     rows: list[dict[str, Any]] = []
-    for info in sorted(registry.plugins.values(), key=lambda i: (i.builtin is False, i.name)):
+    for info in sorted(registry.plugins.values(), key=lambda i: (not i.builtin, i.name)):
         base = {
             "plugin": info.name,
             "distribution": info.distribution,
@@ -75,6 +77,8 @@ def plugin_rows(registry: Registry) -> list[dict[str, Any]]:
                     "reason": "; ".join(reasons),
                 }
             )
+    kinds = ["mechanism", "poller", "transport", "pattern", "plugin"]
+    rows.sort(key=lambda r: (kinds.index(r["kind"]) if r["kind"] in kinds else 9, r["plugin"]))
     return rows
 
 

@@ -73,7 +73,10 @@ class Poller:
         backend = self._backend_for()
         # Sockets polled for POLLOUT announce a waiter before their state is first read,
         # so an engine that makes room afterwards signals their fd.
+        sockets = [o for o, _ in self.sockets if isinstance(o, Socket)]
         writers = [o for o, f in self.sockets if isinstance(o, Socket) and f & POLLOUT]
+        for sock in sockets:
+            sock._fd_wait_begin()
         for sock in writers:
             sock._pollout_waiters += 1
         try:
@@ -81,6 +84,8 @@ class Poller:
         finally:
             for sock in writers:
                 sock._pollout_waiters -= 1
+            for sock in sockets:
+                sock._fd_wait_end()
 
     def _poll(self, backend: PollerBackend, deadline: float | None) -> list[tuple[Any, int]]:
         first = True

@@ -124,6 +124,7 @@ class Socket:
         self._waker = Waker()
         self._ready: Waker | None = None  # the fd behind fileno(), made on first use
         self._pollout_waiters = 0  # fd users (asyncio, Poller) waiting for room to send
+        self._fd_waiters = 0  # our Pollers / asyncio waiters sleeping on fileno() now
         self._wait_poller: PollerBackend | None = None
         self._wait_interest: dict[int, int] = {}
         self._engines: dict[int, StreamEngine] = {}
@@ -802,6 +803,20 @@ class Socket:
             self._refresh_ready()
         return ready.fileno()
 
+    def _fd_wait_begin(self) -> None:
+        """A Poller or an asyncio waiter starts sleeping on :meth:`fileno`."""
+        self._fd_waiters += 1
+
+    def _fd_wait_end(self) -> None:
+        self._fd_waiters -= 1
+        if self._closed and self._fd_waiters <= 0:
+            self._close_ready()
+
+    def _close_ready(self) -> None:
+        ready, self._ready = self._ready, None
+        if ready is not None:
+            ready.close()
+
     def _refresh_ready(self) -> None:
         """Make the fd readable iff a message is waiting (after recv or a state change)."""
         ready = self._ready
@@ -1085,9 +1100,11 @@ class Socket:
         self._waker.close()
         if self._ready is not None:
             # Wake whoever waits on fileno() (a Poller, an event loop, maybe in another
-            # thread) so it sees the socket closed; the fd itself stays open until the
-            # socket object goes, or a sleeper on it would never wake.
+            # thread) so it sees the socket closed. If one of ours waits on it, the last
+            # of them closes the fd (a sleeper on a closed fd would never wake).
             self._ready.wake()
+            if not self._fd_waiters:
+                self._close_ready()
         if self._wait_poller is not None:
             self._wait_poller.close()
         if self._monitors:
@@ -1160,7 +1177,7 @@ class Socket:
                 self.close(linger=0)
         ready = self.__dict__.get("_ready")
         if ready is not None:
-            ready.close()
+            ready.close()  # a waiter never came back for it
 
 
 Socket._add_option_properties(None)  # the kernel's options exist before any socket

@@ -55,7 +55,7 @@ def test_io_threads_start_lazily_and_stop_on_term() -> None:
     assert done.wait(10)
     ctx.term()
     assert set(threading.enumerate()) == before_threads
-    assert open_fds() == before_fds
+    assert open_fds() - before_fds == set()  # nothing new left open (GC may close others)
     assert ctx.closed
     with pytest.raises(ContextTerminated):
         ctx.reactor()

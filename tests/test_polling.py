@@ -156,4 +156,5 @@ def test_poller_fds_are_released(ctx: mqsdk.Context) -> None:
     poller.close()
     os.close(r)
     os.close(w)
-    assert set(os.listdir("/proc/self/fd")) == before
+    # Nothing new stays open (other tests' sockets may release fds meanwhile: GC).
+    assert set(os.listdir("/proc/self/fd")) - before == set()

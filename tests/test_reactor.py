@@ -155,7 +155,7 @@ def test_stop_runs_pending_callbacks_and_leaves_no_thread_or_fd() -> None:
     assert ran == ["pending"]
     assert not r.running
     assert set(threading.enumerate()) == before_threads
-    assert open_fds() == before_fds
+    assert open_fds() - before_fds == set()  # nothing new left open (GC may close others)
     r.stop()  # idempotent
 
 
