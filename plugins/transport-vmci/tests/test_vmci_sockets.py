@@ -1,0 +1,250 @@
+"""The vmci transport on real AF_VSOCK sockets.
+
+Creating, binding and configuring AF_VSOCK sockets works without vsock loopback, so
+those tests run wherever the vsock module is loaded. Exchanging data needs a peer: the
+local CID through ``vsock_loopback``; without it those tests are skipped with the
+plugin's own reason. Waits are select() calls bounded by WAIT seconds; nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import errno
+import select
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from mqsdk_transport_vmci import VmciTransport, mqsdk_transports
+from mqsdk_transport_vmci.address import CID_ANY, PORT_ANY
+from mqsdk_transport_vmci.transport import PROBE_TIMEOUT, get_connect_timeout, loopback
+
+import mqsdk
+
+WAIT = 10.0
+AF_VSOCK: int = getattr(socket, "AF_VSOCK", -1)
+
+
+def _vsock_socket_reason() -> str:
+    """Why no AF_VSOCK socket can be created here, or "" if one can."""
+    if AF_VSOCK == -1:
+        return "socket.AF_VSOCK is missing (needs Linux)"
+    try:
+        socket.socket(AF_VSOCK, socket.SOCK_STREAM).close()
+    except OSError as exc:
+        return f"socket(AF_VSOCK) fails here: {exc}"
+    return ""
+
+
+SOCKET_REASON = _vsock_socket_reason()
+needs_vsock_socket = pytest.mark.skipif(bool(SOCKET_REASON), reason=SOCKET_REASON)
+LOOPBACK = loopback()
+needs_loopback = pytest.mark.skipif(not LOOPBACK, reason=LOOPBACK.reason)
+
+
+@pytest.fixture
+def sockets() -> Iterator[list[socket.socket]]:
+    made: list[socket.socket] = []
+    try:
+        yield made
+    finally:
+        for sock in made:
+            sock.close()
+
+
+def _port(endpoint: str) -> int:
+    return int(endpoint.rpartition(":")[2])
+
+
+def _listen(sockets: list[socket.socket], bind: str, options: dict[str, Any]) -> str:
+    transport = VmciTransport()
+    listener, endpoint = transport.listen(transport.parse(bind, bind=True, options={}), options)
+    sockets.append(listener)
+    return endpoint
+
+
+def test_plugin_hook() -> None:
+    assert mqsdk_transports() == [VmciTransport]
+    assert VmciTransport.name == "vmci"
+    assert VmciTransport.kind == "transport"
+
+
+def test_loopback_probe_says_what_is_missing() -> None:
+    from mqsdk_transport_vmci.transport import _probe
+
+    started = time.monotonic()
+    result = _probe()
+    assert time.monotonic() - started < PROBE_TIMEOUT + 0.5  # the probe is bounded
+    assert loopback() == result
+    assert loopback() is loopback()  # probed once
+    if result:
+        return
+    reason = result.reason
+    if AF_VSOCK == -1:
+        assert "AF_VSOCK is missing" in reason
+    elif SOCKET_REASON:
+        assert reason.startswith("socket(AF_VSOCK) fails: ")
+    else:
+        assert reason.startswith("AF_VSOCK exists but connecting to the local CID fails: ")
+        assert "vsock loopback (vsock_loopback module) is needed" in reason
+
+
+def test_available_is_cheap_and_cached() -> None:
+    started = time.monotonic()
+    first = VmciTransport.available()
+    assert time.monotonic() - started < 0.2  # no connect probe: every process asks
+    assert VmciTransport.available() is first
+    if SOCKET_REASON:
+        assert not first
+    else:
+        assert first  # sockets work: other CIDs are reachable in principle
+        if not LOOPBACK:
+            assert "vsock_loopback" in first.reason
+
+
+def test_no_af_vsock_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mqsdk_transport_vmci.transport import _probe
+
+    monkeypatch.delattr(socket, "AF_VSOCK", raising=False)
+    result = _probe()
+    assert not result
+    assert "AF_VSOCK is missing" in result.reason
+
+
+def test_socket_creation_failure_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mqsdk_transport_vmci.transport import _probe
+
+    def no_module(*args: Any, **kwargs: Any) -> socket.socket:
+        raise OSError(errno.EAFNOSUPPORT, "Address family not supported by protocol")
+
+    monkeypatch.setattr(socket, "AF_VSOCK", 40, raising=False)
+    monkeypatch.setattr(socket, "socket", no_module)
+    result = _probe()
+    assert result.reason.startswith(
+        "socket(AF_VSOCK) fails: Address family not supported by protocol"
+    )
+
+
+@needs_vsock_socket
+def test_wildcard_listen_reports_real_port(sockets: list[socket.socket]) -> None:
+    endpoint = _listen(sockets, "*:*", {"backlog": 4})
+    port = _port(endpoint)
+    assert endpoint == f"vmci://*:{port}"
+    assert port != PORT_ANY
+    listener = sockets[0]
+    assert listener.getsockname() == (CID_ANY, port)
+    assert not listener.getblocking()
+    with pytest.raises(BlockingIOError):
+        listener.accept()
+
+
+@needs_vsock_socket
+def test_bind_to_port_in_use_raises_eaddrinuse(sockets: list[socket.socket]) -> None:
+    endpoint = _listen(sockets, "*:*", {})
+    with pytest.raises(OSError) as info:
+        _listen(sockets, f"*:{_port(endpoint)}", {})
+    assert info.value.errno == errno.EADDRINUSE
+
+
+@needs_vsock_socket
+def test_buffer_options_applied_and_read_back(sockets: list[socket.socket]) -> None:
+    options = {
+        "vmci_buffer_size": 65536,
+        "vmci_buffer_min_size": 4096,
+        "vmci_buffer_max_size": 1 << 20,
+        "vmci_connect_timeout": 1500,
+    }
+    _listen(sockets, "*:*", options)
+    sock = sockets[0]
+    assert sock.getsockopt(AF_VSOCK, socket.SO_VM_SOCKETS_BUFFER_SIZE) == 65536
+    assert sock.getsockopt(AF_VSOCK, socket.SO_VM_SOCKETS_BUFFER_MIN_SIZE) == 4096
+    assert sock.getsockopt(AF_VSOCK, socket.SO_VM_SOCKETS_BUFFER_MAX_SIZE) == 1 << 20
+    # The kernel keeps the timeout in ticks (HZ is 100..1000): allow 10 ms.
+    assert get_connect_timeout(sock) == pytest.approx(1.5, abs=0.01)
+
+
+@needs_vsock_socket
+def test_absent_or_negative_options_leave_defaults(sockets: list[socket.socket]) -> None:
+    plain = socket.socket(AF_VSOCK, socket.SOCK_STREAM)
+    sockets.append(plain)
+    defaults = [plain.getsockopt(AF_VSOCK, opt) for opt in (0, 1, 2)]
+    default_timeout = get_connect_timeout(plain)
+    for options in ({}, dict.fromkeys(("vmci_buffer_size", "vmci_connect_timeout"), -1)):
+        transport = VmciTransport()
+        sock = transport.connect(transport.parse("@:5555", bind=False, options={}), options)
+        sockets.append(sock)
+        assert [sock.getsockopt(AF_VSOCK, opt) for opt in (0, 1, 2)] == defaults
+        assert get_connect_timeout(sock) == default_timeout
+
+
+@needs_vsock_socket
+def test_connect_applies_options_and_timeout_is_honoured(sockets: list[socket.socket]) -> None:
+    # Nothing listens on this port: with loopback the connect is refused at once,
+    # without it the kernel gives up after vmci_connect_timeout (ETIMEDOUT).
+    endpoint = _listen(sockets, "*:*", {})
+    unused = _port(endpoint) + 1
+    transport = VmciTransport()
+    options = {"vmci_buffer_size": 32768, "vmci_connect_timeout": 100}
+    started = time.monotonic()
+    client = transport.connect(transport.parse(f"@:{unused}", bind=False, options={}), options)
+    sockets.append(client)
+    assert not client.getblocking()
+    assert client.getsockopt(AF_VSOCK, socket.SO_VM_SOCKETS_BUFFER_SIZE) == 32768
+    assert get_connect_timeout(client) == pytest.approx(0.1, abs=0.01)
+    _, writable, _ = select.select([], [client], [], WAIT)
+    assert writable, "the connect timeout did not end the connect"
+    assert client.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0
+    assert time.monotonic() - started < 1.9  # sooner than the kernel's 2 s default
+
+
+def test_listen_and_connect_reject_foreign_addresses() -> None:
+    transport = VmciTransport()
+    with pytest.raises(TypeError, match="VmciAddress"):
+        transport.listen("*:5555", {})
+    with pytest.raises(TypeError, match="VmciAddress"):
+        transport.connect((1, 5555), {})
+
+
+@needs_loopback
+def test_raw_exchange_over_local_cid(sockets: list[socket.socket]) -> None:
+    transport = VmciTransport()
+    options = {"vmci_buffer_size": 65536}
+    endpoint = _listen(sockets, "*:*", options)
+    client = transport.connect(
+        transport.parse(f"@:{_port(endpoint)}", bind=False, options={}), options
+    )
+    sockets.append(client)
+    _, writable, _ = select.select([], [client], [], WAIT)
+    assert writable
+    assert client.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+    readable, _, _ = select.select([sockets[0]], [], [], WAIT)
+    assert readable
+    server, _ = sockets[0].accept()
+    sockets.append(server)
+    transport.accepted(server, options)
+    assert not server.getblocking()
+    assert transport.peer_address(server).endswith(f":{client.getsockname()[1]}")
+    client.send(b"ping")
+    readable, _, _ = select.select([server], [], [], WAIT)
+    assert readable and server.recv(4) == b"ping"
+
+
+@needs_loopback
+def test_push_pull_through_the_kernel() -> None:
+    context = mqsdk.Context()
+    try:
+        pull, push = context.socket(mqsdk.PULL), context.socket(mqsdk.PUSH)
+        pull.bind("vmci://*:*")
+        endpoint = pull.last_endpoint.decode()
+        assert endpoint.startswith("vmci://*:")
+        push.connect(f"vmci://@:{_port(endpoint)}")
+        push.send(b"hello")
+        push.send_multipart([b"a", b"b"])
+        poller = mqsdk.Poller()
+        poller.register(pull, mqsdk.POLLIN)
+        assert poller.poll(int(WAIT * 1000))
+        assert pull.recv() == b"hello"
+        assert pull.recv_multipart() == [b"a", b"b"]
+    finally:
+        context.destroy(linger=0)
