@@ -31,7 +31,15 @@ from mqsdk.proxy import proxy, proxy_steerable
 from mqsdk.socket import Socket
 
 # Socket types and option numbers as module constants, the way pyzmq spells them.
-PAIR, PUB, SUB, REQ, REP, DEALER, ROUTER, PULL, PUSH, XPUB, XSUB, STREAM = range(12)
+PAIR, PUB, SUB, REQ, REP = (
+    SocketType.PAIR,
+    SocketType.PUB,
+    SocketType.SUB,
+    SocketType.REQ,
+    SocketType.REP,
+)
+DEALER, ROUTER, PULL, PUSH = SocketType.DEALER, SocketType.ROUTER, SocketType.PULL, SocketType.PUSH
+XPUB, XSUB, STREAM = SocketType.XPUB, SocketType.XSUB, SocketType.STREAM
 globals().update(
     {name.upper(): number for name, number in {**_PLUGIN_OPTION_NUMBERS, **_OPTION_NUMBERS}.items()}
 )

@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-from enum import IntEnum
+from mqsdk.zmtp.constants import SocketType
 
-
-class SocketType(IntEnum):
-    """Socket types with libzmq's numbers (include/zmq.h)."""
-
-    PAIR = 0
-    PUB = 1
-    SUB = 2
-    REQ = 3
-    REP = 4
-    DEALER = 5
-    ROUTER = 6
-    PULL = 7
-    PUSH = 8
-    XPUB = 9
-    XSUB = 10
-    STREAM = 11
-
+# Socket types with libzmq's numbers: one definition, shared with the codec.
+__all__ = ["DONTWAIT", "NOBLOCK", "POLLERR", "POLLIN", "POLLOUT", "SNDMORE", "SocketType"]
 
 # send/recv flags
 NOBLOCK = 1

@@ -91,7 +91,7 @@ class FairQueue:
                 else:
                     active.popleft()
                 if pipe.read_paused:
-                    pipe.owner._pipe_drained(pipe)
+                    pipe.drained()
                 self.last_pipe = pipe
                 return message
             active.popleft()

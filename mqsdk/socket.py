@@ -942,9 +942,6 @@ class Socket:
         if ready is not None:
             ready.wake()
 
-    def _pipe_drained(self, pipe: Pipe) -> None:
-        pipe.drained()
-
     def _pipe_writable(self, pipe: Pipe) -> None:
         self._wake_waiter()
 

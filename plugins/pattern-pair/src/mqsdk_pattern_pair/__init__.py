@@ -52,7 +52,7 @@ class Pair(Pattern):
         if pipe is not None and pipe.inq:
             message = pipe.inq.popleft()
             if pipe.read_paused:
-                pipe.owner._pipe_drained(pipe)
+                pipe.drained()
             self.last_pipe = pipe
             return message
         return None

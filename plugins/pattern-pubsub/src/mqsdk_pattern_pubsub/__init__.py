@@ -234,7 +234,7 @@ class Pub(Pattern):
                 self._pending.append((message, pipe, False))
             # PUB ignores any other message, as libzmq does.
         if pipe.read_paused:
-            pipe.owner._pipe_drained(pipe)
+            pipe.drained()
 
     def _apply(self, pipe: Pipe, subscribe: bool, topic: bytes) -> None:
         """One subscription or cancel from ``pipe``; queue what XPUB reports."""

@@ -87,7 +87,7 @@ class Inbox(FairQueue, Generic[T]):
                 else:
                     active.popleft()
                 if pipe.read_paused:
-                    pipe.owner._pipe_drained(pipe)
+                    pipe.drained()
                 if verdict is Verdict.DROP:
                     continue
                 self.last_pipe = pipe
@@ -104,4 +104,4 @@ class Inbox(FairQueue, Generic[T]):
             while inq:
                 inq.popleft()
             if pipe.read_paused:
-                pipe.owner._pipe_drained(pipe)
+                pipe.drained()
