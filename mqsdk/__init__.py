@@ -29,6 +29,7 @@ from mqsdk.options import PLUGIN_OPTION_NUMBERS as _PLUGIN_OPTION_NUMBERS
 from mqsdk.polling import Poller, select
 from mqsdk.proxy import proxy, proxy_steerable
 from mqsdk.socket import Socket
+from mqsdk.z85 import curve_keypair, curve_public, z85_decode, z85_encode
 
 # Socket types and option numbers as module constants, the way pyzmq spells them.
 PAIR, PUB, SUB, REQ, REP = (
@@ -68,6 +69,10 @@ __all__ = [  # noqa: RUF022 - grouped by kind, not sorted
     "proxy",
     "proxy_steerable",
     "select",
+    "curve_keypair",
+    "curve_public",
+    "z85_decode",
+    "z85_encode",
     "DONTWAIT",
     "NOBLOCK",
     "POLLERR",

@@ -22,11 +22,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from mqsdk.errors import ProtocolError
-from mqsdk.mechanism import Mechanism, SocketTypeMismatch
+from mqsdk.errors import MQError, ProtocolError
+from mqsdk.mechanism import AuthenticationFailed, Mechanism, SocketTypeMismatch, ZapReply
+from mqsdk.zap import zap_client
 from mqsdk.zmtp.commands import PeerError, parse_ping, ping, pong
 from mqsdk.zmtp.constants import PING, PONG, ProtocolErrorCode
-from mqsdk.zmtp.frames import Command, FrameDecoder, encode_message
+from mqsdk.zmtp.frames import Command, FrameDecoder, Item, encode_message
 from mqsdk.zmtp.greeting import GreetingParser, make_greeting
 
 if TYPE_CHECKING:
@@ -109,6 +110,8 @@ class StreamEngine:
             options.heartbeat_timeout if options.heartbeat_timeout >= 0 else options.heartbeat_ivl
         ) / 1000
         self._heartbeat_ttl_ds = options.heartbeat_ttl // 100
+        self._zap_id: bytes | None = None  # a ZAP request in flight
+        self._zap_held: list[Item] = []  # handshake items that came while ZAP decides
 
     # -- start and handshake (I/O thread) ----------------------------------------------------
 
@@ -159,6 +162,9 @@ class StreamEngine:
             self._terminate(
                 CloseReason(f"connection error: {exc}", error=exc, fatal=False, handshake=True)
             )
+        except MQError as exc:  # the mechanism's configuration is incomplete (no key...)
+            log.warning("%s: %s", self.owner, exc)
+            self._terminate(CloseReason(str(exc), error=exc, fatal=True, handshake=True))
 
     def _handshake_read(self) -> None:
         parser = self._greeting
@@ -173,10 +179,16 @@ class StreamEngine:
             version = parser.version
             self.peer_minor = version[1] if version and version[0] == 3 else 1
             self.mechanism = self.owner.make_mechanism()
+            limit = self.mechanism.handshake_frame_limit
+            if limit >= 0 and not 0 <= self.maxmsgsize <= limit:
+                self.decoder.maxmsgsize = limit  # restored in _activate
             self._send_frames(self.mechanism.start())
+            if self.mechanism.pending_zap is not None:
+                self._ask_zap([])
+                return
         mechanism = self.mechanism
         assert mechanism is not None
-        while self.state == _HANDSHAKE:
+        while self.state == _HANDSHAKE and self._zap_id is None:
             try:
                 n = self.sock.recv_into(self.decoder.read_buffer())
             except BlockingIOError:
@@ -191,23 +203,83 @@ class StreamEngine:
                     )
                 )
                 return
-            items = self.decoder.commit(n)
-            for index, item in enumerate(items):
-                if type(item) is list:
-                    raise ProtocolError(
-                        "the peer sent a message before the handshake completed",
-                        ProtocolErrorCode.ZMTP_UNEXPECTED_COMMAND,
-                    )
-                assert isinstance(item, Command)
-                self._send_frames(mechanism.on_command(item))
-                if mechanism.pending_zap is not None:
-                    raise ProtocolError(
-                        "ZAP authentication is not available yet",
-                        ProtocolErrorCode.ZAP_UNSPECIFIED,
-                    )
-                if mechanism.done:
-                    self._activate(items[index + 1 :])
-                    return
+            try:
+                items = self.decoder.commit(n)
+            except ProtocolError as exc:
+                if exc.errno == errno.EMSGSIZE:
+                    raise mechanism.oversized_command(exc) from None
+                raise
+            if self._handshake_items(items):
+                return
+
+    def _handshake_items(self, items: list[Item]) -> bool:
+        """Feed handshake commands to the mechanism; True once it is done or waits for ZAP."""
+        mechanism = self.mechanism
+        assert mechanism is not None
+        for index, item in enumerate(items):
+            if type(item) is list:
+                raise ProtocolError(
+                    "the peer sent a message before the handshake completed",
+                    ProtocolErrorCode.ZMTP_UNEXPECTED_COMMAND,
+                )
+            assert isinstance(item, Command)
+            self._send_frames(mechanism.on_command(item))
+            if mechanism.pending_zap is not None:
+                self._ask_zap(items[index + 1 :])
+                return True
+            if mechanism.done:
+                self._activate(items[index + 1 :])
+                return True
+        return False
+
+    # -- ZAP (I/O thread) ------------------------------------------------------------------
+
+    def _ask_zap(self, held: list[Item]) -> None:
+        """Send the mechanism's ZAP request; stop reading until the answer comes (the
+        handshake timer still runs, so a handler that never answers cannot pin us)."""
+        mechanism = self.mechanism
+        assert mechanism is not None and mechanism.pending_zap is not None
+        self._zap_held = held
+        self._zap_id = b""  # waiting; the client's id replaces it below
+        self.reactor.remove_reader(self.fd)
+        options = self.owner.security.values
+        request_id = zap_client(self.owner.context, self.reactor).request(
+            mechanism.pending_zap,
+            domain=options["zap_domain"],
+            address=self.peer_address.encode(),
+            identity=self.owner.options.routing_id,  # our own id: libzmq's quirk
+            callback=self._on_zap_answer,
+        )
+        if self._zap_id == b"":
+            self._zap_id = request_id
+
+    def _on_zap_answer(self, answer: ZapReply | ProtocolError | None) -> None:
+        self._zap_id = None
+        if self.dead or self.state != _HANDSHAKE:
+            return
+        mechanism = self.mechanism
+        assert mechanism is not None
+        try:
+            if isinstance(answer, ProtocolError):
+                raise answer
+            self._send_frames(mechanism.on_zap_reply(answer))
+            refusal = mechanism.zap_refusal
+            if refusal is not None:
+                error = AuthenticationFailed(refusal)
+                self._terminate(CloseReason(str(error), error=error, fatal=True, handshake=True))
+                return
+            held, self._zap_held = self._zap_held, []
+            self.reactor.add_reader(self.fd, self._on_readable)
+            if mechanism.pending_zap is not None:
+                self._ask_zap(held)
+            elif mechanism.done:
+                self._activate(held)
+            else:
+                self._handshake_items(held)
+        except ProtocolError as exc:
+            self._protocol_failure(exc)
+        except MQError as exc:  # e.g. PLAIN without a ZAP handler (EFAULT, as libzmq)
+            self._terminate(CloseReason(str(exc), error=exc, fatal=True, handshake=True))
 
     def _recv_or_close(self, size: int, *, handshake: bool) -> bytes | None:
         try:
@@ -224,11 +296,10 @@ class StreamEngine:
     def _activate(self, rest: list[Any]) -> None:
         mechanism = self.mechanism
         assert mechanism is not None
+        if self.decoder.maxmsgsize != self.maxmsgsize:
+            self.decoder.maxmsgsize = self.maxmsgsize  # the handshake's bound is over
         if mechanism.wraps_messages:
-            raise ProtocolError(
-                f"the {mechanism.name} mechanism's traffic encoding is not available yet",
-                ProtocolErrorCode.ZMTP_UNSPECIFIED,
-            )
+            self._wrap_traffic(mechanism)
         self.state = _ACTIVE
         for timer in self._timers:
             timer.cancel()
@@ -245,12 +316,69 @@ class StreamEngine:
                 # What the pattern sends first on every connection: SUB's subscriptions,
                 # XPUB's welcome message, PROBE_ROUTER's empty message...
                 for frame in self.owner.pattern.greet(pipe, self.peer_minor):
+                    if mechanism.wraps_messages:
+                        frame = self._wrap_encoded(frame)
                     self._pending.append(frame)
                     self._pending_size += len(frame)
             self.greeted = True
             if rest:
                 self._dispatch(rest)
             self.flush()
+
+    # -- traffic through the mechanism (CURVE); NULL and PLAIN never come here -------------
+
+    def _wrap_traffic(self, mechanism: Mechanism) -> None:
+        """Route this connection's traffic through the mechanism's hooks.
+
+        Instance attributes shadow the class's plain methods, so the NULL data path
+        keeps its code and costs nothing extra; only this connection takes the detour.
+        """
+        self._encode_batch = self._encode_batch_wrapped  # type: ignore[method-assign]
+        self._dispatch = self._dispatch_wrapped  # type: ignore[method-assign]
+        self._queue_frame = self._queue_frame_wrapped  # type: ignore[method-assign]
+
+    def _encode_batch_wrapped(self, outq: deque[Message]) -> tuple[int, int]:
+        mechanism = self.mechanism
+        assert mechanism is not None
+        pieces = self._pending
+        size = 0
+        count = 0
+        while outq and size < FLUSH_BYTES:
+            size += mechanism.encode_message(outq.popleft(), pieces)
+            count += 1
+        return count, size
+
+    def _dispatch_wrapped(self, items: list[Any]) -> int:
+        mechanism = self.mechanism
+        assert mechanism is not None
+        try:
+            plain = mechanism.decode_items(items)
+        except ProtocolError as exc:
+            # libzmq reports a bad box or nonce as a handshake protocol failure even
+            # after the handshake (curve_mechanism_base.cpp); nothing of it is delivered.
+            self.owner._event("handshake_failed_protocol", self.endpoint, exc.code)
+            self._hand_over(
+                CloseReason(f"protocol error: {exc}", error=exc, fatal=True, handshake=False)
+            )
+            return 0
+        return StreamEngine._dispatch(self, plain)
+
+    def _wrap_encoded(self, frame: bytes) -> bytes:
+        """Box frames a pattern or the engine encoded in plain ZMTP (commands, 3.0
+        subscriptions): decode them and encode each through the mechanism."""
+        mechanism = self.mechanism
+        assert mechanism is not None
+        pieces: list[Any] = []
+        for item in FrameDecoder().feed(frame):
+            if type(item) is list:
+                mechanism.encode_message(item, pieces)
+            else:
+                assert isinstance(item, Command)
+                pieces.append(mechanism.encode_command(item.name, item.data))
+        return b"".join(pieces)
+
+    def _queue_frame_wrapped(self, frame: bytes) -> None:
+        StreamEngine._queue_frame(self, self._wrap_encoded(frame))
 
     # -- reading (any thread holding the lock) ---------------------------------------------
 
@@ -644,6 +772,9 @@ class StreamEngine:
         if self.state == _CLOSED:
             return
         self.state = _CLOSED
+        if self._zap_id:
+            zap_client(self.owner.context, self.reactor).cancel(self._zap_id)
+            self._zap_id = None
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()

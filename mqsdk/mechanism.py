@@ -58,7 +58,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from mqsdk.component import Component
-from mqsdk.errors import ProtocolError
+from mqsdk.errors import MQError, ProtocolError
 from mqsdk.zmtp.commands import Metadata, encode_metadata, parse_metadata
 from mqsdk.zmtp.constants import (
     MAX_IDENTITY_SIZE,
@@ -91,6 +91,24 @@ class SocketTypeMismatch(ProtocolError):
         )
         self.own = own
         self.peer = peer
+
+
+class AuthenticationFailed(MQError):
+    """The ZAP handler refused the peer (status 300, 400 or 500).
+
+    The engine reports HANDSHAKE_FAILED_AUTH with :attr:`status` as the event value,
+    as libzmq does. ``errno`` is EACCES.
+    """
+
+    default_errno = _errno.EACCES
+
+    def __init__(self, reply: ZapReply) -> None:
+        text = reply.status_text.decode("utf-8", "replace")
+        super().__init__(
+            f"the ZAP handler refused the peer: {reply.status_code.decode()} {text}".rstrip()
+        )
+        self.status = int(reply.status_code)
+        self.reply = reply
 
 
 @dataclass(frozen=True)
@@ -208,6 +226,9 @@ class Mechanism(Component, ABC):
     number: ClassVar[int] = -1
     wraps_messages: ClassVar[bool] = False
     """True if post-handshake traffic must go through the traffic hooks (CURVE)."""
+    handshake_frame_limit: ClassVar[int] = -1
+    """Largest frame accepted during the handshake (-1: only MAXMSGSIZE applies). The
+    engine checks it on the declared size, before anything is allocated."""
 
     def __init__(
         self,
@@ -294,6 +315,11 @@ class Mechanism(Component, ABC):
         """
         raise RuntimeError(f"the {self.name} mechanism did not ask for ZAP")
 
+    def oversized_command(self, error: ProtocolError) -> ProtocolError:
+        """The error to report for a handshake frame over :attr:`handshake_frame_limit`
+        (``error`` is the decoder's); a mechanism may name the command it expected."""
+        return error
+
     # -- traffic hooks (used only when wraps_messages is True) ----------------------------
 
     def encode_message(self, frames: Sequence[Buffer], out: list[Buffer]) -> int:
@@ -358,6 +384,7 @@ def _valid_identity(identity: bytes) -> bool:
 __all__ = [
     "ZAP_ENDPOINT",
     "ZAP_VERSION",
+    "AuthenticationFailed",
     "Command",
     "Mechanism",
     "SocketTypeMismatch",

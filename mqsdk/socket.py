@@ -44,8 +44,9 @@ from mqsdk.pipe import Message, PeerInfo, Pipe
 from mqsdk.poller import ERROR, READ, WRITE, PollerBackend
 from mqsdk.raw_engine import RawEngine
 from mqsdk.reactor import Waker
+from mqsdk.security import SECURITY_OPTIONS, SecurityOptions
 from mqsdk.transport import MessageTransport, StreamTransport, Transport
-from mqsdk.zmtp.constants import PROP_IDENTITY, PROP_SOCKET_TYPE
+from mqsdk.zmtp.constants import PROP_IDENTITY, PROP_SOCKET_TYPE, PROP_USER_ID
 
 if TYPE_CHECKING:
     from mqsdk.context import Context
@@ -118,8 +119,7 @@ class Socket:
         self.pattern: Pattern = pattern_class(self)
         self.engine_class: type[StreamEngine] = RawEngine if pattern_class.raw else StreamEngine
         self.reactor = context.reactor()
-        self.mechanism_name = "NULL"
-        self.as_server = False
+        self.security = SecurityOptions(context.registry.mechanisms)
         self._attended = 0  # ident of the thread (about to be) blocked in _wait, or 0
         self._waker = Waker()
         self._ready: Waker | None = None  # the fd behind fileno(), made on first use
@@ -160,7 +160,7 @@ class Socket:
         Always on the base class, so subclasses (mqsdk.asyncio.Socket) share them.
         """
         base = Socket
-        names = set(SocketOptions.model_fields)
+        names = set(SocketOptions.model_fields) | SECURITY_OPTIONS
         if pattern_class is not None:
             names |= set(pattern_class.options)
         for name in names - base._option_properties:
@@ -194,6 +194,9 @@ class Socket:
             raise MQError(f"socket option {name} is read-only", errno.EINVAL)
         if self.pattern.set_option(name, value):
             return
+        if name in SECURITY_OPTIONS:
+            self.security.set(name, value)
+            return
         if name not in SocketOptions.model_fields:
             raise MQError(
                 f"unknown socket option {name!r} for a {self.socket_type_name} socket",
@@ -220,6 +223,8 @@ class Socket:
             return self.poll_events()
         if name in SocketOptions.model_fields:
             return getattr(self.options, name)
+        if name in SECURITY_OPTIONS:
+            return self.security.get(name)
         try:
             return self.pattern.get_option(name)
         except KeyError:
@@ -834,12 +839,25 @@ class Socket:
 
     # -- called by engines and the I/O thread --------------------------------------------
 
+    @property
+    def mechanism_name(self) -> str:
+        """The security mechanism the options selected (``"NULL"``, ``"PLAIN"``...)."""
+        return self.security.mechanism
+
+    @property
+    def as_server(self) -> bool:
+        """Our PLAIN/CURVE role, from ``plain_server``/``curve_server``."""
+        return self.security.as_server
+
     def make_mechanism(self) -> Mechanism:
         mechanism_class = self.context.registry.mechanisms[self.mechanism_name]
         metadata = {PROP_SOCKET_TYPE: self.socket_type_name.encode()}
         if self.pattern.sends_identity:
             metadata[PROP_IDENTITY] = self.options.routing_id
-        options: dict[str, object] = {"peer_types": self.pattern.peer_types}
+        options: dict[str, object] = {
+            "peer_types": self.pattern.peer_types,
+            **self.security.mechanism_options(),
+        }
         return mechanism_class(self.as_server, metadata, options)
 
     def _new_pipe(self, endpoint: str) -> Pipe:
@@ -849,6 +867,11 @@ class Socket:
         """The handshake completed (I/O thread): give the engine a pipe."""
         mechanism = engine.mechanism
         metadata = dict(mechanism.peer_metadata.items()) if mechanism is not None else {}
+        if mechanism is not None:
+            # What the ZAP handler said reaches every message, as in libzmq.
+            metadata.update(mechanism.zap_metadata.items())
+            if mechanism.user_id:
+                metadata[PROP_USER_ID] = mechanism.user_id
         peer = PeerInfo(
             (mechanism.peer_socket_type or "") if mechanism is not None else "",
             metadata.get(PROP_IDENTITY, b""),
@@ -890,7 +913,12 @@ class Socket:
                 # The peer closed before the handshake completed (libzmq reports
                 # HANDSHAKE_FAILED_NO_DETAIL with EPIPE).
                 error = BrokenPipeError(errno.EPIPE, reason.text)
-            if isinstance(error, ProtocolError):
+            status = getattr(error, "status", None) or getattr(error, "status_code", None)
+            if status:
+                # Refused by ZAP here (AuthenticationFailed), or by the peer's ZAP
+                # (its ERROR carries the status): libzmq reports the status code.
+                self._event("handshake_failed_auth", endpoint, status)
+            elif isinstance(error, ProtocolError):
                 self._event("handshake_failed_protocol", endpoint, error.code)
             else:
                 value = getattr(error, "errno", None) or errno.EPIPE

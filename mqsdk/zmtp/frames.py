@@ -242,6 +242,12 @@ class FrameDecoder:
         """The per-frame size limit in bytes; -1 means unlimited."""
         return self._maxmsgsize
 
+    @maxmsgsize.setter
+    def maxmsgsize(self, value: int) -> None:
+        # Lets an engine bound frames more tightly during a handshake, then restore.
+        self._maxmsgsize = value
+        self._limit = value if value >= 0 else MAX_FRAME_SIZE
+
     @property
     def bufsize(self) -> int:
         """Size of the reused read buffer."""
