@@ -315,9 +315,8 @@ class StreamEngine:
             if pipe is not None:
                 # What the pattern sends first on every connection: SUB's subscriptions,
                 # XPUB's welcome message, PROBE_ROUTER's empty message...
-                for frame in self.owner.pattern.greet(pipe, self.peer_minor):
-                    if mechanism.wraps_messages:
-                        frame = self._wrap_encoded(frame)
+                for greeting in self.owner.pattern.greet(pipe, self.peer_minor):
+                    frame = self._wrap_encoded(greeting) if mechanism.wraps_messages else greeting
                     self._pending.append(frame)
                     self._pending_size += len(frame)
             self.greeted = True

@@ -49,7 +49,7 @@ def parse_key(name: str, value: Any) -> bytes:
         if len(value) == 41 and value.endswith(b"\x00"):
             value = value[:40]  # C strings with their NUL, as libzmq accepts
         if len(value) == 32:
-            return value
+            return bytes(value)
         if len(value) == 40:
             try:
                 return z85_decode(value)

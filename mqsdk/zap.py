@@ -133,7 +133,8 @@ def zap_client(context: Context, reactor: Reactor) -> ZapClient:
         client = context.shared.get(key)
         if client is None:
             client = context.shared[key] = ZapClient(context, reactor)
-        return client  # type: ignore[no-any-return]
+        assert isinstance(client, ZapClient)
+        return client
 
 
 __all__ = ["ZapCallback", "ZapClient", "zap_client"]

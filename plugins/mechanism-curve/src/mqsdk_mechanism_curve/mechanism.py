@@ -34,7 +34,6 @@ from mqsdk.zmtp.constants import (
     ERROR,
     HELLO,
     INITIATE,
-    MESSAGE,
     READY,
     WELCOME,
     ProtocolErrorCode,
@@ -45,8 +44,10 @@ try:
     from nacl import bindings as _nacl
     from nacl.exceptions import CryptoError
     from nacl.utils import random as _random
-except ImportError:  # pragma: no cover - reported by available()
-    _nacl = None  # type: ignore[assignment]
+
+    _IMPORT_ERROR = ""
+except ImportError as exc:  # pragma: no cover - reported by available()
+    _IMPORT_ERROR = str(exc)
 
 _Code = ProtocolErrorCode
 _NONCE = struct.Struct(">Q")
@@ -128,8 +129,10 @@ class CurveMechanism(Mechanism):
 
     @classmethod
     def available(cls) -> Availability:
-        if _nacl is None:
-            return Availability.no("PyNaCl is not installed (pip install pynacl)")
+        if _IMPORT_ERROR:
+            return Availability.no(
+                f"PyNaCl is not importable ({_IMPORT_ERROR}); pip install pynacl"
+            )
         return Availability.yes()
 
     @staticmethod

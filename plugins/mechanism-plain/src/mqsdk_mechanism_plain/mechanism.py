@@ -18,7 +18,7 @@ from typing import ClassVar
 from mqsdk.errors import MQError, ProtocolError
 from mqsdk.mechanism import Mechanism, ZapReply, ZapRequest
 from mqsdk.zmtp.commands import PeerError, error, parse_error, ready
-from mqsdk.zmtp.constants import ERROR, HELLO, INITIATE, READY, WELCOME, ProtocolErrorCode
+from mqsdk.zmtp.constants import ERROR, HELLO, INITIATE, WELCOME, ProtocolErrorCode
 from mqsdk.zmtp.frames import Command, encode_command
 
 _Code = ProtocolErrorCode
@@ -62,9 +62,11 @@ class PlainMechanism(Mechanism):
             self._step = "HELLO"
             return []
         self._step = "WELCOME"
-        username = bytes(self.options.get("plain_username") or b"")  # type: ignore[arg-type]
-        password = bytes(self.options.get("plain_password") or b"")  # type: ignore[arg-type]
-        return [hello(username, password)]
+        return [hello(self._credential("plain_username"), self._credential("plain_password"))]
+
+    def _credential(self, option: str) -> bytes:
+        value = self.options.get(option)
+        return value if isinstance(value, bytes) else b""
 
     def on_command(self, command: Command) -> list[bytes]:
         name = command.name
