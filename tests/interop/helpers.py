@@ -114,6 +114,20 @@ class Monitor:
                     f"saw {self.names()}"
                 )
 
+    def wait_for_any(self, events: tuple[int, ...], timeout: float = WAIT) -> dict[str, Any]:
+        """The next event that is one of ``events``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for index in range(self._cursor, len(self.events)):
+                if self.events[index]["event"] in events:
+                    self._cursor = index + 1
+                    return self.events[index]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self._read(remaining):
+                raise AssertionError(
+                    f"monitor: none of {events} within {timeout} s; saw {self.names()}"
+                )
+
     def collect(self, seconds: float) -> list[str]:
         """Read every event during ``seconds`` (a period where nothing should happen)."""
         deadline = time.monotonic() + seconds
