@@ -354,7 +354,9 @@ class StreamEngine:
             plain = mechanism.decode_items(items)
         except ProtocolError as exc:
             # libzmq reports a bad box or nonce as a handshake protocol failure even
-            # after the handshake (curve_mechanism_base.cpp); nothing of it is delivered.
+            # after the handshake (curve_mechanism_base.cpp); nothing of it is delivered,
+            # what came before it in the batch is.
+            StreamEngine._dispatch(self, mechanism.decoded_before_error)
             self.owner._event("handshake_failed_protocol", self.endpoint, exc.code)
             self._hand_over(
                 CloseReason(f"protocol error: {exc}", error=exc, fatal=True, handshake=False)

@@ -265,6 +265,8 @@ class Mechanism(Component, ABC):
         """The User-Id the ZAP handler returned (empty without ZAP)."""
         self.zap_metadata: Metadata = Metadata()
         """Metadata the ZAP handler returned, for the messages' properties."""
+        self.decoded_before_error: list[Item] = []
+        """See :meth:`decode_items`."""
 
     # -- handshake -----------------------------------------------------------------------
 
@@ -338,7 +340,9 @@ class Mechanism(Component, ABC):
         reassemble.
 
         :raises ProtocolError: e.g. a bad box (``ZMTP_CRYPTOGRAPHIC``) or a replayed
-            nonce (``ZMTP_INVALID_SEQUENCE``).
+            nonce (``ZMTP_INVALID_SEQUENCE``); what the batch held before the bad item
+            is then in :attr:`decoded_before_error`, for the engine to deliver first
+            (as libzmq does).
         """
         return items
 

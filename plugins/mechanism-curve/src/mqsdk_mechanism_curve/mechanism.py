@@ -371,6 +371,7 @@ class CurveMechanism(Mechanism):
 
     def decode_items(self, items: list[Item]) -> list[Item]:
         result: list[Item] = []
+        self.decoded_before_error = result
         parts = self._parts
         prefix = self._recv_prefix
         shared = self._shared
