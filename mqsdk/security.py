@@ -42,7 +42,7 @@ def parse_key(name: str, value: Any) -> bytes:
     :raises MQError: EINVAL, saying which forms are accepted.
     """
     if isinstance(value, str):
-        value = value.encode("ascii", "replace")
+        value = value.encode("utf-8")  # non-ASCII text is then no valid Z85 below
     if isinstance(value, bytearray | memoryview):
         value = bytes(value)
     if isinstance(value, bytes):
