@@ -78,7 +78,7 @@ def auth_failure(monitor: Any) -> int:
 
 
 def test_curve_certificate_directory(ctx: mqsdk.Context, tmp_path: Path) -> None:
-    public_file, secret_file = mqsdk.auth.create_certificates(tmp_path, "client")
+    _, secret_file = mqsdk.auth.create_certificates(tmp_path, "client")
     keys = mqsdk.auth.load_certificate(secret_file)
     assert keys[1] is not None
     with mqsdk.auth.ThreadAuthenticator(ctx) as auth:

@@ -139,3 +139,14 @@ def test_keypair_without_curve_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MQSDK_DISABLE_PLUGINS", "curve")
     with pytest.raises(mqsdk.MQError, match="mqsdk-mechanism-curve"):
         mqsdk.curve_keypair()
+
+
+def test_doctor_lists_the_mechanisms() -> None:
+    import json
+
+    from tests.test_cli import run_cli
+
+    data = json.loads(run_cli("doctor", "--json").stdout)
+    assert set(data["components"]["mechanism"]["usable"]) == {"NULL", "PLAIN", "CURVE"}
+    text = run_cli("doctor", env={"MQSDK_DISABLE_PLUGINS": "curve"}).stdout
+    assert "mechanisms usable: NULL, PLAIN" in text
