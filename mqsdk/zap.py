@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from mqsdk.constants import NOBLOCK
+from mqsdk.constants import NOBLOCK, POLLIN
 from mqsdk.errors import Again, MQError, ProtocolError
 from mqsdk.mechanism import ZAP_ENDPOINT, ZapReply, ZapRequest
 
@@ -108,7 +108,9 @@ class ZapClient:
         dealer = self._dealer
         if dealer is None or dealer.closed:
             return
-        while True:
+        # poll_events() also drains the readiness fd once nothing is left (it is
+        # level-triggered and state changes signal it too): without it this would spin.
+        while dealer.poll_events() & POLLIN:
             try:
                 frames = dealer.recv_multipart(NOBLOCK)
             except (Again, MQError):

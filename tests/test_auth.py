@@ -147,3 +147,18 @@ def test_asyncio_authenticator() -> None:
             ctx.destroy(linger=0)
 
     assert asyncio.run(main()) == (b"async", "admin")
+
+
+def test_zap_client_does_not_keep_the_io_thread_busy(ctx: mqsdk.Context) -> None:
+    import select
+
+    from tests.interop.helpers import wait_until
+
+    server, client, _ = curve_pair(ctx, mqsdk.curve_keypair())  # asks ZAP: nobody bound
+    client.send(b"x")
+    assert server.recv() == b"x"
+    (zap,) = [v for k, v in ctx.shared.items() if k.startswith("zap:")]
+    fd = zap._dealer.fileno()
+    # Level-triggered: once the reply queue is empty the fd must go quiet, or the I/O
+    # thread would be woken for it forever.
+    wait_until(lambda: not select.select([fd], [], [], 0)[0], "the ZAP client's fd drained")
