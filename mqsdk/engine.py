@@ -242,10 +242,10 @@ class StreamEngine:
         self._zap_held = held
         self._zap_id = b""  # waiting; the client's id replaces it below
         self.reactor.remove_reader(self.fd)
-        options = self.owner.security.values
+        domain = mechanism.options.get("zap_domain")
         request_id = zap_client(self.owner.context, self.reactor).request(
             mechanism.pending_zap,
-            domain=options["zap_domain"],
+            domain=domain if isinstance(domain, bytes) else b"",
             address=self.peer_address.encode(),
             identity=self.owner.options.routing_id,  # our own id: libzmq's quirk
             callback=self._on_zap_answer,

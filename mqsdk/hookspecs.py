@@ -204,7 +204,9 @@ def mqsdk_handshake_failed(socket: Any, endpoint: str, error: Exception) -> None
     :param endpoint: as for :func:`mqsdk_peer_connected`.
     :param error: usually a :class:`mqsdk.errors.ProtocolError` whose ``code`` is
         libzmq's ZMQ_PROTOCOL_ERROR_* value (mechanism mismatch, malformed command...),
-        or an OSError for a connection that broke mid-handshake.
+        a :class:`mqsdk.mechanism.AuthenticationFailed` whose ``status`` is the ZAP
+        handler's refusal (300, 400, 500), or an OSError for a connection that broke
+        mid-handshake.
     """
 
 

@@ -311,3 +311,21 @@ def test_curve_heartbeats_and_multipart(pair: Pair, socks: Sockets) -> None:
     finally:
         proxy.close()
     assert "EVENT_DISCONNECTED" not in client_events.collect(0)
+
+
+def test_curve_subscriptions(pair: Pair, socks: Sockets, transport: str) -> None:
+    """SUBSCRIBE travels boxed (inner command flag) and filters what the XPUB sends."""
+    server_public, server_secret = keypair(pair, server=True)
+    pair.auth.configure_curve(domain="*", location="*")  # CURVE_ALLOW_ANY in both libraries
+    xpub = pair.server("XPUB", curve_secretkey=server_secret, curve_server=1)
+    endpoint = socks.bind(xpub, transport)
+    public, secret = keypair(pair, server=False)
+    sub = pair.client(
+        "SUB", curve_serverkey=server_public, curve_publickey=public, curve_secretkey=secret
+    )
+    sub.subscribe(b"news")
+    sub.connect(endpoint)
+    assert xpub.recv() == b"\x01news"
+    xpub.send_multipart([b"sports", b"no"])
+    xpub.send_multipart([b"news", b"yes"])
+    assert sub.recv_multipart() == [b"news", b"yes"]
