@@ -308,6 +308,7 @@ class Socket:
             self._last_endpoint = resolved
             return
         assert isinstance(transport, StreamTransport)
+        self._check_security()
         address = transport.parse(raw, bind=True, options=self.transport_options())
         try:
             sock, resolved = transport.listen(address, self.transport_options())
@@ -361,6 +362,7 @@ class Socket:
             self._last_endpoint = endpoint
             return
         assert isinstance(transport, StreamTransport)
+        self._check_security()
         address = transport.parse(raw, bind=False, options=self.transport_options())
         pipe = None
         if not self.options.immediate:
@@ -848,6 +850,12 @@ class Socket:
     def as_server(self) -> bool:
         """Our PLAIN/CURVE role, from ``plain_server``/``curve_server``."""
         return self.security.as_server
+
+    def _check_security(self) -> None:
+        """Refuse to bind or connect with an incomplete mechanism configuration (a CURVE
+        client without the server's key...) now, rather than fail every handshake."""
+        if self.mechanism_name != "NULL":
+            self.make_mechanism()
 
     def make_mechanism(self) -> Mechanism:
         mechanism_class = self.context.registry.mechanisms[self.mechanism_name]

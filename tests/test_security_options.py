@@ -150,3 +150,14 @@ def test_doctor_lists_the_mechanisms() -> None:
     assert set(data["components"]["mechanism"]["usable"]) == {"NULL", "PLAIN", "CURVE"}
     text = run_cli("doctor", env={"MQSDK_DISABLE_PLUGINS": "curve"}).stdout
     assert "mechanisms usable: NULL, PLAIN" in text
+
+
+def test_incomplete_curve_configuration_refused_at_connect(ctx: mqsdk.Context) -> None:
+    client = ctx.socket(mqsdk.PUSH)
+    client.curve_serverkey = mqsdk.curve_keypair()[0]
+    with pytest.raises(mqsdk.MQError, match="curve_secretkey"):
+        client.connect("tcp://127.0.0.1:5555")
+    server = ctx.socket(mqsdk.PULL)
+    server.curve_server = 1
+    with pytest.raises(mqsdk.MQError, match="curve_secretkey"):
+        server.bind("tcp://127.0.0.1:*")
