@@ -267,6 +267,9 @@ class Mechanism(Component, ABC):
         """Metadata the ZAP handler returned, for the messages' properties."""
         self.decoded_before_error: list[Item] = []
         """See :meth:`decode_items`."""
+        self.expecting = ""
+        """The handshake command expected next (``"HELLO"``, ``"INITIATE"``...), if the
+        mechanism tracks it; names the error for an oversized frame."""
 
     # -- handshake -----------------------------------------------------------------------
 
@@ -319,8 +322,12 @@ class Mechanism(Component, ABC):
 
     def oversized_command(self, error: ProtocolError) -> ProtocolError:
         """The error to report for a handshake frame over :attr:`handshake_frame_limit`
-        (``error`` is the decoder's); a mechanism may name the command it expected."""
-        return error
+        (``error`` is the decoder's): libzmq's MALFORMED_COMMAND code of the command
+        :attr:`expecting` names, if it has one."""
+        code = _MALFORMED.get(self.expecting)
+        if code is None:
+            return error
+        return ProtocolError(f"{self.name} {self.expecting} command too big: {error}", code)
 
     # -- traffic hooks (used only when wraps_messages is True) ----------------------------
 
@@ -379,6 +386,14 @@ class Mechanism(Component, ABC):
     def own_properties(self) -> bytes:
         """Our properties, encoded for READY or INITIATE."""
         return encode_metadata(self.own_metadata)
+
+
+_MALFORMED = {
+    "HELLO": ProtocolErrorCode.ZMTP_MALFORMED_COMMAND_HELLO,
+    "WELCOME": ProtocolErrorCode.ZMTP_MALFORMED_COMMAND_WELCOME,
+    "INITIATE": ProtocolErrorCode.ZMTP_MALFORMED_COMMAND_INITIATE,
+    "READY": ProtocolErrorCode.ZMTP_MALFORMED_COMMAND_READY,
+}
 
 
 def _valid_identity(identity: bytes) -> bool:

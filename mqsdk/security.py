@@ -33,6 +33,7 @@ SECURITY_OPTIONS = frozenset(
         "zap_domain",
     }
 )
+_SERVER_FLAGS = {"plain_server": "PLAIN", "curve_server": "CURVE"}
 _PLUGINS = {"PLAIN": "mqsdk-mechanism-plain", "CURVE": "mqsdk-mechanism-curve"}
 
 
@@ -105,16 +106,9 @@ class SecurityOptions:
     def set(self, name: str, value: Any) -> None:
         if name == "mechanism":
             raise MQError("socket option mechanism is read-only", errno.EINVAL)
-        if name == "plain_server":
-            server = _flag(name, value)
-            if server:
-                self._select("PLAIN", True)
-            else:
-                self.mechanism, self.as_server = "NULL", False
-        elif name == "curve_server":
-            server = _flag(name, value)
-            if server:
-                self._select("CURVE", True)
+        if name in _SERVER_FLAGS:
+            if _flag(name, value):
+                self._select(_SERVER_FLAGS[name], True)
             else:
                 self.mechanism, self.as_server = "NULL", False
         elif name in ("plain_username", "plain_password"):

@@ -114,7 +114,6 @@ class CurveMechanism(Mechanism):
             else bytes(_nacl.crypto_scalarmult_base(self._secret))
         )
         self._server_key = b"" if as_server else self._key("curve_serverkey")
-        self._step = ""
         self._send_nonce = 0  # last short nonce we used; libzmq starts at 1 as well
         self._recv_nonce = 0  # last short nonce received (must grow strictly)
         self._shared = b""  # beforenm(peer transient, own transient secret)
@@ -173,9 +172,9 @@ class CurveMechanism(Mechanism):
 
     def start(self) -> list[bytes]:
         if self.as_server:
-            self._step = "HELLO"
+            self.expecting = "HELLO"
             return []
-        self._step = "WELCOME"
+        self.expecting = "WELCOME"
         nonce = self._next_nonce()
         box = _nacl.crypto_box(
             bytes(64), b"CurveZMQHELLO---" + nonce, self._server_key, self._transient_secret
@@ -185,11 +184,11 @@ class CurveMechanism(Mechanism):
 
     def on_command(self, command: Command) -> list[bytes]:
         name = command.name
-        if name == ERROR and not self.as_server and self._step in ("WELCOME", "READY"):
+        if name == ERROR and not self.as_server and self.expecting in ("WELCOME", "READY"):
             raise PeerError(parse_error(command.data))
-        if name != self._step.encode():
+        if name != self.expecting.encode():
             raise ProtocolError(
-                f"unexpected {name!r} command in the CURVE handshake (expected {self._step})",
+                f"unexpected {name!r} command in the CURVE handshake (expected {self.expecting})",
                 _Code.ZMTP_UNEXPECTED_COMMAND,
             )
         data = command.data
@@ -231,7 +230,7 @@ class CurveMechanism(Mechanism):
             self._peer_transient,
             self._secret,
         )
-        self._step = "INITIATE"
+        self.expecting = "INITIATE"
         return [encode_command(WELCOME, welcome_nonce + box)]
 
     def _on_welcome(self, data: bytes) -> list[bytes]:
@@ -259,7 +258,7 @@ class CurveMechanism(Mechanism):
         box = _nacl.crypto_box_afternm(
             self._public + vouch + self.own_properties(), b"CurveZMQINITIATE" + nonce, self._shared
         )
-        self._step = "READY"
+        self.expecting = "READY"
         return [encode_command(INITIATE, cookie + nonce + box)]
 
     def _on_initiate(self, data: bytes) -> list[bytes]:
@@ -299,7 +298,7 @@ class CurveMechanism(Mechanism):
             )
         self.client_key = client_key
         self.accept_peer_properties(metadata)
-        self._step = "ZAP"
+        self.expecting = "ZAP"
         self._pending_zap = ZapRequest(b"CURVE", (client_key,))
         return []
 
@@ -315,7 +314,7 @@ class CurveMechanism(Mechanism):
         box = _nacl.crypto_box_afternm(
             self.own_properties(), b"CurveZMQREADY---" + nonce, self._shared
         )
-        self._step = ""
+        self.expecting = ""
         self._done = True
         return [encode_command(READY, nonce + box)]
 
@@ -334,18 +333,9 @@ class CurveMechanism(Mechanism):
             raise _crypto_failure("READY") from None
         self._take_nonce(nonce)
         self.accept_peer_properties(plain)
-        self._step = ""
+        self.expecting = ""
         self._done = True
         return []
-
-    def oversized_command(self, error: ProtocolError) -> ProtocolError:
-        code = {
-            "HELLO": _Code.ZMTP_MALFORMED_COMMAND_HELLO,
-            "INITIATE": _Code.ZMTP_MALFORMED_COMMAND_INITIATE,
-            "WELCOME": _Code.ZMTP_MALFORMED_COMMAND_WELCOME,
-            "READY": _Code.ZMTP_MALFORMED_COMMAND_READY,
-        }.get(self._step, _Code.ZMTP_UNSPECIFIED)
-        return ProtocolError(f"CURVE {self._step or 'handshake'} command too big: {error}", code)
 
     # -- traffic -------------------------------------------------------------------------
 

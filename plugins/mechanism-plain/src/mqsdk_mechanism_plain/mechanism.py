@@ -55,13 +55,11 @@ class PlainMechanism(Mechanism):
     handshake_frame_limit: ClassVar[int] = 8192
     """HELLO is at most 518 bytes; INITIATE's metadata gets the rest."""
 
-    _step = ""  # what we expect next
-
     def start(self) -> list[bytes]:
         if self.as_server:
-            self._step = "HELLO"
+            self.expecting = "HELLO"
             return []
-        self._step = "WELCOME"
+        self.expecting = "WELCOME"
         return [hello(self._credential("plain_username"), self._credential("plain_password"))]
 
     def _credential(self, option: str) -> bytes:
@@ -72,28 +70,28 @@ class PlainMechanism(Mechanism):
         name = command.name
         if name == ERROR and not self.as_server:
             raise PeerError(parse_error(command.data))
-        if name != self._step.encode():
+        if name != self.expecting.encode():
             raise ProtocolError(
-                f"unexpected {name!r} command in the PLAIN handshake (expected {self._step})",
+                f"unexpected {name!r} command in the PLAIN handshake (expected {self.expecting})",
                 _Code.ZMTP_UNEXPECTED_COMMAND,
             )
         if name == HELLO:
             self._pending_zap = ZapRequest(b"PLAIN", parse_hello(command.data))
-            self._step = "ZAP"
+            self.expecting = "ZAP"
             return []
         if name == WELCOME:
             if command.data:
                 raise ProtocolError("malformed PLAIN WELCOME", _Code.ZMTP_MALFORMED_COMMAND_WELCOME)
-            self._step = "READY"
+            self.expecting = "READY"
             return [encode_command(INITIATE, self.own_properties())]
         if name == INITIATE:
             self.accept_peer_properties(command.data)
-            self._step = ""
+            self.expecting = ""
             self._done = True
             return [ready(self.own_metadata)]
         # READY, on the client
         self.accept_peer_properties(command.data)
-        self._step = ""
+        self.expecting = ""
         self._done = True
         return []
 
@@ -110,17 +108,8 @@ class PlainMechanism(Mechanism):
             return [] if reply.status_code == b"300" else [error(reply.status_code)]
         self.user_id = reply.user_id
         self.zap_metadata = reply.metadata
-        self._step = "INITIATE"
+        self.expecting = "INITIATE"
         return [encode_command(WELCOME)]
-
-    def oversized_command(self, error: ProtocolError) -> ProtocolError:
-        code = {
-            "HELLO": _Code.ZMTP_MALFORMED_COMMAND_HELLO,
-            "INITIATE": _Code.ZMTP_MALFORMED_COMMAND_INITIATE,
-            "WELCOME": _Code.ZMTP_MALFORMED_COMMAND_WELCOME,
-            "READY": _Code.ZMTP_MALFORMED_COMMAND_READY,
-        }.get(self._step, _Code.ZMTP_UNSPECIFIED)
-        return ProtocolError(f"{self._step or 'handshake'} command too big: {error}", code)
 
 
 __all__ = ["PlainMechanism", "hello", "parse_hello"]
