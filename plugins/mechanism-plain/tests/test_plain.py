@@ -204,3 +204,15 @@ def test_server_goes_on_after_refusals(ctx: mqsdk.Context) -> None:
         good.connect(server.last_endpoint.decode())
         good.send(b"yes")
         assert server.recv() == b"yes"
+
+
+def test_null_with_zap_domain_and_no_handler_accepts(ctx: mqsdk.Context) -> None:
+    # libzmq: without a handler, a NULL server with a ZAP domain lets clients in.
+    server = ctx.socket(mqsdk.PULL)
+    server.zap_domain = b"global"
+    server.rcvtimeo = WAIT_MS
+    server.bind("tcp://127.0.0.1:*")
+    client = ctx.socket(mqsdk.PUSH)
+    client.connect(server.last_endpoint.decode())
+    client.send(b"in")
+    assert server.recv() == b"in"
