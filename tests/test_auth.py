@@ -162,3 +162,12 @@ def test_zap_client_does_not_keep_the_io_thread_busy(ctx: mqsdk.Context) -> None
     # Level-triggered: once the reply queue is empty the fd must go quiet, or the I/O
     # thread would be woken for it forever.
     wait_until(lambda: not select.select([fd], [], [], 0)[0], "the ZAP client's fd drained")
+
+
+def test_authenticator_survives_context_destroy() -> None:
+    ctx = mqsdk.Context()
+    auth = mqsdk.auth.ThreadAuthenticator(ctx)
+    auth.start()
+    ctx.destroy(linger=0)
+    auth.stop()
+    assert not auth.is_alive()

@@ -20,6 +20,7 @@ ERROR and does not reconnect; the server's monitor reports HANDSHAKE_FAILED_AUTH
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -234,7 +235,7 @@ class ThreadAuthenticator(Authenticator):
                     return
                 if zap in ready:
                     zap.send_multipart(self.handle_zap_message(zap.recv_multipart()))
-        except mqsdk.ContextTerminated:
+        except mqsdk.MQError:  # the context was terminated under us (ContextTerminated...)
             return
         finally:
             zap.close(linger=0)
@@ -244,7 +245,10 @@ class ThreadAuthenticator(Authenticator):
         """Stop answering and unbind the ZAP endpoint (waits for the thread)."""
         if self._thread is None:
             return
-        self._stop_sender.send(b"stop")
+        import mqsdk
+
+        with contextlib.suppress(mqsdk.MQError):  # the context may be gone already
+            self._stop_sender.send(b"stop", mqsdk.NOBLOCK)
         self._thread.join(10)
         self._stop_sender.close(linger=0)
         self._thread = None
