@@ -41,6 +41,7 @@ PAIR, PUB, SUB, REQ, REP = (
 )
 DEALER, ROUTER, PULL, PUSH = SocketType.DEALER, SocketType.ROUTER, SocketType.PULL, SocketType.PUSH
 XPUB, XSUB, STREAM = SocketType.XPUB, SocketType.XSUB, SocketType.STREAM
+RADIO, DISH = SocketType.RADIO, SocketType.DISH
 globals().update(
     {name.upper(): number for name, number in {**_PLUGIN_OPTION_NUMBERS, **_OPTION_NUMBERS}.items()}
 )
@@ -52,10 +53,12 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [  # noqa: RUF022 - grouped by kind, not sorted
     "DEALER",
+    "DISH",
     "PAIR",
     "PUB",
     "PULL",
     "PUSH",
+    "RADIO",
     "REP",
     "REQ",
     "ROUTER",

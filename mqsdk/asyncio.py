@@ -138,11 +138,16 @@ class Socket(mqsdk.socket.Socket):
             await self._wait_for(POLLIN, self.options.rcvtimeo)
 
     async def send(  # type: ignore[override]
-        self, data: Any, flags: int = 0, copy: bool = True, track: bool = False
+        self,
+        data: Any,
+        flags: int = 0,
+        copy: bool = True,
+        track: bool = False,
+        group: str | bytes | None = None,
     ) -> None:
         while True:
             try:
-                super().send(data, flags | NOBLOCK, copy, track)
+                super().send(data, flags | NOBLOCK, copy, track, group)
                 return
             except Again:
                 if flags & NOBLOCK:

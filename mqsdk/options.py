@@ -47,6 +47,8 @@ class SocketOptions(BaseModel):
     backlog: NonNegative = 100
     sndbuf: Millis = -1
     rcvbuf: Millis = -1
+    multicast_hops: Annotated[int, Field(ge=1, le=255)] = 1
+    multicast_loop: Flag = 1
 
     @field_validator("routing_id", mode="before")
     @classmethod
@@ -91,6 +93,8 @@ OPTION_NUMBERS: dict[str, int] = {
     "heartbeat_ivl": 75,
     "heartbeat_ttl": 76,
     "heartbeat_timeout": 77,
+    "multicast_hops": 25,
+    "multicast_loop": 96,
 }
 # Options that belong to particular socket types, mechanisms or transports. The kernel
 # only knows their libzmq numbers (so ``mqsdk.SUBSCRIBE`` and ``setsockopt(6, ...)`` work);
@@ -100,7 +104,6 @@ PLUGIN_OPTION_NUMBERS: dict[str, int] = {
     "unsubscribe": 7,
     "rate": 8,
     "recovery_ivl": 9,
-    "multicast_hops": 25,
     "router_mandatory": 33,
     "xpub_verbose": 40,
     "mechanism": 43,
@@ -131,7 +134,6 @@ PLUGIN_OPTION_NUMBERS: dict[str, int] = {
     "vmci_buffer_min_size": 86,
     "vmci_buffer_max_size": 87,
     "vmci_connect_timeout": 88,
-    "multicast_loop": 96,
 }
 
 READ_ONLY_OPTIONS = frozenset({"rcvmore", "events", "type", "last_endpoint"})

@@ -19,10 +19,12 @@ deque append or popleft, an attribute store), as the routing bricks do.
 
 from __future__ import annotations
 
+import errno
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mqsdk.component import Component
+from mqsdk.errors import MQError
 
 if TYPE_CHECKING:
     from mqsdk.pipe import Message, Pipe
@@ -46,11 +48,18 @@ class Pattern(Component, ABC):
     raw: ClassVar[bool] = False
     """True for socket types that speak raw bytes instead of ZMTP (STREAM): the kernel
     then gives their connections a :class:`mqsdk.raw_engine.RawEngine`."""
+    grouped: ClassVar[bool] = False
+    """True for RADIO/DISH-style types whose messages are one frame plus a group. The
+    socket then refuses multipart sends (EINVAL), hands :meth:`send` ``[body]`` (no
+    group given) or ``[group, body]`` (``send(data, group=...)``), and puts
+    :attr:`last_group` on the frames ``recv(copy=False)`` returns."""
 
     def __init__(self, socket: Any) -> None:
         self.socket = socket
         self.last_pipe: Pipe | None = None
         """The pipe the message :meth:`recv` returned last came from (for Frame.get)."""
+        self.last_group: bytes | None = None
+        """The group of the message :meth:`recv` returned last (grouped types only)."""
 
     @abstractmethod
     def attach(self, pipe: Pipe) -> bool:
@@ -124,3 +133,11 @@ class Pattern(Component, ABC):
     def get_option(self, name: str) -> Any:
         """Value of a pattern-specific option; raise KeyError if ``name`` is not one."""
         raise KeyError(name)
+
+    def join(self, group: bytes) -> None:
+        """``socket.join(group)`` (DISH); ``group`` is already checked (<= 255 bytes)."""
+        raise MQError(f"a {self.name} socket has no groups to join (DISH has)", errno.ENOTSUP)
+
+    def leave(self, group: bytes) -> None:
+        """``socket.leave(group)`` (DISH)."""
+        raise MQError(f"a {self.name} socket has no groups to leave (DISH has)", errno.ENOTSUP)

@@ -17,7 +17,7 @@ tolerate (see :class:`mqsdk.routing.FairQueue`).
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from mqsdk.zmtp.frames import encode_message
 
@@ -46,6 +46,10 @@ class PeerInfo:
 
 class Pipe:
     """Queues between one socket and one peer (see the module docstring)."""
+
+    subscribe_to_all: ClassVar[bool] = False
+    """True when no subscriptions travel on this pipe and the peer filters by itself
+    (udp, pgm; libzmq's ``subscribe_to_all``): a RADIO or PUB sends it every message."""
 
     __slots__ = (
         "attached",

@@ -32,7 +32,7 @@ from mqsdk.constants import NOBLOCK, POLLIN, POLLOUT, SNDMORE
 from mqsdk.endpoints import Connecter, Listener
 from mqsdk.engine import StreamEngine
 from mqsdk.errors import Again, ContextTerminated, EndpointError, MQError, ProtocolError
-from mqsdk.frame import Frame
+from mqsdk.frame import Frame, group_bytes
 from mqsdk.monitor import EVENT_BY_NAME, Event, MonitorEvent
 from mqsdk.options import (
     OPTION_NUMBERS,
@@ -244,6 +244,25 @@ class Socket:
         """Cancel one earlier :meth:`subscribe` to ``topic``."""
         self.set("unsubscribe", topic.encode() if isinstance(topic, str) else topic)
 
+    def join(self, group: str | bytes) -> None:
+        """Receive the messages RADIOs send to ``group`` (DISH; at most 255 bytes; str is
+        encoded as UTF-8). EINVAL if already joined, as in libzmq."""
+        self._group_change(group, join=True)
+
+    def leave(self, group: str | bytes) -> None:
+        """Stop receiving ``group`` (DISH). EINVAL if it was not joined, as in libzmq."""
+        self._group_change(group, join=False)
+
+    def _group_change(self, group: str | bytes, *, join: bool) -> None:
+        self._check_open()
+        if self._pipe_events:
+            self._apply_pipe_events()
+        name = group_bytes(group)
+        if join:
+            self.pattern.join(name)
+        else:
+            self.pattern.leave(name)
+
     def __getattr__(self, name: str) -> Any:
         # Only reached for names the class does not define: pattern-specific methods.
         pattern = self.__dict__.get("pattern")
@@ -426,10 +445,31 @@ class Socket:
 
     # -- sending -------------------------------------------------------------------------
 
-    def send(self, data: Any, flags: int = 0, copy: bool = True, track: bool = False) -> None:
-        """Send one frame; with ``SNDMORE`` it is held until the message's last frame."""
+    def send(
+        self,
+        data: Any,
+        flags: int = 0,
+        copy: bool = True,
+        track: bool = False,
+        group: str | bytes | None = None,
+    ) -> None:
+        """Send one frame; with ``SNDMORE`` it is held until the message's last frame.
+
+        ``group`` (RADIO): the group the message goes to, at most 255 bytes; a
+        :class:`Frame` whose ``.group`` is set is sent to that group too.
+        """
+        if group is not None or (
+            type(data) is Frame and data._group is not None and self.pattern.grouped
+        ):
+            self._send_grouped(data, flags, copy, group)
+            return
         frame = _frame_bytes(data, copy)
         if flags & SNDMORE:
+            if self.pattern.grouped:
+                raise MQError(
+                    f"a {self.socket_type_name} message is a single frame: SNDMORE is invalid",
+                    errno.EINVAL,
+                )
             self._sendbuf.append(frame)
             return
         if self._sendbuf:
@@ -447,6 +487,11 @@ class Socket:
         message = [_frame_bytes(part, copy) for part in msg_parts]
         if not message:
             raise ValueError("a message has at least one frame; send_multipart got none")
+        if (len(message) > 1 or flags & SNDMORE) and self.pattern.grouped:
+            raise MQError(
+                f"a {self.socket_type_name} message is a single frame: multipart is invalid",
+                errno.EINVAL,
+            )
         if flags & SNDMORE:
             self._sendbuf.extend(message)
             return
@@ -454,6 +499,22 @@ class Socket:
             message = self._sendbuf + message
             self._sendbuf = []
         self._send_message(message, flags)
+
+    def _send_grouped(self, data: Any, flags: int, copy: bool, group: str | bytes | None) -> None:
+        """send(data, group=...) (RADIO): the pattern gets ``[group, body]``."""
+        if not self.pattern.grouped:
+            raise MQError(
+                f"send(group=...) is for RADIO sockets; a {self.socket_type_name} "
+                "socket has no groups",
+                errno.EINVAL,
+            )
+        if flags & SNDMORE or self._sendbuf:
+            raise MQError(
+                f"a {self.socket_type_name} message is a single frame: SNDMORE is invalid",
+                errno.EINVAL,
+            )
+        name = group_bytes(group) if group is not None else data._group
+        self._send_message([name, _frame_bytes(data, copy)], flags)
 
     def _misuse(self) -> None:
         raise MQError(
@@ -546,7 +607,7 @@ class Socket:
             if len(message) == 1:
                 if copy:
                     return message[0]
-                return Frame(message[0], False, self._rpipe)
+                return Frame(message[0], False, self._rpipe, self.pattern.last_group)
             self._rmsg = message
             self._ridx = 1
             frame = message[0]
@@ -583,7 +644,8 @@ class Socket:
             return message
         pipe = self._rpipe
         last = len(message) - 1
-        return [Frame(f, i < last, pipe) for i, f in enumerate(message)]
+        group = self.pattern.last_group
+        return [Frame(f, i < last, pipe, group) for i, f in enumerate(message)]
 
     def _recv_message(self, flags: int) -> Message:
         if self._attended:

@@ -23,6 +23,8 @@ from mqsdk.errors import ProtocolError
 from mqsdk.zmtp.constants import (
     CANCEL,
     ERROR,
+    JOIN,
+    LEAVE,
     MAX_ERROR_REASON_SIZE,
     MAX_PING_CONTEXT_SIZE,
     MAX_PROPERTY_VALUE_SIZE,
@@ -212,6 +214,16 @@ def cancel(topic: bytes) -> bytes:
     return encode_command(CANCEL, topic)
 
 
+def join(group: bytes) -> bytes:
+    """``04 len 04 JOIN group``: a DISH joins a group (RFC 48; libzmq ``dish.cpp``)."""
+    return encode_command(JOIN, group)
+
+
+def leave(group: bytes) -> bytes:
+    """``04 len 05 LEAVE group``: a DISH leaves a group."""
+    return encode_command(LEAVE, group)
+
+
 # --------------------------------------------------------------------------------------
 # Parsers: Command.data -> values
 # --------------------------------------------------------------------------------------
@@ -260,6 +272,8 @@ __all__ = [
     "cancel",
     "encode_metadata",
     "error",
+    "join",
+    "leave",
     "parse_error",
     "parse_metadata",
     "parse_ping",
