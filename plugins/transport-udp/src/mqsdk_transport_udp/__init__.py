@@ -1,0 +1,26 @@
+"""mqsdk ``udp://`` transport: RADIO/DISH messages as datagrams, unicast and multicast."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mqsdk.hookspecs import hookimpl
+from mqsdk.transport import Transport
+
+from .address import UdpAddress, parse_udp
+from .transport import MAX_DATAGRAM, DishPipe, RadioPipe, UdpTransport
+
+__all__ = [
+    "MAX_DATAGRAM",
+    "DishPipe",
+    "RadioPipe",
+    "UdpAddress",
+    "UdpTransport",
+    "mqsdk_transports",
+    "parse_udp",
+]
+
+
+@hookimpl
+def mqsdk_transports() -> Sequence[type[Transport]]:
+    return [UdpTransport]
