@@ -108,6 +108,8 @@ def _parse_host(endpoint: str, host: str, *, bind: bool, ipv6: bool) -> tuple[in
         except ValueError:
             raise _error(endpoint, f"{host} is not an IPv6 address") from None
         return socket.AF_INET6, literal
+    if "[" in host or "]" in host or ":" in host:
+        raise _error(endpoint, f"{host!r}: an IPv6 address goes in brackets, e.g. [::1]")
     if host == "*":
         if not bind:
             raise _error(endpoint, "a RADIO needs a destination address, not '*'")

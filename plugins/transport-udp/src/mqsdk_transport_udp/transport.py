@@ -185,11 +185,13 @@ class UdpTransport(MessageTransport):
         sock = socket.socket(local.family, socket.SOCK_DGRAM)
         try:
             sock.setblocking(False)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if options.rcvbuf >= 0:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, options.rcvbuf)
             if local.multicast:
-                # Every DISH on the host may listen to the group's port (libzmq does too).
+                # Every DISH on the host may listen to the group's port, as in libzmq. A
+                # unicast port is not shared: libzmq sets SO_REUSEADDR there too, which
+                # lets a second DISH silently take the datagrams; we say EADDRINUSE.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 if hasattr(socket, "SO_REUSEPORT"):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
                 sock.bind(("::" if local.family == socket.AF_INET6 else "", local.port))
