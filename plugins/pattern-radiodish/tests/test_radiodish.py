@@ -12,22 +12,17 @@ import itertools
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from radiodish_raw import WAIT
 
 import mqsdk
 
+MakeSocket = Callable[[int], mqsdk.Socket]  # the conftest fixture "make"
+
 TRANSPORTS = ["tcp", "ipc", "inproc"]
 _names = itertools.count()
-
-
-@pytest.fixture
-def ctx() -> Iterator[mqsdk.Context]:
-    context = mqsdk.Context()
-    yield context
-    context.term()
 
 
 @pytest.fixture
@@ -46,17 +41,10 @@ def endpoint(transport: str, shortdir: str) -> str:
     }[transport]
 
 
-def make(ctx: mqsdk.Context, kind: int) -> mqsdk.Socket:
-    sock = ctx.socket(kind)
-    sock.linger = 0
-    sock.rcvtimeo = int(WAIT * 1000)
-    return sock
-
-
 def pair(
-    ctx: mqsdk.Context, transport: str, shortdir: str, *, dish_binds: bool = True
+    make: MakeSocket, transport: str, shortdir: str, *, dish_binds: bool = True
 ) -> tuple[mqsdk.Socket, mqsdk.Socket]:
-    radio, dish = make(ctx, mqsdk.RADIO), make(ctx, mqsdk.DISH)
+    radio, dish = make(mqsdk.RADIO), make(mqsdk.DISH)
     binder, connecter = (dish, radio) if dish_binds else (radio, dish)
     binder.bind(endpoint(transport, shortdir))
     connecter.connect(binder.last_endpoint.decode())
@@ -87,9 +75,9 @@ def received(dish: mqsdk.Socket, until: bytes) -> list[tuple[str | None, bytes]]
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("dish_binds", [True, False], ids=["dish-binds", "radio-binds"])
 def test_groups_match_exactly(
-    ctx: mqsdk.Context, transport: str, shortdir: str, dish_binds: bool
+    make: MakeSocket, transport: str, shortdir: str, dish_binds: bool
 ) -> None:
-    radio, dish = pair(ctx, transport, shortdir, dish_binds=dish_binds)
+    radio, dish = pair(make, transport, shortdir, dish_binds=dish_binds)
     dish.join("a")
     dish.join(b"bb")
     joined(radio, dish, "a")
@@ -102,9 +90,9 @@ def test_groups_match_exactly(
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_recv_gives_the_body_and_leave_stops_a_group(
-    ctx: mqsdk.Context, transport: str, shortdir: str
+    make: MakeSocket, transport: str, shortdir: str
 ) -> None:
-    radio, dish = pair(ctx, transport, shortdir)
+    radio, dish = pair(make, transport, shortdir)
     dish.join("news")
     dish.join("weather")
     joined(radio, dish, "news")
@@ -118,8 +106,8 @@ def test_recv_gives_the_body_and_leave_stops_a_group(
     assert received(dish, b"sunny") == [("weather", b"sunny")]
 
 
-def test_send_without_a_group_goes_to_the_empty_group(ctx: mqsdk.Context, shortdir: str) -> None:
-    radio, dish = pair(ctx, "inproc", shortdir)
+def test_send_without_a_group_goes_to_the_empty_group(make: MakeSocket, shortdir: str) -> None:
+    radio, dish = pair(make, "inproc", shortdir)
     dish.join("")
     joined(radio, dish, "")
     radio.send(b"plain")
@@ -127,9 +115,9 @@ def test_send_without_a_group_goes_to_the_empty_group(ctx: mqsdk.Context, shortd
     assert (frame.group, frame.bytes) == ("", b"plain")
 
 
-def test_a_received_frame_keeps_its_group_when_forwarded(ctx: mqsdk.Context, shortdir: str) -> None:
-    radio, dish = pair(ctx, "inproc", shortdir)
-    relay, far = pair(ctx, "inproc", shortdir)
+def test_a_received_frame_keeps_its_group_when_forwarded(make: MakeSocket, shortdir: str) -> None:
+    radio, dish = pair(make, "inproc", shortdir)
+    relay, far = pair(make, "inproc", shortdir)
     group = b"\xffraw-bytes"  # not UTF-8: survives the str round trip
     dish.join(group)
     far.join(group)
@@ -143,8 +131,8 @@ def test_a_received_frame_keeps_its_group_when_forwarded(ctx: mqsdk.Context, sho
     assert frame.group.encode("utf-8", "surrogateescape") == group
 
 
-def test_join_and_leave_errors_are_libzmqs(ctx: mqsdk.Context) -> None:
-    dish = make(ctx, mqsdk.DISH)
+def test_join_and_leave_errors_are_libzmqs(make: MakeSocket) -> None:
+    dish = make(mqsdk.DISH)
     dish.join("g")
     with pytest.raises(mqsdk.MQError, match="already joined") as exc:
         dish.join(b"g")
@@ -161,12 +149,12 @@ def test_join_and_leave_errors_are_libzmqs(ctx: mqsdk.Context) -> None:
     with pytest.raises(TypeError, match="str or bytes"):
         dish.join(5)  # type: ignore[arg-type]
     with pytest.raises(mqsdk.MQError) as exc:
-        make(ctx, mqsdk.SUB).join("g")
+        make(mqsdk.SUB).join("g")
     assert exc.value.errno == errno.ENOTSUP
 
 
-def test_messages_are_single_frames(ctx: mqsdk.Context) -> None:
-    radio, dish = make(ctx, mqsdk.RADIO), make(ctx, mqsdk.DISH)
+def test_messages_are_single_frames(make: MakeSocket) -> None:
+    radio, dish = make(mqsdk.RADIO), make(mqsdk.DISH)
     for attempt in (
         lambda: radio.send(b"part", mqsdk.SNDMORE),
         lambda: radio.send(b"part", mqsdk.SNDMORE, group="g"),
@@ -179,7 +167,7 @@ def test_messages_are_single_frames(ctx: mqsdk.Context) -> None:
     with pytest.raises(mqsdk.MQError, match="at most 255 bytes"):
         radio.send(b"x", group="g" * 256)
     with pytest.raises(mqsdk.MQError, match="for RADIO sockets") as exc:
-        make(ctx, mqsdk.PUSH).send(b"x", group="g")
+        make(mqsdk.PUSH).send(b"x", group="g")
     assert exc.value.errno == errno.EINVAL
     with pytest.raises(mqsdk.MQError) as exc:
         dish.send(b"x")
@@ -189,9 +177,9 @@ def test_messages_are_single_frames(ctx: mqsdk.Context) -> None:
     assert exc.value.errno == errno.ENOTSUP
 
 
-def test_radio_drops_at_hwm_and_nodrop_refuses(ctx: mqsdk.Context, shortdir: str) -> None:
+def test_radio_drops_at_hwm_and_nodrop_refuses(make: MakeSocket, shortdir: str) -> None:
     # inproc's HWM is the sender's SNDHWM plus the receiver's RCVHWM (here 1 + 1).
-    radio, dish = make(ctx, mqsdk.RADIO), make(ctx, mqsdk.DISH)
+    radio, dish = make(mqsdk.RADIO), make(mqsdk.DISH)
     radio.sndhwm = dish.rcvhwm = 1
     dish.bind("inproc://hwm")
     dish.join("g")
@@ -211,8 +199,8 @@ def test_radio_drops_at_hwm_and_nodrop_refuses(ctx: mqsdk.Context, shortdir: str
     assert [dish.recv(), dish.recv()] == [b"a", b"b"]
 
 
-def test_dish_rejoins_after_the_radio_restarts(ctx: mqsdk.Context) -> None:
-    radio, dish = make(ctx, mqsdk.RADIO), make(ctx, mqsdk.DISH)
+def test_dish_rejoins_after_the_radio_restarts(make: MakeSocket) -> None:
+    radio, dish = make(mqsdk.RADIO), make(mqsdk.DISH)
     radio.bind("tcp://127.0.0.1:*")
     address = radio.last_endpoint.decode()
     dish.reconnect_ivl = 20
@@ -222,7 +210,7 @@ def test_dish_rejoins_after_the_radio_restarts(ctx: mqsdk.Context) -> None:
     dish.leave("a")
     joined(radio, dish, "b")
     radio.close()
-    radio = make(ctx, mqsdk.RADIO)
+    radio = make(mqsdk.RADIO)
     radio.bind(address)
     joined(radio, dish, "b")  # the JOIN came again on the new connection
     radio.send(b"left group", group="a")
@@ -230,8 +218,8 @@ def test_dish_rejoins_after_the_radio_restarts(ctx: mqsdk.Context) -> None:
     assert received(dish, b"end") == [("b", b"end")]
 
 
-def test_poll_and_events(ctx: mqsdk.Context) -> None:
-    radio, dish = make(ctx, mqsdk.RADIO), make(ctx, mqsdk.DISH)
+def test_poll_and_events(make: MakeSocket) -> None:
+    radio, dish = make(mqsdk.RADIO), make(mqsdk.DISH)
     dish.bind("inproc://events")
     radio.connect("inproc://events")
     dish.join("g")

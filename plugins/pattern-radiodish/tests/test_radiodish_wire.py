@@ -11,19 +11,14 @@ proven here against libzmq's layout instead (RFC 48; libzmq radio.cpp, dish.cpp)
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from radiodish_raw import WAIT, Listener, Peer, command, frame, radio_message
 
 import mqsdk
 
-
-@pytest.fixture
-def ctx() -> Iterator[mqsdk.Context]:
-    context = mqsdk.Context()
-    yield context
-    context.term()
+MakeSocket = Callable[[int], mqsdk.Socket]  # the conftest fixture "make"
 
 
 @pytest.fixture
@@ -31,13 +26,6 @@ def listener() -> Iterator[Listener]:
     lst = Listener()
     yield lst
     lst.close()
-
-
-def make(ctx: mqsdk.Context, kind: int) -> mqsdk.Socket:
-    sock = ctx.socket(kind)
-    sock.linger = 0
-    sock.rcvtimeo = int(WAIT * 1000)
-    return sock
 
 
 def read_until_message(raw: Peer, radio: mqsdk.Socket, group: str, body: bytes) -> bytes:
@@ -50,8 +38,8 @@ def read_until_message(raw: Peer, radio: mqsdk.Socket, group: str, body: bytes) 
         assert time.monotonic() < deadline, f"the RADIO never sent group {group!r}"
 
 
-def test_dish_sends_join_and_leave_commands(ctx: mqsdk.Context, listener: Listener) -> None:
-    dish = make(ctx, mqsdk.DISH)
+def test_dish_sends_join_and_leave_commands(make: MakeSocket, listener: Listener) -> None:
+    dish = make(mqsdk.DISH)
     dish.join("before")
     dish.connect(listener.endpoint)
     raw = listener.accept(b"RADIO")
@@ -63,8 +51,8 @@ def test_dish_sends_join_and_leave_commands(ctx: mqsdk.Context, listener: Listen
     assert raw.read_raw_frame() == b"\x04\x0c\x05LEAVEbefore"
 
 
-def test_dish_receives_libzmq_radio_messages(ctx: mqsdk.Context, listener: Listener) -> None:
-    dish = make(ctx, mqsdk.DISH)
+def test_dish_receives_libzmq_radio_messages(make: MakeSocket, listener: Listener) -> None:
+    dish = make(mqsdk.DISH)
     dish.join("g")
     dish.connect(listener.endpoint)
     raw = listener.accept(b"RADIO")
@@ -74,8 +62,8 @@ def test_dish_receives_libzmq_radio_messages(ctx: mqsdk.Context, listener: Liste
     assert (received.group, received.bytes) == ("g", b"x" * 300)
 
 
-def test_dish_rejoins_on_reconnect(ctx: mqsdk.Context, listener: Listener) -> None:
-    dish = make(ctx, mqsdk.DISH)
+def test_dish_rejoins_on_reconnect(make: MakeSocket, listener: Listener) -> None:
+    dish = make(mqsdk.DISH)
     dish.reconnect_ivl = 20
     dish.connect(listener.endpoint)
     raw = listener.accept(b"RADIO")
@@ -92,10 +80,8 @@ def test_dish_rejoins_on_reconnect(ctx: mqsdk.Context, listener: Listener) -> No
     assert again.read_raw_frame() == command(b"JOIN", b"b")
 
 
-def test_dish_drops_a_connection_that_sends_no_group(
-    ctx: mqsdk.Context, listener: Listener
-) -> None:
-    dish = make(ctx, mqsdk.DISH)
+def test_dish_drops_a_connection_that_sends_no_group(make: MakeSocket, listener: Listener) -> None:
+    dish = make(mqsdk.DISH)
     dish.join("g")
     dish.connect(listener.endpoint)
     raw = listener.accept(b"RADIO")
@@ -120,8 +106,8 @@ def test_dish_drops_a_connection_that_sends_no_group(
         other.close()
 
 
-def test_radio_sends_group_frame_then_body(ctx: mqsdk.Context) -> None:
-    radio = make(ctx, mqsdk.RADIO)
+def test_radio_sends_group_frame_then_body(make: MakeSocket) -> None:
+    radio = make(mqsdk.RADIO)
     radio.bind("tcp://127.0.0.1:*")
     raw = Peer.connect(radio.last_endpoint.decode(), b"DISH")
     try:
@@ -151,8 +137,8 @@ def test_radio_sends_group_frame_then_body(ctx: mqsdk.Context) -> None:
         raw.close()
 
 
-def test_radio_ignores_an_overlong_join_and_stays_up(ctx: mqsdk.Context) -> None:
-    radio = make(ctx, mqsdk.RADIO)
+def test_radio_ignores_an_overlong_join_and_stays_up(make: MakeSocket) -> None:
+    radio = make(mqsdk.RADIO)
     radio.bind("tcp://127.0.0.1:*")
     raw = Peer.connect(radio.last_endpoint.decode(), b"DISH")
     try:

@@ -20,8 +20,6 @@ import errno
 import logging
 import socket
 import struct
-import threading
-from collections.abc import Callable
 from typing import Any
 
 from mqsdk.component import Availability
@@ -101,35 +99,24 @@ class DishPipe(Pipe):
         return True  # JOIN/LEAVE stay local: the DISH filters what arrives
 
 
-def _in_reactor(reactor: Any, fn: Callable[[], object]) -> None:
-    """Run ``fn`` in the reactor's thread and wait (fds it watches are closed there)."""
-    if not reactor.running or reactor.in_thread():
-        fn()
-        return
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            fn()
-        finally:
-            done.set()
-
-    reactor.call_soon(run)
-    if not done.wait(10):
-        log.warning("the I/O thread did not answer within 10 s; closing the udp socket anyway")
-        fn()
-
-
-def _check_type(socket_obj: Any, wanted: str, action: str, endpoint: str) -> None:
+def _open(
+    socket_obj: Any, address: str, *, bind: bool
+) -> tuple[str, Any, UdpAddress, socket.socket]:
+    """Check the socket type and the endpoint; return (endpoint, the socket's options,
+    the parsed address, a new non-blocking UDP socket)."""
+    endpoint = f"udp://{address}"
     kind = socket_obj.socket_type_name
-    if kind != wanted:
-        other = "connects" if action == "bind" else "binds"
+    if kind != ("DISH" if bind else "RADIO"):
         raise MQError(
-            f"cannot {action} a {kind} socket to {endpoint}: over udp only a {wanted} "
-            f"{action}s (and a {'RADIO' if wanted == 'DISH' else 'DISH'} {other}); udp "
-            "carries RADIO/DISH only",
+            f"cannot {'bind' if bind else 'connect'} a {kind} socket to {endpoint}: over "
+            "udp only a DISH binds and only a RADIO connects; udp carries RADIO/DISH only",
             ENOCOMPATPROTO,
         )
+    options = socket_obj.options
+    parsed = parse_udp(address, bind=bind, ipv6=bool(options.ipv6))
+    sock = socket.socket(parsed.family, socket.SOCK_DGRAM)
+    sock.setblocking(False)
+    return endpoint, options, parsed, sock
 
 
 class UdpTransport(MessageTransport):
@@ -154,13 +141,8 @@ class UdpTransport(MessageTransport):
     # -- RADIO -----------------------------------------------------------------------------
 
     def connect(self, socket_obj: Any, address: str) -> None:
-        endpoint = f"udp://{address}"
-        _check_type(socket_obj, "RADIO", "connect", endpoint)
-        options = socket_obj.options
-        target = parse_udp(address, bind=False, ipv6=bool(options.ipv6))
-        sock = socket.socket(target.family, socket.SOCK_DGRAM)
+        endpoint, options, target, sock = _open(socket_obj, address, bind=False)
         try:
-            sock.setblocking(False)
             if options.sndbuf >= 0:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, options.sndbuf)
             if target.multicast:
@@ -178,13 +160,8 @@ class UdpTransport(MessageTransport):
     # -- DISH ------------------------------------------------------------------------------
 
     def bind(self, socket_obj: Any, address: str) -> str:
-        endpoint = f"udp://{address}"
-        _check_type(socket_obj, "DISH", "bind", endpoint)
-        options = socket_obj.options
-        local = parse_udp(address, bind=True, ipv6=bool(options.ipv6))
-        sock = socket.socket(local.family, socket.SOCK_DGRAM)
+        endpoint, options, local, sock = _open(socket_obj, address, bind=True)
         try:
-            sock.setblocking(False)
             if options.rcvbuf >= 0:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, options.rcvbuf)
             if local.multicast:
@@ -230,7 +207,11 @@ class UdpTransport(MessageTransport):
                     reactor.remove_reader(fd)
                     sock.close()
 
-                _in_reactor(reactor, forget)
+                # In the I/O thread, so no read callback runs on a closed (or reused) fd.
+                if reactor.running:
+                    socket_obj._in_reactor(forget, wait=True)
+                else:
+                    forget()
             else:
                 sock.close()
         if pipe is not None:
