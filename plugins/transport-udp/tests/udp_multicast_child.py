@@ -1,10 +1,16 @@
-"""Run inside a fresh network namespace by test_udp_multicast.py: one RADIO, two DISHes
-on 239.192.7.1 over the namespace's loopback; prints what each DISH received as JSON."""
+"""Run inside a fresh network namespace by test_udp_multicast.py; prints what each DISH
+received as JSON.
+
+``lo``: one RADIO, two DISHes on 239.192.7.1 over the namespace's loopback.
+``veth``: a veth pair v0-v1 (a wire inside the namespace): IPv6 multicast, and
+``multicast_loop=0`` (the copy leaves on v0 and arrives on v1, none loops back to v0).
+"""
 
 from __future__ import annotations
 
 import json
 import socket
+import sys
 
 import mqsdk
 
@@ -48,5 +54,39 @@ def main() -> None:
         ctx.term()
 
 
+def veth() -> None:
+    ctx = mqsdk.Context()
+    try:
+        six, four = ctx.socket(mqsdk.DISH), ctx.socket(mqsdk.DISH)
+        for dish, endpoint in (
+            (six, "udp://v0;[ff12::7]:5555"),
+            (four, "udp://v0;239.192.7.2:5556"),
+        ):
+            dish.linger = 0
+            dish.rcvtimeo = 10000
+            dish.bind(endpoint)
+            dish.join("g")
+        report: dict[str, object] = {}
+        radio = ctx.socket(mqsdk.RADIO)
+        radio.connect("udp://v0;[ff12::7]:5555")
+        radio.send(b"over IPv6", group="g")
+        report["v6"] = six.recv().decode()  # the copy looped back on v0
+        # Only v0 joined the IPv4 group, so a DISH there gets looped copies only (v1,
+        # where the copies on the wire arrive, did not join and drops them).
+        quiet = ctx.socket(mqsdk.RADIO)
+        quiet.multicast_loop = 0
+        quiet.connect("udp://v0;239.192.7.2:5556")
+        loud = ctx.socket(mqsdk.RADIO)
+        loud.connect("udp://v0;239.192.7.2:5556")
+        quiet.send(b"not looped", group="g")
+        loud.send(b"looped", group="g")
+        # A looped copy is queued when sendto returns, so "not looped" would come first.
+        report["v4"] = four.recv().decode()
+        report["quiet_sent"] = quiet.stats["msgs_out"]
+        print(json.dumps(report))
+    finally:
+        ctx.term()
+
+
 if __name__ == "__main__":
-    main()
+    veth() if sys.argv[1:] == ["veth"] else main()
