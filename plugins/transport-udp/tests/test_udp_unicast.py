@@ -227,3 +227,46 @@ def test_receiving_uses_the_io_thread_not_a_thread_per_socket(ctx: mqsdk.Context
         radio.connect(dish.last_endpoint.decode())
     radio.send(b"to all five", group="g")
     assert [dish.recv() for dish in dishes] == [b"to all five"] * 5
+
+
+def test_an_oversize_message_reaches_no_peer(ctx: mqsdk.Context) -> None:
+    # One RADIO, a DISH over udp and one over tcp (no datagram limit there): the
+    # refusal comes before the message is queued anywhere.
+    over_udp, udp_address = dish_at(ctx, "g")
+    over_tcp = make(ctx, mqsdk.DISH)
+    over_tcp.bind("tcp://127.0.0.1:*")
+    over_tcp.join("g")
+    radio = make(ctx, mqsdk.RADIO)
+    radio.connect(udp_address)
+    radio.connect(over_tcp.last_endpoint.decode())
+    deadline = time.monotonic() + WAIT
+    while not over_tcp.poll(20):  # until the tcp DISH's JOIN reached the RADIO
+        assert time.monotonic() < deadline, "the JOIN never arrived"
+        radio.send(b"marker", group="g")
+    with pytest.raises(mqsdk.MQError, match="8192"):
+        radio.send(b"x" * 9000, group="g")
+    radio.send(b"end", group="g")
+    assert b"x" * 9000 not in [body for _, body in received(over_tcp, b"end")]
+    assert b"x" * 9000 not in [body for _, body in received(over_udp, b"end")]
+
+
+def test_asyncio_radio_sends_to_a_group(ctx: mqsdk.Context) -> None:
+    import asyncio
+
+    import mqsdk.asyncio
+
+    async def main() -> bytes:
+        actx = mqsdk.asyncio.Context()
+        try:
+            dish = actx.socket(mqsdk.DISH)
+            dish.bind("udp://127.0.0.1:*")
+            dish.join("g")
+            radio = actx.socket(mqsdk.RADIO)
+            radio.connect(dish.last_endpoint.decode())
+            await radio.send(b"not joined", group="h")
+            await radio.send(b"from asyncio", group="g")
+            return bytes(await asyncio.wait_for(dish.recv(), WAIT))
+        finally:
+            actx.destroy(linger=0)
+
+    assert asyncio.run(main()) == b"from asyncio"
