@@ -17,6 +17,8 @@ GROUP_MAX_LENGTH = 255
 def group_bytes(group: Any) -> bytes:
     """A RADIO/DISH group as bytes: str is encoded as UTF-8; longer than
     :data:`GROUP_MAX_LENGTH` bytes is EINVAL, as in libzmq."""
+    if type(group) is bytes and len(group) <= GROUP_MAX_LENGTH:
+        return group  # the common case, checked first (one per RADIO send)
     name: bytes
     if isinstance(group, str):
         name = group.encode("utf-8", "surrogateescape")

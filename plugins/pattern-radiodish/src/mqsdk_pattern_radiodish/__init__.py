@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import errno
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, ClassVar
 
 from mqsdk.distributor import Distributor
@@ -121,13 +121,14 @@ class Radio(Pattern):
 
     # -- sending ---------------------------------------------------------------------------
 
-    def _targets(self, group: bytes) -> list[Pipe]:
+    def _targets(self, group: bytes) -> Collection[Pipe]:
         # Datagram pipes first: one may refuse an oversize message (EMSGSIZE), and they
         # all share that limit, so the refusal comes before anything was queued.
         members = self.groups.get(group)
+        everything = self.everything
         if members is None:
-            return self.everything
-        return [*self.everything, *members]
+            return everything
+        return [*everything, *members] if everything else members.keys()
 
     def send(self, message: Message) -> bool:
         if len(message) == 1:  # sent without a group: libzmq's empty group
