@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -270,3 +271,40 @@ def test_asyncio_radio_sends_to_a_group(ctx: mqsdk.Context) -> None:
             actx.destroy(linger=0)
 
     assert asyncio.run(main()) == b"from asyncio"
+
+
+def test_multicast_options_are_libzmqs(ctx: mqsdk.Context) -> None:
+    radio = make(ctx, mqsdk.RADIO)
+    assert (mqsdk.MULTICAST_HOPS, mqsdk.MULTICAST_LOOP) == (25, 96)
+    assert (radio.multicast_hops, radio.get(96)) == (1, 1)  # libzmq's defaults
+    radio.set(mqsdk.MULTICAST_HOPS, 8)
+    radio.multicast_loop = 0
+    assert (radio.get("multicast_hops"), radio.multicast_loop) == (8, 0)
+    with pytest.raises(mqsdk.MQError, match="multicast_hops") as exc:
+        radio.multicast_hops = 0  # libzmq: hops > 0
+    assert exc.value.errno == errno.EINVAL
+
+
+def test_cli_lists_the_plugins() -> None:
+    import json
+    import subprocess
+    import sys
+
+    def run(*args: str) -> Any:
+        result = subprocess.run(
+            [sys.executable, "-m", "mqsdk", *args, "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return json.loads(result.stdout)
+
+    rows = {(row["plugin"], row["name"]): row for row in run("plugins")}
+    for key in [("udp", "udp"), ("radiodish", "RADIO"), ("radiodish", "DISH")]:
+        assert rows[key]["available"] is True and rows[key]["enabled"] is True, rows.get(key)
+    assert rows[("udp", "udp")]["distribution"] == "mqsdk-transport-udp"
+    assert rows[("radiodish", "DISH")]["distribution"] == "mqsdk-pattern-radiodish"
+    usable = run("doctor")["components"]
+    assert "udp" in usable["transport"]["usable"]
+    assert {"RADIO", "DISH"} <= set(usable["pattern"]["usable"])
