@@ -42,8 +42,9 @@ class UdpAddress:
 
     ``host``/``port``: where a RADIO sends, or what a unicast DISH binds. ``interface``:
     the ``iface;`` part as written (None without one); ``interface_address`` and
-    ``interface_index`` are what the kernel wants for it (IPv4 address, or 0.0.0.0 and
-    an index for a name; ``*`` is 0.0.0.0 and index 0).
+    ``interface_index`` are what the kernel wants for it (an address: that address and
+    index 0; a name: its IPv4 address, 0.0.0.0 if it has none, and its index; ``*``:
+    0.0.0.0 and index 0).
     """
 
     family: int
@@ -155,7 +156,7 @@ def _parse_interface(endpoint: str, interface: str, family: int) -> tuple[str, i
         index = socket.if_nametoindex(interface)
     except OSError:
         raise _error(endpoint, f"no network interface named {interface!r}") from None
-    return "0.0.0.0", index
+    return interface_ipv4(interface) or "0.0.0.0", index
 
 
 def interface_ipv4(name: str) -> str | None:

@@ -20,6 +20,7 @@ import errno
 import logging
 import socket
 import struct
+import sys
 from typing import Any
 
 from mqsdk.component import Availability
@@ -38,6 +39,7 @@ MAX_DATAGRAM = 8192
 (a bigger datagram would be cut short there)."""
 _READ_SIZE = 65535  # what we read: anything a peer may send, so nothing is cut short
 _READ_BATCH = 64  # datagrams read per wake-up before the reactor serves others
+_LINUX = sys.platform.startswith("linux")  # elsewhere interfaces go by IPv4 address
 
 
 class RadioPipe(Pipe):
@@ -267,11 +269,12 @@ def _multicast_sender(sock: socket.socket, target: UdpAddress, hops: int, loop: 
         return
     sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, loop)
     sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, hops)
-    if target.interface_index:
-        # struct ip_mreqn (Linux): group (unused here), address, interface index.
+    if target.interface_index and _LINUX:
+        # struct ip_mreqn (Linux): group (unused here), address, interface index; works
+        # for an interface without an IPv4 address too.
         request = struct.pack("=4s4si", bytes(4), bytes(4), target.interface_index)
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, request)
-    elif target.interface is not None and target.interface_address != "0.0.0.0":
+    elif target.interface_address != "0.0.0.0":
         address = socket.inet_aton(target.interface_address)
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, address)
 
@@ -284,7 +287,7 @@ def _join_group(sock: socket.socket, local: UdpAddress) -> None:
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, request)
         return
     group = socket.inet_aton(local.host)
-    if local.interface_index:
+    if local.interface_index and _LINUX:
         # struct ip_mreqn: join on the interface with this index.
         request = struct.pack("=4s4si", group, bytes(4), local.interface_index)
     else:
