@@ -230,3 +230,26 @@ def test_poll_and_events(make: MakeSocket) -> None:
     assert dish.poll(int(WAIT * 1000)) == mqsdk.POLLIN
     assert dish.recv() == b"joined"
     assert dish.poll(0) == 0
+
+
+def test_over_curve(make: MakeSocket) -> None:
+    # The group frame and the body are ordinary message frames: CURVE boxes both.
+    if not hasattr(mqsdk, "curve_keypair"):
+        pytest.skip("no CURVE in this mqsdk")
+    pytest.importorskip("nacl", reason="CURVE needs PyNaCl")
+    server_public, server_secret = mqsdk.curve_keypair()
+    client_public, client_secret = mqsdk.curve_keypair()
+    dish = make(mqsdk.DISH)
+    dish.curve_server = 1
+    dish.curve_secretkey = server_secret
+    dish.bind("tcp://127.0.0.1:*")
+    dish.join("secret")
+    radio = make(mqsdk.RADIO)
+    radio.curve_serverkey = server_public
+    radio.curve_publickey = client_public
+    radio.curve_secretkey = client_secret
+    radio.connect(dish.last_endpoint.decode())
+    joined(radio, dish, "secret")
+    radio.send(b"boxed", group="secret")
+    frame = dish.recv(copy=False)
+    assert (frame.group, frame.bytes) == ("secret", b"boxed")
