@@ -28,6 +28,24 @@ def listener() -> Iterator[Listener]:
     lst.close()
 
 
+@pytest.fixture
+def radio_and_raw(make: MakeSocket) -> Iterator[tuple[mqsdk.Socket, Peer]]:
+    """A bound mqsdk RADIO and a hand-driven DISH connected to it."""
+    radio = make(mqsdk.RADIO)
+    radio.bind("tcp://127.0.0.1:*")
+    raw = Peer.connect(radio.last_endpoint.decode(), b"DISH")
+    yield radio, raw
+    raw.close()
+
+
+def dish_joined_to(dish: mqsdk.Socket, listener: Listener) -> Peer:
+    """Connect ``dish`` (which joined "g") to a hand-driven RADIO; read its JOIN."""
+    dish.connect(listener.endpoint)
+    raw = listener.accept(b"RADIO")
+    assert raw.read_raw_frame() == command(b"JOIN", b"g")
+    return raw
+
+
 def read_until_message(raw: Peer, radio: mqsdk.Socket, group: str, body: bytes) -> bytes:
     """Send ``body`` to ``group`` until the raw DISH gets a message; return its bytes."""
     deadline = time.monotonic() + WAIT
@@ -54,9 +72,7 @@ def test_dish_sends_join_and_leave_commands(make: MakeSocket, listener: Listener
 def test_dish_receives_libzmq_radio_messages(make: MakeSocket, listener: Listener) -> None:
     dish = make(mqsdk.DISH)
     dish.join("g")
-    dish.connect(listener.endpoint)
-    raw = listener.accept(b"RADIO")
-    assert raw.read_raw_frame() == command(b"JOIN", b"g")
+    raw = dish_joined_to(dish, listener)
     raw.send(radio_message(b"other", b"filtered out") + radio_message(b"g", b"x" * 300))
     received = dish.recv(copy=False)
     assert (received.group, received.bytes) == ("g", b"x" * 300)
@@ -83,9 +99,7 @@ def test_dish_rejoins_on_reconnect(make: MakeSocket, listener: Listener) -> None
 def test_dish_drops_a_connection_that_sends_no_group(make: MakeSocket, listener: Listener) -> None:
     dish = make(mqsdk.DISH)
     dish.join("g")
-    dish.connect(listener.endpoint)
-    raw = listener.accept(b"RADIO")
-    assert raw.read_raw_frame() == command(b"JOIN", b"g")
+    raw = dish_joined_to(dish, listener)
     raw.send(frame(b"a body without its group frame"))
     # The DISH finds the bad message when its user reads (patterns run in the user's
     # thread), then closes that connection.
@@ -97,54 +111,43 @@ def test_dish_drops_a_connection_that_sends_no_group(make: MakeSocket, listener:
     # the DISH goes on with its other peers.
     other = Listener()
     try:
-        dish.connect(other.endpoint)
-        good = other.accept(b"RADIO")
-        assert good.read_raw_frame() == command(b"JOIN", b"g")
+        good = dish_joined_to(dish, other)
         good.send(radio_message(b"g", b"fine"))
         assert dish.recv() == b"fine"
     finally:
         other.close()
 
 
-def test_radio_sends_group_frame_then_body(make: MakeSocket) -> None:
-    radio = make(mqsdk.RADIO)
-    radio.bind("tcp://127.0.0.1:*")
-    raw = Peer.connect(radio.last_endpoint.decode(), b"DISH")
-    try:
-        assert b"\x0bSocket-Type\x00\x00\x00\x05RADIO" in raw.peer_ready
-        raw.send(command(b"JOIN", b"g"))
-        assert read_until_message(raw, radio, "g", b"hello") == b"\x01\x01g\x00\x05hello"
-        # LEAVE g, then JOIN h: once h arrives, the LEAVE was applied before it.
-        raw.send(command(b"LEAVE", b"g") + command(b"JOIN", b"h"))
-        raw.buf = b""
-        while True:
-            first = read_until_message(raw, radio, "h", b"h-marker")
-            if first == b"\x01\x01h\x00\x08h-marker":
-                break
-            assert first == b"\x01\x01g\x00\x05hello", first  # sent before the LEAVE
-        radio.send(b"after leave", group="g")
-        radio.send(b"end", group="h")
-        frames = []
-        while not frames or frames[-1] != b"\x00\x03end":
-            frames.append(raw.read_raw_frame())
-        assert b"\x00\x0bafter leave" not in frames
-        assert frames[-2:] == [b"\x01\x01h", b"\x00\x03end"]
-        # A body over 255 bytes uses the long form, the group frame stays short.
-        radio.send(b"y" * 300, group="h")
-        assert raw.read_raw_frame() == b"\x01\x01h"
-        assert raw.read_raw_frame() == b"\x02" + (300).to_bytes(8, "big") + b"y" * 300
-    finally:
-        raw.close()
+def test_radio_sends_group_frame_then_body(radio_and_raw: tuple[mqsdk.Socket, Peer]) -> None:
+    radio, raw = radio_and_raw
+    assert b"\x0bSocket-Type\x00\x00\x00\x05RADIO" in raw.peer_ready
+    raw.send(command(b"JOIN", b"g"))
+    assert read_until_message(raw, radio, "g", b"hello") == b"\x01\x01g\x00\x05hello"
+    # LEAVE g, then JOIN h: once h arrives, the LEAVE was applied before it.
+    raw.send(command(b"LEAVE", b"g") + command(b"JOIN", b"h"))
+    while True:
+        first = read_until_message(raw, radio, "h", b"h-marker")
+        if first == b"\x01\x01h\x00\x08h-marker":
+            break
+        assert first == b"\x01\x01g\x00\x05hello", first  # sent before the LEAVE
+    radio.send(b"after leave", group="g")
+    radio.send(b"end", group="h")
+    frames = []
+    while not frames or frames[-1] != b"\x00\x03end":
+        frames.append(raw.read_raw_frame())
+    assert b"\x00\x0bafter leave" not in frames
+    assert frames[-2:] == [b"\x01\x01h", b"\x00\x03end"]
+    # A body over 255 bytes uses the long form, the group frame stays short.
+    radio.send(b"y" * 300, group="h")
+    assert raw.read_raw_frame() == b"\x01\x01h"
+    assert raw.read_raw_frame() == b"\x02" + (300).to_bytes(8, "big") + b"y" * 300
 
 
-def test_radio_ignores_an_overlong_join_and_stays_up(make: MakeSocket) -> None:
-    radio = make(mqsdk.RADIO)
-    radio.bind("tcp://127.0.0.1:*")
-    raw = Peer.connect(radio.last_endpoint.decode(), b"DISH")
-    try:
-        data = b"\x04JOIN" + b"z" * 256  # a long command frame: 06, 8-byte size, body
-        raw.send(b"\x06" + len(data).to_bytes(8, "big") + data)
-        raw.send(command(b"JOIN", b"ok"))
-        assert read_until_message(raw, radio, "ok", b"still up") == b"\x01\x02ok\x00\x08still up"
-    finally:
-        raw.close()
+def test_radio_ignores_an_overlong_join_and_stays_up(
+    radio_and_raw: tuple[mqsdk.Socket, Peer],
+) -> None:
+    radio, raw = radio_and_raw
+    data = b"\x04JOIN" + b"z" * 256  # a long command frame: 06, 8-byte size, body
+    raw.send(b"\x06" + len(data).to_bytes(8, "big") + data)
+    raw.send(command(b"JOIN", b"ok"))
+    assert read_until_message(raw, radio, "ok", b"still up") == b"\x01\x02ok\x00\x08still up"
