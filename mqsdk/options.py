@@ -49,6 +49,12 @@ class SocketOptions(BaseModel):
     rcvbuf: Millis = -1
     multicast_hops: Annotated[int, Field(ge=1, le=255)] = 1
     multicast_loop: Flag = 1
+    rate: Annotated[int, Field(ge=1, le=2**31 - 1)] = 100
+    """Multicast data rate in kbit/s (pgm/epgm), as libzmq's ZMQ_RATE."""
+    recovery_ivl: NonNegative = 10000
+    """How long (ms) multicast data stays repairable (pgm/epgm), as ZMQ_RECOVERY_IVL."""
+    multicast_maxtpdu: Annotated[int, Field(ge=64, le=65535)] = 1500
+    """Largest multicast packet in bytes, IP header included (pgm/epgm)."""
 
     @field_validator("routing_id", mode="before")
     @classmethod
@@ -95,6 +101,9 @@ OPTION_NUMBERS: dict[str, int] = {
     "heartbeat_timeout": 77,
     "multicast_hops": 25,
     "multicast_loop": 96,
+    "rate": 8,
+    "recovery_ivl": 9,
+    "multicast_maxtpdu": 84,
 }
 # Options that belong to particular socket types, mechanisms or transports. The kernel
 # only knows their libzmq numbers (so ``mqsdk.SUBSCRIBE`` and ``setsockopt(6, ...)`` work);
@@ -102,8 +111,6 @@ OPTION_NUMBERS: dict[str, int] = {
 PLUGIN_OPTION_NUMBERS: dict[str, int] = {
     "subscribe": 6,
     "unsubscribe": 7,
-    "rate": 8,
-    "recovery_ivl": 9,
     "router_mandatory": 33,
     "xpub_verbose": 40,
     "mechanism": 43,
@@ -129,7 +136,6 @@ PLUGIN_OPTION_NUMBERS: dict[str, int] = {
     "invert_matching": 74,
     "xpub_verboser": 78,
     "connect_timeout": 79,
-    "multicast_maxtpdu": 84,
     "vmci_buffer_size": 85,
     "vmci_buffer_min_size": 86,
     "vmci_buffer_max_size": 87,

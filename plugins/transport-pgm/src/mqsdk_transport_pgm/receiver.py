@@ -1,0 +1,306 @@
+"""The receiving side of PGM sessions (RFC 3208 sections 5.2, 5.3 and 6): no I/O.
+
+Per source (TSI) it keeps a reorder buffer of data ahead of the next sequence number to
+deliver, and a NAK state per missing sequence number:
+
+``BACK-OFF`` (a random wait in [0, NAK_BO_IVL), so that one receiver's NAK, confirmed
+by the source's multicast NCF, spares the others theirs) -> send NAK -> ``WAIT-NCF``
+(NAK_RPT_IVL) -> on NCF ``WAIT-DATA`` (NAK_RDATA_IVL) -> on RDATA, done. A wait that
+expires goes back to BACK-OFF and counts a retry; after ``nak_retries`` of either kind,
+or as soon as the source's trailing edge (in SPM, ODATA, RDATA) has passed it, the
+sequence number is lost for good. Loss is never papered over: the framing decoder drops
+the partial message and resumes at the next message start (see :mod:`.framing`), and
+the loss is counted and logged.
+
+A source is joined at the first SPM (from its leading edge on) or ODATA (from that
+packet on) heard from it; an ODATA from a source whose SPM we have not heard yet makes
+us send an SPMR.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mqsdk.pipe import Message
+from mqsdk_transport_pgm.framing import StreamUnpacker
+from mqsdk_transport_pgm.packets import (
+    MAX_NAK_LIST,
+    NAK,
+    NCF,
+    ODATA,
+    RDATA,
+    SPM,
+    SPMR,
+    Packet,
+    encode,
+    sqn_add,
+    sqn_diff,
+    sqn_lt,
+)
+
+__all__ = ["Receiver"]
+
+log = logging.getLogger(__name__)
+
+BACK_OFF, WAIT_NCF, WAIT_DATA = 0, 1, 2
+_COUNTERS = (
+    "pgm_naks_sent",
+    "pgm_ncf_received",
+    "pgm_rdata_received",
+    "pgm_duplicates",
+    "pgm_lost",
+    "pgm_resyncs",
+    "pgm_spmr_sent",
+)
+
+
+@dataclass(slots=True)
+class _Nak:
+    state: int
+    deadline: float
+    ncf_retries: int = 0
+    data_retries: int = 0
+
+
+@dataclass(slots=True)
+class _Peer:
+    gsi: bytes
+    sport: int
+    nla: str
+    next: int  # next sequence number to hand to the decoder
+    lead: int  # highest sequence number known to exist
+    unpacker: StreamUnpacker
+    heard: float
+    spm_sqn: int | None = None
+    trail: int | None = None  # the source's trailing edge: older data is gone
+    held: dict[int, bytes] = field(default_factory=dict)
+    naks: dict[int, _Nak] = field(default_factory=dict)
+    lost: set[int] = field(default_factory=set)
+
+
+class Receiver:
+    """Every source heard on one endpoint (group and port)."""
+
+    def __init__(
+        self,
+        *,
+        dport: int,
+        group: str,
+        rxw_sqns: int,
+        send: Callable[[bytes], None],
+        maxmsgsize: int = -1,
+        nak_bo_ivl: float = 0.05,
+        nak_rpt_ivl: float = 0.2,
+        nak_rdata_ivl: float = 0.2,
+        nak_retries: int = 50,
+        peer_expiry: float = 300.0,
+        rng: random.Random | None = None,
+        stats: dict[str, int] | None = None,
+    ) -> None:
+        self.dport, self.group = dport, group
+        self.rxw_sqns = max(1, rxw_sqns)
+        self._send = send
+        self.maxmsgsize = maxmsgsize
+        self.nak_bo_ivl, self.nak_rpt_ivl, self.nak_rdata_ivl = nak_bo_ivl, nak_rpt_ivl, nak_rdata_ivl
+        self.nak_retries = nak_retries
+        self.peer_expiry = peer_expiry
+        self.rng = rng or random.Random()
+        self.peers: dict[tuple[bytes, int], _Peer] = {}
+        self.stats = {} if stats is None else stats
+        for name in _COUNTERS:
+            self.stats.setdefault(name, 0)
+
+    # -- packets in ----------------------------------------------------------------------
+
+    def on_packet(self, p: Packet, source_ip: str, now: float) -> list[Message]:
+        """Handle one downstream packet; return the messages it completes, in order."""
+        peer = self.peers.get(p.tsi)
+        if p.type == SPM:
+            if peer is None:
+                peer = self._join(p, source_ip, now, start=sqn_add(p.lead, 1))
+            elif peer.spm_sqn is not None and not sqn_lt(peer.spm_sqn, p.sqn):
+                return []  # an old or repeated SPM
+            peer.spm_sqn = p.sqn
+            peer.nla = p.nla
+            peer.heard = now
+            self._lead(peer, p.lead, now)
+            return self._trail(peer, p.trail)
+        if p.type in (ODATA, RDATA):
+            if peer is None:
+                if p.type == RDATA:
+                    return []  # a repair for others: we join on original data
+                peer = self._join(p, source_ip, now, start=p.sqn)
+                self._spmr(peer)
+            peer.heard = now
+            if p.type == RDATA:
+                self.stats["pgm_rdata_received"] += 1
+            ahead = sqn_diff(p.sqn, peer.next)
+            if ahead < 0 or p.sqn in peer.held:
+                self.stats["pgm_duplicates"] += 1
+                return self._trail(peer, p.trail)
+            if ahead >= self.rxw_sqns:  # beyond our window: what falls out of it is lost
+                self._give_up(peer, sqn_add(p.sqn, 1 - self.rxw_sqns))
+            peer.held[p.sqn] = p.data
+            peer.naks.pop(p.sqn, None)
+            self._lead(peer, p.sqn, now)
+            return self._trail(peer, p.trail)
+        if p.type == NCF and peer is not None:
+            self.stats["pgm_ncf_received"] += 1
+            for sqn in (p.sqn, *p.naks):
+                nak = peer.naks.get(sqn)
+                if nak is not None and nak.state != WAIT_DATA:
+                    nak.state = WAIT_DATA  # the source will repair it: no NAK from us
+                    nak.deadline = now + self.nak_rdata_ivl
+        return []
+
+    def _join(self, p: Packet, source_ip: str, now: float, start: int) -> _Peer:
+        peer = _Peer(
+            p.gsi,
+            p.sport,
+            source_ip,
+            next=start,
+            lead=sqn_add(start, -1),
+            unpacker=StreamUnpacker(self.maxmsgsize),
+            heard=now,
+        )
+        self.peers[p.tsi] = peer
+        log.debug("pgm: joined source %s:%d at sqn %d", p.gsi.hex(), p.sport, start)
+        return peer
+
+    def _spmr(self, peer: _Peer) -> None:
+        self._send(encode(Packet(SPMR, self.dport, peer.sport, peer.gsi)))
+        self.stats["pgm_spmr_sent"] += 1
+
+    def _lead(self, peer: _Peer, lead: int, now: float) -> None:
+        """Data up to ``lead`` exists: start a NAK for each sequence number we miss."""
+        gap = sqn_diff(lead, peer.lead)
+        if gap <= 0:
+            return
+        if sqn_diff(lead, peer.next) >= self.rxw_sqns:
+            self._give_up(peer, sqn_add(lead, 1 - self.rxw_sqns))
+        sqn = sqn_add(peer.lead, 1)
+        for floor in (peer.next, sqn_add(lead, 1 - self.rxw_sqns)):
+            if sqn_lt(sqn, floor):
+                sqn = floor
+        while not sqn_lt(lead, sqn):
+            if sqn not in peer.held and sqn not in peer.naks:
+                deadline = now + self.rng.uniform(0.0, self.nak_bo_ivl)
+                peer.naks[sqn] = _Nak(BACK_OFF, deadline)
+            sqn = sqn_add(sqn, 1)
+        peer.lead = lead
+
+    def _give_up(self, peer: _Peer, before: int) -> None:
+        """Everything we miss older than ``before`` is lost."""
+        if peer.trail is None or sqn_lt(peer.trail, before):
+            peer.trail = before
+
+    def _trail(self, peer: _Peer, trail: int) -> list[Message]:
+        # Only a trail ahead of what we have delivered matters (a receiver that joined
+        # late has not asked for the source's older data).
+        if sqn_lt(peer.next, trail):
+            self._give_up(peer, trail)
+        return self._drain(peer)
+
+    def _drain(self, peer: _Peer) -> list[Message]:
+        """Hand every in-order packet to the decoder, skipping those lost for good."""
+        messages: list[Message] = []
+        held = peer.held
+        first_lost = None
+        lost = 0
+        while True:
+            sqn = peer.next
+            data = held.pop(sqn, None)
+            if data is not None:
+                messages += peer.unpacker.feed(data)
+            elif sqn in peer.lost or (peer.trail is not None and sqn_lt(sqn, peer.trail)):
+                peer.lost.discard(sqn)
+                peer.naks.pop(sqn, None)
+                if first_lost is None:
+                    first_lost = sqn
+                lost += 1
+                if peer.unpacker.lose():
+                    self.stats["pgm_resyncs"] += 1
+            else:
+                break
+            peer.next = sqn_add(sqn, 1)
+            if sqn_lt(peer.lead, sqn):
+                peer.lead = sqn
+        if lost:
+            self.stats["pgm_lost"] += lost
+            log.warning(
+                "pgm: unrecoverable data loss from source %s:%d: %d packet(s) from sqn %d "
+                "are no longer in its transmit window; resuming at the next message start",
+                peer.gsi.hex(),
+                peer.sport,
+                lost,
+                first_lost,
+            )
+        return messages
+
+    # -- timers --------------------------------------------------------------------------
+
+    def tick(self, now: float) -> tuple[list[Message], float | None]:
+        """Run the NAK state machines and peer expiry; return the messages that loss
+        declared here lets through, and when to call again (None: nothing pending)."""
+        messages: list[Message] = []
+        deadline: float | None = None
+        for tsi, peer in list(self.peers.items()):
+            if now - peer.heard > self.peer_expiry:
+                del self.peers[tsi]
+                continue
+            due: list[int] = []
+            gave_up = False
+            for sqn, nak in list(peer.naks.items()):
+                if nak.deadline <= now:
+                    if nak.state == BACK_OFF:
+                        due.append(sqn)
+                        nak.state = WAIT_NCF
+                        nak.deadline = now + self.nak_rpt_ivl
+                    else:
+                        if nak.state == WAIT_NCF:
+                            nak.ncf_retries += 1
+                            retries = nak.ncf_retries
+                        else:
+                            nak.data_retries += 1
+                            retries = nak.data_retries
+                        if retries > self.nak_retries:
+                            del peer.naks[sqn]
+                            peer.lost.add(sqn)
+                            gave_up = True
+                            continue
+                        nak.state = BACK_OFF
+                        nak.deadline = now + self.rng.uniform(0.0, self.nak_bo_ivl)
+                if deadline is None or nak.deadline < deadline:
+                    deadline = nak.deadline
+            if due:
+                self._send_naks(peer, sorted(due, key=lambda s: sqn_diff(s, peer.next)))
+            if gave_up:
+                messages += self._drain(peer)
+        if self.peers:
+            expiry = min(p.heard for p in self.peers.values()) + self.peer_expiry
+            deadline = expiry if deadline is None else min(deadline, expiry)
+        return messages, deadline
+
+    def _send_naks(self, peer: _Peer, sqns: list[int]) -> None:
+        step = MAX_NAK_LIST + 1
+        for start in range(0, len(sqns), step):
+            chunk = sqns[start : start + step]
+            packet = Packet(
+                NAK,
+                self.dport,
+                peer.sport,
+                peer.gsi,
+                chunk[0],
+                nla=peer.nla,
+                group=self.group,
+                naks=tuple(chunk[1:]),
+            )
+            self._send(encode(packet))
+            self.stats["pgm_naks_sent"] += 1
+
+    def next_deadline(self) -> float | None:
+        deadlines = [n.deadline for p in self.peers.values() for n in p.naks.values()]
+        return min(deadlines) if deadlines else None
