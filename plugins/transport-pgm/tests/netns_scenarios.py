@@ -17,9 +17,10 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-import mqsdk
 from mqsdk_transport_pgm import transport as pgm
 from mqsdk_transport_pgm.packets import Packet
+
+import mqsdk
 
 GROUP = "239.192.1.1"
 PORT = 5555
@@ -102,8 +103,14 @@ def lossy(rate: float, seed: int) -> Callable[[Packet], bool]:
 # -- scenarios ------------------------------------------------------------------------
 
 
-def fanout(scheme: str, subscribers: int = 3, messages: int = 3000, loss: float = 0.0,
-           first_sqn: int | None = None, rate: int = 200000) -> dict[str, Any]:
+def fanout(
+    scheme: str,
+    subscribers: int = 3,
+    messages: int = 3000,
+    loss: float = 0.0,
+    first_sqn: int | None = None,
+    rate: int = 200000,
+) -> dict[str, Any]:
     """One publisher, several subscribers: everything arrives exactly once, in order."""
     if loss:
         pgm.hooks.drop_data = lossy(loss, 1)
@@ -153,9 +160,14 @@ def late_join(scheme: str, rate: int = 16000) -> dict[str, Any]:
     try:
         early = make_sub(ctx, scheme, rate)
         pub = make_pub(ctx, scheme, rate)
-        big = [b"t", (0).to_bytes(8, "big"), bytes(range(256)) * 4096]  # 1 MiB: ~0.5 s
+        big = [b"t", (0).to_bytes(8, "big"), bytes(range(256)) * 8192]  # 2 MiB: ~1 s
         pub.send_multipart(big)
-        late = make_sub(ctx, scheme, rate)  # joins while the big message goes out
+        # Join once part of the big message is on the wire (no event says so: poll the
+        # publisher's packet counter, bounded).
+        deadline = time.monotonic() + 10
+        while pub.stats.get("pgm_odata_sent", 0) < 50 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        late = make_sub(ctx, scheme, rate)
         for n in range(1, 301):
             pub.send_multipart(message(n))
         first = early.recv_multipart()
@@ -197,8 +209,9 @@ def restart(scheme: str, rate: int = 200000) -> dict[str, Any]:
             pub.send_multipart(message(n))
         for sub in subs:
             check(receive(sub, 500) == list(range(500, 1000)), "second publisher: loss")
-        sessions = [len(s._message_endpoints[endpoint(scheme)]._sessions[0].receiver.peers)
-                    for s in subs]
+        sessions = [
+            len(s._message_endpoints[endpoint(scheme)]._sessions[0].receiver.peers) for s in subs
+        ]
         check(all(n == 2 for n in sessions), f"expected two sources per SUB, got {sessions}")
         return {"sources": sessions}
     finally:
@@ -219,8 +232,14 @@ def malformed(scheme: str, rate: int = 200000) -> dict[str, Any]:
             pub.send_multipart(message(n))
         check(receive(sub, 100) == list(range(100)), "before garbage: loss")
         good = encode(Packet(ODATA, 999, PORT, b"abcdef", 0, 0, data=b"\x00\x00\x02\x00x"))
-        bad = [b"", b"\x00" * 5, good[:20], good[:-1], good[:10] + b"\xff" + good[11:],
-               bytes(random.Random(3).randrange(256) for _ in range(300))]
+        bad = [
+            b"",
+            b"\x00" * 5,
+            good[:20],
+            good[:-1],
+            good[:10] + b"\xff" + good[11:],
+            bytes(random.Random(3).randrange(256) for _ in range(300)),
+        ]
         if scheme == "pgm":
             raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, 113)
             target: tuple[str, int] = (GROUP, 0)

@@ -104,7 +104,11 @@ class Receiver:
         self.rxw_sqns = max(1, rxw_sqns)
         self._send = send
         self.maxmsgsize = maxmsgsize
-        self.nak_bo_ivl, self.nak_rpt_ivl, self.nak_rdata_ivl = nak_bo_ivl, nak_rpt_ivl, nak_rdata_ivl
+        self.nak_bo_ivl, self.nak_rpt_ivl, self.nak_rdata_ivl = (
+            nak_bo_ivl,
+            nak_rpt_ivl,
+            nak_rdata_ivl,
+        )
         self.nak_retries = nak_retries
         self.peer_expiry = peer_expiry
         self.rng = rng or random.Random()

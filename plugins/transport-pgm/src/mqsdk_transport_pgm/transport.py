@@ -137,7 +137,9 @@ def parse_endpoint(scheme: str, address: str) -> PgmAddress:
     interface, sep, rest = address.rpartition(";")
     group, colon, port_text = rest.rpartition(":")
     if not colon or not group:
-        raise EndpointError(f"{scheme}://{address}: expected [interface;]group:port, e.g. {example}")
+        raise EndpointError(
+            f"{scheme}://{address}: expected [interface;]group:port, e.g. {example}"
+        )
     if sep and not interface:
         raise EndpointError(f"{scheme}://{address}: empty interface before ';' (e.g. {example})")
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:

@@ -1,0 +1,82 @@
+"""Endpoint forms, socket types, options and availability (no multicast traffic)."""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterator
+
+import pytest
+from mqsdk_transport_pgm.transport import EpgmTransport, PgmTransport, parse_endpoint
+
+import mqsdk
+from mqsdk.errors import ENOCOMPATPROTO, EndpointError, MQError
+
+
+@pytest.fixture
+def ctx() -> Iterator[mqsdk.Context]:
+    context = mqsdk.Context()
+    yield context
+    context.destroy(linger=0)
+
+
+@pytest.mark.parametrize(
+    ("address", "interface", "ifaddr", "group", "port"),
+    [
+        ("lo;239.192.1.1:5555", "lo", "127.0.0.1", "239.192.1.1", 5555),
+        ("127.0.0.1;224.0.0.251:1", "127.0.0.1", "127.0.0.1", "224.0.0.251", 1),
+    ],
+)
+def test_endpoint_forms(address: str, interface: str, ifaddr: str, group: str, port: int) -> None:
+    parsed = parse_endpoint("epgm", address)
+    assert (parsed.interface, parsed.ifaddr, parsed.group, parsed.port) == (
+        interface,
+        ifaddr,
+        group,
+        port,
+    )
+
+
+@pytest.mark.parametrize(
+    ("address", "words"),
+    [
+        ("lo;239.192.1.1", "group:port"),
+        ("lo;10.0.0.1:5555", "not an IPv4 multicast group"),
+        ("lo;239.192.1.1:0", "port"),
+        ("lo;239.192.1.1:70000", "port"),
+        ("lo;239.192.1.1:x", "port"),
+        (";239.192.1.1:5555", "empty interface"),
+        ("no-such-if0;239.192.1.1:5555", "no-such-if0"),
+        ("lo;example.com:5555", "multicast"),
+    ],
+)
+def test_bad_endpoints(address: str, words: str) -> None:
+    with pytest.raises(EndpointError, match=words):
+        parse_endpoint("epgm", address)
+
+
+@pytest.mark.parametrize("kind", [mqsdk.PUSH, mqsdk.PULL, mqsdk.REQ, mqsdk.REP, mqsdk.PAIR])
+@pytest.mark.parametrize("scheme", ["pgm", "epgm"])
+def test_only_pubsub_socket_types(ctx: mqsdk.Context, kind: int, scheme: str) -> None:
+    sock = ctx.socket(kind)
+    with pytest.raises(MQError, match="PUB/XPUB to SUB/XSUB only") as info:
+        sock.connect(f"{scheme}://lo;239.192.1.1:5555")
+    assert info.value.errno == ENOCOMPATPROTO
+    with pytest.raises(MQError):
+        sock.bind(f"{scheme}://lo;239.192.1.1:5555")
+
+
+def test_rate_and_recovery_ivl_options(ctx: mqsdk.Context) -> None:
+    sock = ctx.socket(mqsdk.PUB)
+    assert (sock.rate, sock.recovery_ivl, sock.multicast_maxtpdu) == (100, 10000, 1500)
+    sock.setsockopt(8, 5000)  # ZMQ_RATE
+    sock.setsockopt(9, 2000)  # ZMQ_RECOVERY_IVL
+    assert (sock.getsockopt(8), sock.getsockopt(9)) == (5000, 2000)
+    with pytest.raises(MQError) as info:
+        sock.rate = 0
+    assert info.value.errno == errno.EINVAL
+
+
+def test_availability_is_reported() -> None:
+    assert EpgmTransport.available()
+    pgm = PgmTransport.available()
+    assert pgm.ok or "CAP_NET_RAW" in pgm.reason or "raw IP sockets" in pgm.reason
