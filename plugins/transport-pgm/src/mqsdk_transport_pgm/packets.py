@@ -31,6 +31,7 @@ __all__ = [
     "encode",
     "sqn_add",
     "sqn_diff",
+    "sqn_list",
     "sqn_lt",
 ]
 
@@ -116,6 +117,13 @@ class Packet:
     def tsi(self) -> tuple[bytes, int]:
         """The transport session id of a downstream packet (GSI, source port)."""
         return (self.gsi, self.sport)
+
+
+def sqn_list(
+    kind: int, sport: int, dport: int, gsi: bytes, sqns: list[int], nla: str, group: str
+) -> Packet:
+    """A NAK or NCF for ``sqns``: the first in the header, the rest in OPT_NAK_LIST."""
+    return Packet(kind, sport, dport, gsi, sqns[0], nla=nla, group=group, naks=tuple(sqns[1:]))
 
 
 def _nla(addr: str) -> bytes:

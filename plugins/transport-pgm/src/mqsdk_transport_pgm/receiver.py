@@ -38,6 +38,7 @@ from mqsdk_transport_pgm.packets import (
     encode,
     sqn_add,
     sqn_diff,
+    sqn_list,
     sqn_lt,
 )
 
@@ -292,17 +293,8 @@ class Receiver:
         step = MAX_NAK_LIST + 1
         for start in range(0, len(sqns), step):
             chunk = sqns[start : start + step]
-            packet = Packet(
-                NAK,
-                self.dport,
-                peer.sport,
-                peer.gsi,
-                chunk[0],
-                nla=peer.nla,
-                group=self.group,
-                naks=tuple(chunk[1:]),
-            )
-            self._send(encode(packet))
+            nak = sqn_list(NAK, self.dport, peer.sport, peer.gsi, chunk, peer.nla, self.group)
+            self._send(encode(nak))
             self.stats["pgm_naks_sent"] += 1
 
     def next_deadline(self) -> float | None:

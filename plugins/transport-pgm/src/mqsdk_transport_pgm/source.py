@@ -22,6 +22,7 @@ from mqsdk_transport_pgm.packets import (
     encode,
     sqn_add,
     sqn_diff,
+    sqn_list,
 )
 
 __all__ = ["HEARTBEAT_SPM", "Source"]
@@ -155,16 +156,7 @@ class Source:
         wanted = [s for s in (packet.sqn, *packet.naks) if self.in_window(s)]
         if not wanted:
             return False  # gone: receivers learn it from the trail in SPM and data
-        ncf = Packet(
-            NCF,
-            self.sport,
-            self.dport,
-            self.gsi,
-            wanted[0],
-            nla=self.nla,
-            group=self.group,
-            naks=tuple(wanted[1:]),
-        )
+        ncf = sqn_list(NCF, self.sport, self.dport, self.gsi, wanted, self.nla, self.group)
         self._send(encode(ncf))
         self.stats["pgm_ncf_sent"] += 1
         queued = False
