@@ -63,10 +63,12 @@ def endpoint(scheme: str) -> str:
     return f"{scheme}://lo;{GROUP}:{PORT}"
 
 
-def make_sub(ctx: mqsdk.Context, scheme: str, rate: int, topic: bytes = b"") -> mqsdk.Socket:
+def make_sub(
+    ctx: mqsdk.Context, scheme: str, rate: int, topic: bytes = b"", rcvhwm: int = 0
+) -> mqsdk.Socket:
     sub = ctx.socket(mqsdk.SUB)
     sub.rcvtimeo = RECV_TIMEOUT_MS
-    sub.rcvhwm = 0
+    sub.rcvhwm = rcvhwm
     sub.rate = rate
     sub.subscribe(topic)
     sub.connect(endpoint(scheme))
@@ -260,8 +262,121 @@ def malformed(scheme: str, rate: int = 200000) -> dict[str, Any]:
         ctx.destroy(linger=0)
 
 
+def unrecoverable(scheme: str, rate: int = 200000) -> dict[str, Any]:
+    """Data gone from the window: logged and counted, the subscriber resyncs at the next
+    message start and never delivers a torn message; later data flows again."""
+    import logging
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logging.getLogger("mqsdk_transport_pgm.receiver").addHandler(handler)
+    # Packet 20 never arrives (neither ODATA nor any RDATA); the window holds 16 packets
+    # (rate 200000 kbit/s x 1 ms / 1500 B), so the source forgets it soon.
+    pgm.hooks.drop_data = lambda packet: packet.sqn == 20
+    ctx = mqsdk.Context()
+    try:
+        sub = make_sub(ctx, scheme, rate)
+        pub = ctx.socket(mqsdk.PUB)
+        pub.sndhwm = 0
+        pub.rate = rate
+        pub.recovery_ivl = 1
+        pub.connect(endpoint(scheme))
+        for n in range(1000):
+            pub.send_multipart(message(n))
+        got: list[int] = []
+        while not got or got[-1] != 999:
+            try:
+                got.append(verify(sub.recv_multipart()))  # whole, uncorrupted messages only
+            except mqsdk.Again:
+                raise Failed(f"stalled after loss; got {len(got)} messages") from None
+        check(got == sorted(set(got)), "out of order or duplicated")
+        check(len(got) < 1000, "nothing was lost: the scenario did not drop anything")
+        stats = pgm_stats(sub)
+        check(stats["pgm_lost"] >= 1, f"the loss was not counted: {stats}")
+        check(
+            any("unrecoverable data loss" in r.getMessage() for r in records),
+            "the loss was not logged",
+        )
+        return {"missing": 1000 - len(got), "sub": stats}
+    finally:
+        ctx.destroy(linger=0)
+
+
+def xpub_xsub(scheme: str, rate: int = 200000) -> dict[str, Any]:
+    """XPUB sees one subscribe-all per endpoint; XSUB receives everything (no filter,
+    as libzmq's) and its upstream messages go nowhere."""
+    ctx = mqsdk.Context()
+    try:
+        xsub = ctx.socket(mqsdk.XSUB)
+        xsub.rcvtimeo = RECV_TIMEOUT_MS
+        xsub.connect(endpoint(scheme))
+        xsub.send(b"\x01a")  # nothing goes upstream over pgm: accepted, dropped
+        xpub = ctx.socket(mqsdk.XPUB)
+        xpub.rcvtimeo = RECV_TIMEOUT_MS
+        xpub.connect(endpoint(scheme))
+        check(xpub.recv() == b"\x01", "XPUB did not see the subscription to everything")
+        for n in range(50):
+            xpub.send_multipart(message(n))
+        check(receive(xsub, 50) == list(range(50)), "XSUB lost messages")
+        return {"xsub": 50}
+    finally:
+        ctx.destroy(linger=0)
+
+
+def slow_reader(scheme: str, rate: int = 200000) -> dict[str, Any]:
+    """At RCVHWM the session stops reading and resumes when the user drains the pipe."""
+    ctx = mqsdk.Context()
+    try:
+        sub = make_sub(ctx, scheme, rate, rcvhwm=10)
+        pub = make_pub(ctx, scheme, rate)
+        for n in range(2000):
+            pub.send_multipart(message(n))
+        got = receive(sub, 2000)
+        check(got == list(range(2000)), "loss or reordering with a small RCVHWM")
+        check(sub.stats.get("pgm_read_pauses", 0) > 0, "RCVHWM never paused reading")
+        return {"sub": pgm_stats(sub)}
+    finally:
+        ctx.destroy(linger=0)
+
+
+def throughput(
+    scheme: str, messages: int = 50000, size: int = 100, rate: int = 1000000
+) -> dict[str, Any]:
+    """Messages per second, one publisher to one subscriber (for the record, not a test)."""
+    ctx = mqsdk.Context()
+    try:
+        sub = make_sub(ctx, scheme, rate)
+        pub = make_pub(ctx, scheme, rate)
+        body = b"x" * size
+        started = time.perf_counter()
+        for _ in range(messages):
+            pub.send(body)
+        for _ in range(messages):
+            sub.recv()
+        elapsed = time.perf_counter() - started
+        return {
+            "msgs_per_s": round(messages / elapsed),
+            "mbit_per_s": round(messages * size * 8 / elapsed / 1e6, 1),
+            "sub": pgm_stats(sub),
+        }
+    finally:
+        ctx.destroy(linger=0)
+
+
 SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
-    f.__name__: f for f in (fanout, filtering, late_join, restart, malformed)
+    f.__name__: f
+    for f in (
+        fanout,
+        filtering,
+        late_join,
+        restart,
+        malformed,
+        unrecoverable,
+        xpub_xsub,
+        slow_reader,
+        throughput,
+    )
 }
 
 

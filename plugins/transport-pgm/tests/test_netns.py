@@ -111,3 +111,20 @@ def test_publisher_restart_is_survived(scheme: str) -> None:
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_malformed_packets_on_the_group_are_dropped(scheme: str) -> None:
     assert run("malformed", scheme=scheme)["sub"]["pgm_malformed"] > 0
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_unrecoverable_loss_is_reported_and_resynced(scheme: str) -> None:
+    result = run("unrecoverable", scheme=scheme)
+    assert result["missing"] >= 1
+    assert result["sub"]["pgm_lost"] >= 1 and result["sub"]["pgm_resyncs"] >= 1
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_xpub_and_xsub(scheme: str) -> None:
+    assert run("xpub_xsub", scheme=scheme)["xsub"] == 50
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_rcvhwm_pauses_and_resumes_reading(scheme: str) -> None:
+    assert run("slow_reader", scheme=scheme)["sub"]["pgm_read_pauses"] > 0

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import errno
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -80,3 +83,39 @@ def test_availability_is_reported() -> None:
     assert EpgmTransport.available()
     pgm = PgmTransport.available()
     assert pgm.ok or "CAP_NET_RAW" in pgm.reason or "raw IP sockets" in pgm.reason
+
+
+def test_pgm_without_cap_net_raw_says_why() -> None:
+    """Drop CAP_NET_RAW in a child process: pgm:// is unavailable with the reason."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("needs setpriv (util-linux) to drop CAP_NET_RAW")
+    code = (
+        "import mqsdk\n"
+        "ctx = mqsdk.Context()\n"
+        "try:\n"
+        "    ctx.socket(mqsdk.SUB).connect('pgm://lo;239.192.1.1:5555')\n"
+        "except mqsdk.errors.UnsupportedTransport as exc:\n"
+        "    print('refused:', exc)\n"
+        "ctx.destroy(linger=0)\n"
+    )
+    result = subprocess.run(
+        [
+            setpriv,
+            "--bounding-set",
+            "-net_raw",
+            "--inh-caps",
+            "-net_raw",
+            sys.executable,
+            "-c",
+            code,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if "Operation not permitted" in result.stderr and "setpriv" in result.stderr:
+        pytest.skip(f"cannot drop capabilities here: {result.stderr.strip()}")
+    assert result.returncode == 0, result.stderr
+    assert "refused:" in result.stdout and "CAP_NET_RAW" in result.stdout, result.stdout

@@ -351,17 +351,23 @@ class _Session:
         self._readable()
 
     def _load(self) -> bool:
-        """Move one queued message from the pipe into the packer."""
+        """Move queued messages from the pipe into the packer, a TSDU's worth at most."""
         outq = self.pipe.outq
         if not outq:
             return False
-        full = bool(self.pipe.sndhwm) and len(outq) >= self.pipe.sndhwm
-        message = outq.popleft()
         assert self.source is not None
-        self.source.packer.add(message)
+        packer = self.source.packer
+        hwm = self.pipe.sndhwm
+        full = bool(hwm) and len(outq) >= hwm
+        count = size = 0
+        while outq and len(packer) < packer.room:
+            message = outq.popleft()
+            packer.add(message)
+            count += 1
+            size += sum(map(len, message))
         stats = self.socket.stats
-        stats["msgs_out"] += 1
-        stats["bytes_out"] += sum(map(len, message))
+        stats["msgs_out"] += count
+        stats["bytes_out"] += size
         if full:
             self.socket._pipe_writable(self.pipe)
         return True
@@ -494,6 +500,7 @@ class _Session:
             pipe.read_paused = True
             self.reactor.remove_reader(self.os.fileno())
             self._reading = False
+            stats["pgm_read_pauses"] = stats.get("pgm_read_pauses", 0) + 1
 
 
 class _PgmBase(MessageTransport):
@@ -511,9 +518,6 @@ class _PgmBase(MessageTransport):
                 f"publish-subscribe); a {kind} socket cannot use {endpoint}",
                 ENOCOMPATPROTO,
             )
-        available = self.available()
-        if not available:
-            raise MQError(f"cannot use {endpoint}: {available.reason}", errno.EPROTONOSUPPORT)
         parsed = parse_endpoint(self.name, address)
         session = _Session(sock, self.name, parsed, endpoint)
         self._sessions.append(session)
