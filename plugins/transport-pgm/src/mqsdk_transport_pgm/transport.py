@@ -376,11 +376,14 @@ class _Session:
         source = self.source
         if self.closed or source is None:
             return
-        self._rate_timer = None
         wait = source.pump(time.monotonic(), self._load)
         if wait > 0 and self._rate_timer is None:
-            self._rate_timer = self.reactor.call_later(wait, self._pump)
+            self._rate_timer = self.reactor.call_later(wait, self._rate_refilled)
         self._arm()
+
+    def _rate_refilled(self) -> None:
+        self._rate_timer = None
+        self._pump()
 
     def _arm(self) -> None:
         """Keep one timer for the earliest SPM or NAK deadline."""
