@@ -31,6 +31,10 @@ class Failed(Exception):
     pass
 
 
+class Skip(Exception):
+    pass
+
+
 def check(condition: bool, why: str) -> None:
     if not condition:
         raise Failed(why)
@@ -59,8 +63,8 @@ def verify(msg: list[bytes], big_every: int = 50) -> int:
     return n
 
 
-def endpoint(scheme: str) -> str:
-    return f"{scheme}://lo;{GROUP}:{PORT}"
+def endpoint(scheme: str, iface: str = "lo") -> str:
+    return f"{scheme}://{iface};{GROUP}:{PORT}"
 
 
 def make_sub(
@@ -364,6 +368,129 @@ def throughput(
         ctx.destroy(linger=0)
 
 
+# -- against libzmq + OpenPGM (ctypes) ---------------------------------------------------
+
+# OpenPGM resolves an interface by address, not by the name "lo" (EINVAL).
+LIBZMQ_IFACE = "127.0.0.1"
+
+
+def _libzmq() -> Any:
+    from libzmq_pgm import load
+
+    lib, why = load()
+    if lib is None:
+        raise Skip(why)
+    return lib
+
+
+def _until_heard(send: Callable[[], None], heard: Callable[[], bool], what: str) -> None:
+    """Send probes until the other side hears one: it has joined the group (no event
+    says so across libraries), bounded."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        send()
+        if heard():
+            return
+    raise Failed(f"{what} never heard a probe")
+
+
+def interop_to_libzmq(scheme: str, messages: int = 2000, rate: int = 20000) -> dict[str, Any]:
+    """mqsdk PUB -> libzmq SUB: every message, in order, frames intact."""
+    from libzmq_pgm import ZMQ_RATE, ZMQ_RCVTIMEO, ZMQ_SUB, Socket
+
+    lib = _libzmq()
+    zctx = lib.zmq_ctx_new()
+    ctx = mqsdk.Context()
+    zsub = Socket(lib, zctx, ZMQ_SUB)
+    try:
+        zsub.set_int(ZMQ_RATE, rate)
+        zsub.set_int(ZMQ_RCVTIMEO, 100)
+        # No RCVHWM: libzmq 4.3's pgm_receiver asserts (restart_input, push_msg EAGAIN)
+        # when a SUB's pipe is still full as it resumes.
+        zsub.set_int(24, 0)
+        zsub.subscribe(b"")
+        zsub.connect(endpoint(scheme, LIBZMQ_IFACE))
+        pub = ctx.socket(mqsdk.PUB)
+        pub.sndhwm = 0
+        pub.rate = rate
+        pub.connect(endpoint(scheme, LIBZMQ_IFACE))
+        _until_heard(
+            lambda: pub.send_multipart([b"probe"]),
+            lambda: zsub.recv_multipart() is not None,
+            "libzmq SUB",
+        )
+        for n in range(messages):
+            pub.send_multipart(message(n))
+        zsub.set_int(ZMQ_RCVTIMEO, RECV_TIMEOUT_MS)
+        got: list[int] = []
+        while len(got) < messages:
+            msg = zsub.recv_multipart()
+            if msg is None:
+                raise Failed(f"libzmq SUB timed out after {len(got)} messages")
+            if msg != [b"probe"]:
+                got.append(verify(msg))
+        check(got == list(range(messages)), "libzmq SUB: loss or reordering")
+        return {"received": len(got), "pub": pgm_stats(pub)}
+    finally:
+        zsub.close()
+        ctx.destroy(linger=0)
+        lib.zmq_ctx_term(zctx)
+
+
+def interop_from_libzmq(
+    scheme: str, messages: int = 2000, loss: float = 0.0, rate: int = 20000
+) -> dict[str, Any]:
+    """libzmq PUB -> mqsdk SUB; with ``loss``, our NAKs must be answered by OpenPGM."""
+    from libzmq_pgm import ZMQ_PUB, ZMQ_RATE, Socket
+
+    lib = _libzmq()
+    if loss:
+        pgm.hooks.drop_data = lossy(loss, 2)
+    zctx = lib.zmq_ctx_new()
+    ctx = mqsdk.Context()
+    zpub = Socket(lib, zctx, ZMQ_PUB)
+    try:
+        sub = ctx.socket(mqsdk.SUB)
+        sub.rate = rate
+        sub.rcvhwm = 0
+        sub.subscribe(b"")
+        sub.connect(endpoint(scheme, LIBZMQ_IFACE))
+        zpub.set_int(ZMQ_RATE, rate)
+        zpub.set_int(23, 0)  # ZMQ_SNDHWM: a rate-limited libzmq PUB must not drop at 1000
+        zpub.connect(endpoint(scheme, LIBZMQ_IFACE))
+        sub.rcvtimeo = 100
+
+        def heard() -> bool:
+            try:
+                sub.recv_multipart()
+            except mqsdk.Again:
+                return False
+            return True
+
+        _until_heard(lambda: zpub.send_multipart([b"probe"]), heard, "mqsdk SUB")
+        for n in range(messages):
+            zpub.send_multipart(message(n))
+        sub.rcvtimeo = RECV_TIMEOUT_MS
+        got: list[int] = []
+        while len(got) < messages:
+            try:
+                msg = sub.recv_multipart()
+            except mqsdk.Again:
+                missing = sorted(set(range(messages)) - set(got))
+                raise Failed(
+                    f"mqsdk SUB timed out after {len(got)}, missing {missing[:20]}: "
+                    f"{pgm_stats(sub)}"
+                ) from None
+            if msg != [b"probe"]:
+                got.append(verify(msg))
+        check(got == list(range(messages)), "mqsdk SUB: loss or reordering")
+        return {"received": len(got), "sub": pgm_stats(sub)}
+    finally:
+        zpub.close()
+        ctx.destroy(linger=0)
+        lib.zmq_ctx_term(zctx)
+
+
 SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
     f.__name__: f
     for f in (
@@ -376,6 +503,8 @@ SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
         xpub_xsub,
         slow_reader,
         throughput,
+        interop_to_libzmq,
+        interop_from_libzmq,
     )
 }
 
@@ -392,6 +521,9 @@ def main() -> int:
         result = SCENARIOS[name](**params)
         result["seconds"] = round(time.monotonic() - started, 2)
         print(json.dumps(result))
+        return 0
+    except Skip as exc:
+        print(json.dumps({"skip": str(exc)}))
         return 0
     except Failed as exc:
         print(json.dumps({"failed": str(exc)}))

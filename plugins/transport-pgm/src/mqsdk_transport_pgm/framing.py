@@ -111,7 +111,10 @@ class StreamUnpacker:
             self.lose()
             return []
         offset = int.from_bytes(tsdu[:2], "big")
-        if offset != NO_OFFSET and offset >= len(tsdu) - 2:
+        # An offset equal to the data's length is valid: libzmq's pgm_sender records the
+        # position after a finished message before it knows whether another follows, so
+        # the next message then starts in the next TSDU.
+        if offset != NO_OFFSET and offset > len(tsdu) - 2:
             self.corrupt += 1
             self.lose()
             return []

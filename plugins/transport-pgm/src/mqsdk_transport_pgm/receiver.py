@@ -55,6 +55,7 @@ _COUNTERS = (
     "pgm_lost",
     "pgm_resyncs",
     "pgm_spmr_sent",
+    "pgm_bad_stream",
 )
 
 
@@ -219,7 +220,18 @@ class Receiver:
             sqn = peer.next
             data = held.pop(sqn, None)
             if data is not None:
-                messages += peer.unpacker.feed(data)
+                unpacker = peer.unpacker
+                corrupt = unpacker.corrupt
+                messages += unpacker.feed(data)
+                if unpacker.corrupt != corrupt:
+                    self.stats["pgm_bad_stream"] += 1
+                    log.warning(
+                        "pgm: undecodable data from source %s:%d in sqn %d; dropped the "
+                        "partial message, resuming at the next message start",
+                        peer.gsi.hex(),
+                        peer.sport,
+                        sqn,
+                    )
             elif sqn in peer.lost or (peer.trail is not None and sqn_lt(sqn, peer.trail)):
                 peer.lost.discard(sqn)
                 peer.naks.pop(sqn, None)

@@ -252,7 +252,11 @@ class _Session:
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             if not self.raw:
+                # Share the port with every other member on this host (OpenPGM sets
+                # SO_REUSEPORT on its sockets, which must then be set on ours too).
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if hasattr(socket, "SO_REUSEPORT"):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
                 # Bound to the group: only its datagrams arrive, whatever else uses the port.
                 sock.bind((address.group, address.port))
             membership = socket.inet_aton(address.group) + socket.inet_aton(address.ifaddr)
