@@ -394,11 +394,17 @@ def _until_heard(send: Callable[[], None], heard: Callable[[], bool], what: str)
     raise Failed(f"{what} never heard a probe")
 
 
-def interop_to_libzmq(scheme: str, messages: int = 2000, rate: int = 20000) -> dict[str, Any]:
-    """mqsdk PUB -> libzmq SUB: every message, in order, frames intact."""
+def interop_to_libzmq(
+    scheme: str, messages: int = 2000, loss: float = 0.0, rate: int = 20000
+) -> dict[str, Any]:
+    """mqsdk PUB -> libzmq SUB: every message, in order, frames intact; with ``loss``,
+    ODATA is dropped as it leaves, so OpenPGM must NAK and we must repair."""
     from libzmq_pgm import ZMQ_RATE, ZMQ_RCVTIMEO, ZMQ_SUB, Socket
 
     lib = _libzmq()
+    if loss:
+        rng = random.Random(4)
+        pgm.hooks.drop_sent = lambda raw: raw[4] & 0x0F == 4 and rng.random() < loss
     zctx = lib.zmq_ctx_new()
     ctx = mqsdk.Context()
     zsub = Socket(lib, zctx, ZMQ_SUB)

@@ -71,9 +71,11 @@ _CLOSE_WAIT = 5.0  # seconds close() waits for the reactor to flush and close
 
 @dataclass
 class TestHooks:
-    """For tests only: drop received data packets, choose the first sequence number."""
+    """For tests only: drop received data packets or packets about to be sent, choose the
+    first sequence number."""
 
     drop_data: Callable[[Packet], bool] | None = None
+    drop_sent: Callable[[bytes], bool] | None = None
     first_sqn: int | None = None
 
 
@@ -202,6 +204,9 @@ class _Session:
         max_tsdu = self.maxtpdu - overhead - 24  # PGM header and data header
         window = int(options.rate) * int(options.recovery_ivl) // 8 // self.maxtpdu
         self.os = self._open(address, int(transport_options.get("multicast_hops", 1)))
+        self.unicast: socket.socket | None = None
+        if not self.raw and sock.socket_type_name in _SENDERS:
+            self.unicast = self._open_unicast(address)
         self.pipe = PgmPipe(sock, endpoint, self)
         self.pipe.peer = PeerInfo("", b"", f"{address.group}:{address.port}", {})
         now = time.monotonic()
@@ -241,7 +246,8 @@ class _Session:
         self._timer_at = 0.0
         self._rate_timer: TimerHandle | None = None
         self._reading = False
-        self._lock = threading.Lock()
+        # What a raw socket keeps: packets to the group, and NAKs unicast to us.
+        self._destinations = {socket.inet_aton(address.group), socket.inet_aton(address.ifaddr)}
 
     # -- the OS socket ----------------------------------------------------------------
 
@@ -279,7 +285,33 @@ class _Session:
             ) from None
         return sock
 
+    def _open_unicast(self, address: PgmAddress) -> socket.socket | None:
+        """epgm sources: OpenPGM receivers unicast their NAKs to the source's address on
+        the endpoint's port, which the group-bound socket does not receive. Bound to the
+        interface address, this socket is the most specific match for them."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if hasattr(socket, "SO_REUSEPORT"):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind((address.ifaddr, address.port))
+            sock.setblocking(False)
+        except OSError as exc:
+            sock.close()
+            log.warning(
+                "pgm: cannot receive unicast NAKs on %s:%d (%s); receivers that unicast "
+                "them (OpenPGM) get no repairs from this source",
+                address.ifaddr,
+                address.port,
+                exc.strerror or exc,
+            )
+            return None
+        return sock
+
     def _send(self, packet: bytes) -> None:
+        drop = hooks.drop_sent
+        if drop is not None and drop(packet):
+            return
         target = (self.address.group, 0 if self.raw else self.address.port)
         try:
             self.os.sendto(packet, target)
@@ -325,6 +357,9 @@ class _Session:
             return
         self.reactor.add_reader(self.os.fileno(), self._readable)
         self._reading = True
+        if self.unicast is not None:
+            unicast = self.unicast
+            self.reactor.add_reader(unicast.fileno(), lambda: self._readable(unicast))
         if self.source is not None:
             self.source.tick(time.monotonic())  # an SPM first: receivers join at its lead
             self._pump()
@@ -344,6 +379,9 @@ class _Session:
         for timer in (self._timer, self._rate_timer):
             if timer is not None:
                 timer.cancel()
+        if self.unicast is not None:
+            self.reactor.remove_reader(self.unicast.fileno())
+            self.unicast.close()
         self.os.close()
 
     def _resume(self) -> None:
@@ -421,10 +459,10 @@ class _Session:
             self._deliver(messages)
         self._arm()
 
-    def _readable(self) -> None:
+    def _readable(self, sock: socket.socket | None = None) -> None:
         if self.closed:
             return
-        sock = self.os
+        sock = sock or self.os
         messages: list[Message] = []
         for _ in range(_READ_BATCH):
             try:
@@ -449,13 +487,9 @@ class _Session:
         if len(data) < 20 or data[0] >> 4 != 4:
             return b"", ""
         header = (data[0] & 0x0F) * 4
-        if header < 20 or len(data) < header or data[16:20] != self._group_bytes:
+        if header < 20 or len(data) < header or data[16:20] not in self._destinations:
             return b"", ""
         return data[header:], socket.inet_ntoa(data[12:16])
-
-    @property
-    def _group_bytes(self) -> bytes:
-        return socket.inet_aton(self.address.group)
 
     def _packet(self, data: bytes, source_ip: str, messages: list[Message]) -> None:
         if len(data) < 16:
