@@ -156,6 +156,20 @@ def parse_endpoint(scheme: str, address: str) -> PgmAddress:
     return PgmAddress(interface, ifaddr, group, port)
 
 
+def _shared_udp_socket() -> socket.socket:
+    """A UDP socket that shares its port with every other member on this host (OpenPGM
+    sets SO_REUSEPORT on its sockets, which must then be set on ours too)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if hasattr(socket, "SO_REUSEPORT"):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 class PgmPipe(Pipe):
     """The pipe between a socket and one pgm endpoint (all sources or all receivers)."""
 
@@ -255,14 +269,9 @@ class _Session:
         if self.raw:
             sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, IPPROTO_PGM)
         else:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock = _shared_udp_socket()
         try:
             if not self.raw:
-                # Share the port with every other member on this host (OpenPGM sets
-                # SO_REUSEPORT on its sockets, which must then be set on ours too).
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                if hasattr(socket, "SO_REUSEPORT"):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
                 # Bound to the group: only its datagrams arrive, whatever else uses the port.
                 sock.bind((address.group, address.port))
             membership = socket.inet_aton(address.group) + socket.inet_aton(address.ifaddr)
@@ -289,11 +298,8 @@ class _Session:
         """epgm sources: OpenPGM receivers unicast their NAKs to the source's address on
         the endpoint's port, which the group-bound socket does not receive. Bound to the
         interface address, this socket is the most specific match for them."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock = _shared_udp_socket()
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if hasattr(socket, "SO_REUSEPORT"):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             sock.bind((address.ifaddr, address.port))
             sock.setblocking(False)
         except OSError as exc:
