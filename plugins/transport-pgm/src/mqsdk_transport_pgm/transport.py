@@ -173,6 +173,7 @@ def _shared_udp_socket() -> socket.socket:
 class PgmPipe(Pipe):
     """The pipe between a socket and one pgm endpoint (all sources or all receivers)."""
 
+    subscribe_to_all = True  # no subscriptions travel: the SUB filters by itself
     __slots__ = ("session",)
 
     def __init__(self, owner: Any, endpoint: str, session: _Session) -> None:
