@@ -38,6 +38,10 @@ class Waker:
     def __init__(self) -> None:
         self._eventfd = -1
         self._pair: tuple[socket.socket, socket.socket] | None = None
+        # wake() may race close() from another thread (Context.term wakes sockets that
+        # their own thread is closing): without the lock a wake could write into an fd
+        # number the OS has already handed to someone else.
+        self._lock = threading.Lock()
         if hasattr(os, "eventfd"):
             self._eventfd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         else:  # pragma: no cover - exercised on platforms without eventfd
@@ -56,34 +60,37 @@ class Waker:
         return self._eventfd
 
     def wake(self) -> None:
-        try:
-            if self._pair is not None:
-                self._pair[1].send(b"\x01")
-            else:
-                os.eventfd_write(self._eventfd, 1)
-        except (BlockingIOError, InterruptedError):
-            pass  # already signalled: the reader will wake anyway
-        except OSError:
-            pass  # closed during shutdown; nobody is left to wake
+        with self._lock:
+            try:
+                if self._pair is not None:
+                    self._pair[1].send(b"\x01")
+                elif self._eventfd >= 0:
+                    os.eventfd_write(self._eventfd, 1)
+            except (BlockingIOError, InterruptedError):
+                pass  # already signalled: the reader will wake anyway
+            except OSError:
+                pass  # closed during shutdown; nobody is left to wake
 
     def drain(self) -> None:
-        try:
-            if self._pair is not None:
-                while self._pair[0].recv(4096):
-                    pass
-            else:
-                os.eventfd_read(self._eventfd)
-        except (BlockingIOError, InterruptedError):
-            pass
+        with self._lock:
+            try:
+                if self._pair is not None:
+                    while self._pair[0].recv(4096):
+                        pass
+                elif self._eventfd >= 0:
+                    os.eventfd_read(self._eventfd)
+            except (BlockingIOError, InterruptedError):
+                pass
 
     def close(self) -> None:
-        if self._pair is not None:
-            for end in self._pair:
-                end.close()
-            self._pair = None
-        elif self._eventfd >= 0:
-            os.close(self._eventfd)
-            self._eventfd = -1
+        with self._lock:
+            if self._pair is not None:
+                for end in self._pair:
+                    end.close()
+                self._pair = None
+            elif self._eventfd >= 0:
+                os.close(self._eventfd)
+                self._eventfd = -1
 
 
 class TimerHandle:

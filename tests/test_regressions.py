@@ -125,3 +125,25 @@ def test_async_poller_and_recv_on_one_socket_do_not_steal_each_other() -> None:
             ctx.destroy(linger=0)
 
     asyncio.run(main())
+
+
+def test_destroy_while_another_thread_starts_polling_its_sockets() -> None:
+    """Context.destroy() closes sockets another thread is just registering in a Poller:
+    the waker's fd must never be used after close (it raised ValueError/EBADF, and
+    could have written into a reused fd number)."""
+    import mqsdk.auth
+
+    failures: list[BaseException] = []
+    previous = threading.excepthook
+    threading.excepthook = lambda args: failures.append(args.exc_value)  # type: ignore[assignment]
+    try:
+        for _ in range(100):
+            ctx = mqsdk.Context()
+            auth = mqsdk.auth.ThreadAuthenticator(ctx)
+            auth.start()
+            ctx.destroy(linger=0)
+            auth.stop()
+            assert not auth.is_alive()
+    finally:
+        threading.excepthook = previous
+    assert not failures, failures[:1]

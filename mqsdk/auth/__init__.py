@@ -226,9 +226,9 @@ class ThreadAuthenticator(Authenticator):
         import mqsdk
 
         poller = mqsdk.Poller()
-        poller.register(zap, mqsdk.POLLIN)
-        poller.register(stop_receiver, mqsdk.POLLIN)
         try:
+            poller.register(zap, mqsdk.POLLIN)
+            poller.register(stop_receiver, mqsdk.POLLIN)
             while True:
                 ready = dict(poller.poll())
                 if stop_receiver in ready:
