@@ -21,7 +21,8 @@ from mqsdk_transport_tipc import (
 from mqsdk_transport_tipc.address import ADDR_ID, ADDR_NAME, ADDR_NAMESEQ, ZONE_SCOPE
 from mqsdk_transport_tipc.transport import tipc_availability
 
-from mqsdk.errors import EndpointError
+import mqsdk
+from mqsdk.errors import EndpointError, UnsupportedTransport
 
 D100 = tipc_addr(1, 0, 0)
 
@@ -287,3 +288,24 @@ def test_probe_closes_its_socket_when_it_works() -> None:
 
     assert tipc_availability(Works())
     assert closed == [True]
+
+
+def test_sockets_refuse_tipc_with_the_reason_where_the_kernel_lacks_it() -> None:
+    availability = TipcTransport.available()
+    context = mqsdk.Context()
+    try:
+        sock = context.socket(mqsdk.PUSH)
+        if availability:  # a kernel with TIPC (the VM test): the same calls work
+            sock.bind("tipc://{5561,0,0}")
+            sock.connect("tipc://{5561,0}")
+            return
+        for action, endpoint in (
+            (sock.bind, "tipc://{5561,0,0}"),
+            (sock.connect, "tipc://{5561,0}"),
+        ):
+            with pytest.raises(UnsupportedTransport) as info:
+                action(endpoint)
+            assert availability.reason in str(info.value)
+            assert info.value.errno == errno.EPROTONOSUPPORT
+    finally:
+        context.destroy(linger=0)

@@ -1,32 +1,45 @@
-"""The tipc transport on real AF_TIPC sockets.
+"""The tipc transport on real AF_TIPC sockets, and mqsdk sockets talking ZMTP over it.
 
 Every test here needs the tipc kernel module and skips with the plugin's own reason
-where ``TipcTransport.available()`` says no. Waits are select() calls bounded by WAIT
-seconds; nothing sleeps. Service types are picked from the pid so parallel runs on one
-host do not share a service.
+where ``TipcTransport.available()`` says no (the VM kernel test, .ci/vm-kernel-tests,
+runs them on a kernel that has it and makes a skip a failure there). Waits are bounded
+(select() for WAIT seconds, socket timeouts); nothing sleeps. Service types are picked
+from the pid so parallel runs on one host do not share a service.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 import select
 import socket
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from mqsdk_transport_tipc import TipcAddress, TipcTransport
 
-WAIT = 10.0
+import mqsdk
+from mqsdk.testing.transport_conformance import (
+    StreamTransportConformance,
+    skip_unless_supported,
+)
+
+WAIT = 30.0  # generous: these tests also run in an emulated (TCG) VM
 OPTIONS: dict[str, Any] = {"backlog": 16}
 SERVICE_TYPE = 0x10000 + os.getpid() % 0xFFFF  # well above TIPC_RESERVED_TYPES
+_more_types = itertools.count(SERVICE_TYPE + 100)  # one fresh service per mqsdk test
+
+
+def _unavailable() -> str:
+    availability = TipcTransport.available()
+    return "" if availability else availability.reason
 
 
 @pytest.fixture(autouse=True)
 def _need_tipc() -> None:
-    availability = TipcTransport.available()
-    if not availability:
-        pytest.skip(availability.reason)
+    skip_unless_supported("tipc", _unavailable())
 
 
 @pytest.fixture
@@ -49,16 +62,19 @@ def _parse(transport: TipcTransport, address: str, *, bind: bool) -> TipcAddress
 def _connected(
     transport: TipcTransport, listener: socket.socket, target: str, opened: list[socket.socket]
 ) -> tuple[socket.socket, socket.socket]:
-    """Connect to ``target`` and accept; return (client, server), both non-blocking."""
+    """Connect to ``target`` and accept; return (client, server), both non-blocking.
+
+    A TIPC connect completes only once the listener accepts (accept() sends the reply
+    that establishes the connection), so accept comes before waiting for writability."""
     client = transport.connect(_parse(transport, target, bind=False), OPTIONS)
     opened.append(client)
-    _, writable, _ = select.select([], [client], [], WAIT)
-    assert writable, f"connect to tipc://{target} did not finish"
-    assert client.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
     readable, _, _ = select.select([listener], [], [], WAIT)
     assert readable, "the listener saw no connection"
     server, _ = listener.accept()
     opened.append(server)
+    _, writable, _ = select.select([], [client], [], WAIT)
+    assert writable, f"connect to tipc://{target} did not finish"
+    assert client.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
     transport.accepted(server, OPTIONS)
     transport.accepted(client, OPTIONS)
     return client, server
@@ -128,3 +144,75 @@ def test_connect_to_a_service_nobody_serves_fails(
     sockets.append(client)
     select.select([], [client], [], WAIT)
     assert client.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0
+
+
+# --- mqsdk sockets over tipc ---------------------------------------------------------
+
+
+class TestTipcConformance(StreamTransportConformance):
+    """Bind a service range, connect by service name (the shared battery)."""
+
+    scheme = "tipc"
+    bad_endpoints: ClassVar[list[tuple[str, bool]]] = [
+        ("tipc://{5560,1}", True),  # a service name is for connect
+        ("tipc://{5560,0,3}", False),  # a range is for bind
+        ("tipc://<*>", False),
+        ("tipc://<1.0.0:1234>", True),
+        ("tipc://{63,0,3}", True),  # reserved type
+        ("tipc://{5560,4,3}", True),  # lower > upper
+        ("tipc://{5560,1}@1.0", False),
+        ("tipc://5560", False),
+    ]
+
+    def unavailable_reason(self) -> str:
+        return _unavailable()
+
+    def bind_endpoint(self) -> str:
+        return f"tipc://{{{next(_more_types)},0,3}}"
+
+    def connect_endpoint(self, last_endpoint: str) -> str:
+        service_type = _range_type(last_endpoint)
+        return f"tipc://{{{service_type},2}}"
+
+    def check_last_endpoint(self, bound: str, last_endpoint: str) -> None:
+        assert last_endpoint == f"tipc://{{{_range_type(bound)}, 0, 3}}"
+
+
+def _range_type(endpoint: str) -> int:
+    match = re.fullmatch(r"tipc://\{(\d+), ?0, ?3\}", endpoint)
+    assert match, f"not a tipc://{{type, 0, 3}} range: {endpoint}"
+    return int(match.group(1))
+
+
+@pytest.fixture
+def ctx() -> Iterator[mqsdk.Context]:
+    context = mqsdk.Context()
+    yield context
+    context.destroy(linger=0)
+
+
+def _pull_push(ctx: mqsdk.Context, bind: str) -> tuple[mqsdk.Socket, mqsdk.Socket]:
+    pull, push = ctx.socket(mqsdk.PULL), ctx.socket(mqsdk.PUSH)
+    for sock in (pull, push):
+        sock.rcvtimeo = sock.sndtimeo = int(WAIT * 1000)
+        sock.linger = 0
+    pull.bind(bind)
+    return pull, push
+
+
+def test_random_port_id_last_endpoint_is_connectable(ctx: mqsdk.Context) -> None:
+    pull, push = _pull_push(ctx, "tipc://<*>")
+    endpoint = pull.last_endpoint.decode()
+    assert re.fullmatch(r"tipc://<\d+\.\d+\.\d+:\d+>", endpoint), endpoint
+    push.connect(endpoint)
+    push.send_multipart([b"over", b"a port id"])
+    assert pull.recv_multipart() == [b"over", b"a port id"]
+
+
+def test_service_name_with_a_lookup_domain(ctx: mqsdk.Context) -> None:
+    service_type = next(_more_types)
+    pull, push = _pull_push(ctx, f"tipc://{{{service_type},7,7}}")
+    assert pull.last_endpoint.decode() == f"tipc://{{{service_type}, 7, 7}}"
+    push.connect(f"tipc://{{{service_type},7}}@1.0.0")
+    push.send(b"found by name")
+    assert pull.recv() == b"found by name"
