@@ -94,7 +94,7 @@ def test_loopback_probe_says_what_is_missing() -> None:
 
     started = time.monotonic()
     result = _probe()
-    assert time.monotonic() - started < PROBE_TIMEOUT + 0.5  # the probe is bounded
+    assert time.monotonic() - started < PROBE_TIMEOUT + 5  # bounded (slack for emulated VMs)
     assert loopback() == result
     assert loopback() is loopback()  # probed once
     if result:
@@ -112,7 +112,8 @@ def test_loopback_probe_says_what_is_missing() -> None:
 def test_available_is_cheap_and_cached() -> None:
     started = time.monotonic()
     first = VmciTransport.available()
-    assert time.monotonic() - started < 0.2  # no connect probe: every process asks
+    # no connect probe (it takes PROBE_TIMEOUT without loopback): every process asks
+    assert time.monotonic() - started < PROBE_TIMEOUT * 0.9
     assert VmciTransport.available() is first
     if SOCKET_REASON:
         assert not first
