@@ -737,10 +737,12 @@ class Socket:
     def _check_open(self) -> None:
         if self._attended:
             self._misuse()
+        if self.context.closed:
+            # Checked first: term() closes the sockets other threads still use, and
+            # those threads must learn why (ETERM, as libzmq), not just ENOTSOCK.
+            raise ContextTerminated("the context was terminated")
         if self._closed:
             raise MQError("the socket is closed", errno.ENOTSOCK)
-        if self.context.closed:
-            raise ContextTerminated("the context was terminated")
 
     def _flush_engines(self) -> None:
         for engine in list(self._engines.values()):
