@@ -1,4 +1,8 @@
-"""The ``mqsdk`` command: ``mqsdk plugins``, ``mqsdk doctor``, ``mqsdk --version``."""
+"""The ``mqsdk`` command: the parser and dispatch, ``mqsdk plugins``, ``mqsdk doctor``.
+
+Larger subcommands live in their own modules (``mqsdk/cli_<name>.py``), each with a
+``register(subparsers)`` function called from :func:`build_parser`.
+"""
 
 from __future__ import annotations
 
@@ -12,19 +16,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import mqsdk
+from mqsdk import cli_cat, cli_demo, cli_monitor
+from mqsdk.cli_output import plain_table as _table
 from mqsdk.config import load_config
 from mqsdk.errors import MQError
 from mqsdk.registry import Registry, describe_inactive
-
-
-def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
-    cells = [[str(row.get(col, "")) for col in columns] for row in rows]
-    widths = [max([len(col), *(len(r[i]) for r in cells)]) for i, col in enumerate(columns)]
-    lines = [
-        "  ".join(col.upper().ljust(w) for col, w in zip(columns, widths, strict=True)).rstrip()
-    ]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    return "\n".join(lines)
 
 
 def plugin_rows(registry: Registry) -> list[dict[str, Any]]:
@@ -201,11 +197,21 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="what this host supports and what would be used")
     doctor.add_argument("--json", action="store_true", help="print a JSON object")
     doctor.set_defaults(func=cmd_doctor)
+    # Subcommands with their own module: one line each.
+    cli_demo.register(sub)
+    cli_cat.register(sub)
+    cli_monitor.register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # `mqsdk cat push --connect EP part1 part2`: positionals after options are more parts.
+    if extra and hasattr(args, "parts") and not any(e.startswith("-") for e in extra):
+        args.parts += extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return int(args.func(args))
     except MQError as exc:
