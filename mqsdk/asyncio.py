@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
+import pickle
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -176,6 +178,23 @@ class Socket(mqsdk.socket.Socket):
     async def recv_string(self, flags: int = 0, encoding: str = "utf-8") -> str:  # type: ignore[override]
         data = await self.recv(flags)
         return bytes(data).decode(encoding)
+
+    # The base class's json/pyobj helpers call self.send/self.recv without awaiting them.
+    async def send_json(self, obj: Any, flags: int = 0, **kwargs: Any) -> None:  # type: ignore[override]
+        await self.send(json.dumps(obj, **kwargs).encode("utf-8"), flags)
+
+    async def recv_json(self, flags: int = 0, **kwargs: Any) -> Any:
+        return json.loads(await self.recv(flags), **kwargs)
+
+    async def send_pyobj(  # type: ignore[override]
+        self, obj: Any, flags: int = 0, protocol: int = pickle.DEFAULT_PROTOCOL
+    ) -> None:
+        """Send a pickled object. Never unpickle data from peers you do not trust."""
+        await self.send(pickle.dumps(obj, protocol), flags)
+
+    async def recv_pyobj(self, flags: int = 0) -> Any:
+        """Receive and unpickle an object. Unsafe with untrusted peers: unpickling runs code."""
+        return pickle.loads(await self.recv(flags))
 
     async def poll(self, timeout: int | None = None, flags: int = POLLIN) -> int:  # type: ignore[override]
         try:

@@ -179,3 +179,21 @@ def test_options_are_attributes_on_both_socket_classes() -> None:
         for sock in (asock, plain):
             sock.rcvtimeo = 42
             assert sock.getsockopt(mqsdk.RCVTIMEO) == 42
+
+
+def test_json_and_pyobj_are_awaitable(loop_kind: str) -> None:
+    # As in pyzmq's zmq.asyncio: the helpers await the send/recv underneath.
+    async def main() -> None:
+        ctx = maio.Context()
+        try:
+            pull, push = ctx.socket(mqsdk.PULL), ctx.socket(mqsdk.PUSH)
+            pull.bind("inproc://aio-json")
+            push.connect("inproc://aio-json")
+            await push.send_json({"n": 1}, sort_keys=True)
+            await push.send_pyobj({2, 3})
+            assert await asyncio.wait_for(pull.recv_json(), 5) == {"n": 1}
+            assert await asyncio.wait_for(pull.recv_pyobj(), 5) == {2, 3}
+        finally:
+            ctx.destroy(linger=0)
+
+    run(loop_kind, main)
