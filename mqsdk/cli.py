@@ -188,7 +188,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mqsdk", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="mqsdk",
+        description="mqsdk: brokerless messaging in pure Python, wire-compatible with ZeroMQ.",
+        epilog="'mqsdk COMMAND --help' shows a command's options.",
+    )
     parser.add_argument("--version", action="version", version=f"mqsdk {mqsdk.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     plugins = sub.add_parser("plugins", help="list every discovered plugin and its state")

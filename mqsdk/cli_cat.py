@@ -284,7 +284,7 @@ def register(sub: Any) -> None:
     cat = sub.add_parser(
         "cat",
         help="bind or connect a socket of any type; send arguments or stdin, print what arrives",
-        description=__doc__,
+        description=(__doc__ or "").replace("``", ""),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     cat.add_argument(

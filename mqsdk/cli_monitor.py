@@ -79,7 +79,7 @@ def register(sub: Any) -> None:
     monitor = sub.add_parser(
         "monitor",
         help="print a socket's connection events as they happen",
-        description=__doc__,
+        description=(__doc__ or "").replace("``", ""),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     monitor.add_argument("endpoint", nargs="*", metavar="ENDPOINT", help="connect here")
