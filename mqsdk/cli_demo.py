@@ -132,27 +132,31 @@ def _exchange(
                 got.append(client.recv())
                 cell.received += 1
         elif cell.pattern == "PAIR":  # both directions, count messages each way
-            for sender, receiver in ((client, server), (server, client)):
-                for message in messages:
-                    sender.send(message)
-                    cell.sent += 1
-                for _ in messages:
-                    got.append(receiver.recv())
-                    cell.received += 1
+            got = _one_way(cell, client, server, messages) + _one_way(
+                cell, server, client, messages
+            )
             messages = messages * 2
+        elif cell.pattern == "PUB/SUB":
+            got = _one_way(cell, server, client, messages)
         else:
-            sender, receiver = (server, client) if cell.pattern == "PUB/SUB" else (client, server)
-            for message in messages:
-                sender.send(message)
-                cell.sent += 1
-            for _ in messages:
-                got.append(receiver.recv())
-                cell.received += 1
+            got = _one_way(cell, client, server, messages)
         cell.seconds = time.perf_counter() - start
         if got != messages:
             raise MQError("messages arrived changed or out of order")
     finally:
         ctx.destroy(linger=0)
+
+
+def _one_way(cell: Cell, sender: Any, receiver: Any, messages: list[bytes]) -> list[bytes]:
+    """Send every message, then receive as many; counted in the cell as they go."""
+    for message in messages:
+        sender.send(message)
+        cell.sent += 1
+    got = []
+    for _ in messages:
+        got.append(receiver.recv())
+        cell.received += 1
+    return got
 
 
 def run_cell(
