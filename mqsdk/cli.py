@@ -10,8 +10,10 @@ import argparse
 import json
 import os
 import platform
+import signal
 import socket
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -216,8 +218,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.parts += extra
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if threading.current_thread() is threading.main_thread():
+        # `kill` ends cat/monitor like Ctrl-C: sockets closed, ipc files removed.
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         return int(args.func(args))
     except MQError as exc:
         print(f"mqsdk: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
