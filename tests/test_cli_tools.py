@@ -331,3 +331,39 @@ def test_monitor_plain_output_has_time_event_endpoint_value() -> None:
     assert event == "LISTENING"
     assert endpoint.startswith("tcp://127.0.0.1:")
     assert stamp.count(":") == 2 and value.isdigit()
+
+
+def test_demo_shows_a_transport_that_cannot_carry_a_pattern_as_not_applicable() -> None:
+    # A datagram transport declares the socket types it carries; the demo must not try
+    # the others, nor count them as failures.
+    from types import SimpleNamespace
+
+    from mqsdk import hookimpl
+    from mqsdk.cli_demo import PATTERNS, run_cell
+    from mqsdk.transport import MessageTransport
+
+    class Datagrams(MessageTransport):
+        name = "dgram"
+        socket_types = frozenset({"RADIO", "DISH"})
+
+        def bind(self, socket: Any, address: str) -> str:
+            raise AssertionError("the demo must not bind a transport that cannot carry it")
+
+        def connect(self, socket: Any, address: str) -> None:
+            raise AssertionError("the demo must not connect it either")
+
+        def close(self, socket: Any) -> None:
+            pass
+
+    @hookimpl
+    def mqsdk_transports() -> list[type[MessageTransport]]:
+        return [Datagrams]
+
+    registry = Registry(
+        load_config(environ={}),
+        extra_plugins=[("dgram", SimpleNamespace(mqsdk_transports=mqsdk_transports))],
+    )
+    for pattern in PATTERNS:
+        cell = run_cell(pattern, "dgram", registry, 1, 1.0, "/nonexistent", 0)
+        assert cell.outcome == "n/a", cell
+        assert cell.reason == "dgram carries DISH, RADIO only"
