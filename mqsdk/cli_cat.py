@@ -117,9 +117,7 @@ def open_socket(
         except MQError as exc:
             sock.close(linger=0)
             raise UsageError(
-                f"--{flag.replace('_', '-')} needs the socket option {option}, which this "
-                f"installation does not support ({exc}); install a mechanism plugin that "
-                f"provides it"
+                f"--{flag.replace('_', '-')} (socket option {option}): {exc}"
             ) from None
     if bind_connect:
         if not args.bind and not args.connect:
