@@ -192,7 +192,11 @@ def run_cell(
         return cell
     template = BIND_ENDPOINTS.get(scheme)
     if template is None:
-        cell.outcome, cell.reason = "n/a", f"the demo knows no loopback endpoint for {scheme}://"
+        cell.outcome = "n/a"
+        cell.reason = (
+            f"the demo has no single-host endpoint for {scheme}:// (a transport needing a "
+            "network, such as multicast, is tested by its own plugin)"
+        )
         return cell
     blocker = _host_blocker(transport)
     if blocker:
