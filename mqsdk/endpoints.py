@@ -11,10 +11,11 @@ import errno
 import logging
 import random
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from mqsdk.engine import CloseReason, StreamEngine
+from mqsdk.poller import READ, WRITE
 
 if TYPE_CHECKING:
     from mqsdk.pipe import Pipe
@@ -46,6 +47,7 @@ class Listener:
         self.sock = sock
         self.reactor = reactor
         self.engines: set[StreamEngine] = set()
+        self.handshakes: set[TransportHandshake] = set()
         self.closed = False
 
     def start(self) -> None:
@@ -72,16 +74,32 @@ class Listener:
                 self.owner._event("accept_failed", self.endpoint, exc.errno or 0)
                 continue
             self.owner._event("accepted", self.endpoint, conn.fileno())
-            engine = self.owner.engine_class(
-                conn,
-                self.owner,
-                self.endpoint,
-                self.reactor,
-                self.transport.peer_address(conn),
-                on_close=self._engine_closed,
+            try:
+                wrapped = self.transport.wrap(conn, self.address, options, server_side=True)
+            except OSError as exc:
+                transport_handshake_failed(self.owner, self.endpoint, conn, exc)
+                continue
+            if wrapped is None:
+                self._start_engine(conn)
+                continue
+            handshake = TransportHandshake(
+                self.owner, self.endpoint, self.transport, wrapped, self.reactor, self._start_engine
             )
-            self.engines.add(engine)
-            engine.start()
+            handshake.on_end = self.handshakes.discard
+            self.handshakes.add(handshake)
+            handshake.start()
+
+    def _start_engine(self, conn: socket.socket) -> None:
+        engine = self.owner.engine_class(
+            conn,
+            self.owner,
+            self.endpoint,
+            self.reactor,
+            self.transport.peer_address(conn),
+            on_close=self._engine_closed,
+        )
+        self.engines.add(engine)
+        engine.start()
 
     def _engine_closed(self, engine: StreamEngine, reason: CloseReason) -> None:
         self.engines.discard(engine)
@@ -99,6 +117,8 @@ class Listener:
             self.owner._event("close_failed", self.endpoint, exc.errno or 0)
         else:
             self.owner._event("closed", self.endpoint, fd)
+        for handshake in list(self.handshakes):
+            handshake.cancel()
         for engine in list(self.engines):
             engine.close("endpoint unbound")
 
@@ -125,6 +145,7 @@ class Connecter:
         self.closed = False
         self.lingering = False  # the socket was closed with messages still queued here
         self._sock: socket.socket | None = None
+        self._handshake: TransportHandshake | None = None
         self._retry: TimerHandle | None = None
         self._interval = 0.0  # the current backoff, seconds
 
@@ -170,6 +191,27 @@ class Connecter:
             return
         self._interval = 0.0
         self.owner._event("connected", self.endpoint, sock.fileno())
+        try:
+            wrapped = self.transport.wrap(sock, self.address, self._options(), server_side=False)
+        except OSError as exc:
+            transport_handshake_failed(self.owner, self.endpoint, sock, exc)
+            self._schedule_retry()
+            return
+        if wrapped is None:
+            self._start_engine(sock)
+            return
+        self._handshake = TransportHandshake(
+            self.owner, self.endpoint, self.transport, wrapped, self.reactor, self._start_engine
+        )
+        self._handshake.on_end = self._handshake_ended
+        self._handshake.start()
+
+    def _handshake_ended(self, handshake: TransportHandshake) -> None:
+        self._handshake = None
+        if handshake.failed:
+            self._schedule_retry()
+
+    def _start_engine(self, sock: socket.socket) -> None:
         self.engine = self.owner.engine_class(
             sock,
             self.owner,
@@ -245,7 +287,110 @@ class Connecter:
             self.reactor.remove_writer(self._sock.fileno())
             self._sock.close()
             self._sock = None
+        if self._handshake is not None:
+            self._handshake.cancel()
         if self.engine is not None:
             self.engine.close("endpoint disconnected")
         if self.lingering:
             self.owner.context._linger_finished(self)
+
+
+class TransportHandshake:
+    """Drives a wrapped stream's own handshake (TLS) in the I/O thread, before ZMTP.
+
+    See :meth:`StreamTransport.wrap`. ``ready(sock)`` starts the engine once the
+    transport says the handshake is complete; a failure or ``handshake_ivl`` expiring
+    is reported and closes the socket. ``on_end(self)`` is called either way (``failed``
+    tells which), but not after :meth:`cancel`.
+    """
+
+    def __init__(
+        self,
+        owner: Any,
+        endpoint: str,
+        transport: StreamTransport,
+        sock: socket.socket,
+        reactor: Reactor,
+        ready: Callable[[socket.socket], None],
+    ) -> None:
+        self.owner = owner
+        self.endpoint = endpoint
+        self.transport = transport
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.reactor = reactor
+        self.ready = ready
+        self.on_end: Callable[[TransportHandshake], None] = lambda handshake: None
+        self.failed = False
+        self._done = False
+        self._watching = 0
+        self._timer: TimerHandle | None = None
+
+    def start(self) -> None:
+        ivl = self.owner.options.handshake_ivl
+        if ivl > 0:
+            self._timer = self.reactor.call_later(ivl / 1000, self._expired)
+        self._step()
+
+    def _step(self) -> None:
+        if self._done:
+            return
+        try:
+            want = self.transport.handshake(self.sock)
+        except OSError as exc:
+            self._fail(exc)
+            return
+        if want:
+            self._watch(want)
+            return
+        self._finish()
+        self.on_end(self)
+        self.ready(self.sock)
+
+    def _watch(self, want: int) -> None:
+        for flag, add, remove in (
+            (READ, self.reactor.add_reader, self.reactor.remove_reader),
+            (WRITE, self.reactor.add_writer, self.reactor.remove_writer),
+        ):
+            if want & flag and not self._watching & flag:
+                add(self.fd, self._step)
+            elif self._watching & flag and not want & flag:
+                remove(self.fd)
+        self._watching = want & (READ | WRITE)
+
+    def _finish(self) -> None:
+        self._done = True
+        self._watch(0)
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _expired(self) -> None:
+        if not self._done:
+            self._fail(TimeoutError(errno.ETIMEDOUT, "the transport handshake timed out"))
+
+    def _fail(self, exc: OSError) -> None:
+        self._finish()
+        self.failed = True
+        transport_handshake_failed(self.owner, self.endpoint, self.sock, exc)
+        self.on_end(self)
+
+    def cancel(self) -> None:
+        """The endpoint closes: stop, and close the socket without reporting a failure."""
+        if not self._done:
+            self._finish()
+            self.sock.close()
+
+
+def transport_handshake_failed(
+    owner: Any, endpoint: str, sock: socket.socket, exc: OSError
+) -> None:
+    """Report a failed transport handshake the way a failed ZMTP one is, and close."""
+    fd = sock.fileno()
+    sock.close()
+    log.info("%s: %s: transport handshake failed: %s", owner, endpoint, exc)
+    owner.stats["handshake_failures"] += 1
+    owner._event("handshake_failed_no_detail", endpoint, exc.errno or errno.EPROTO)
+    owner.context.registry.notify(
+        "mqsdk_handshake_failed", socket=owner, endpoint=endpoint, error=exc
+    )
+    owner._event("disconnected", endpoint, fd)

@@ -98,6 +98,9 @@ class StreamEngine:
         options = owner.options
         self.maxmsgsize: int = options.maxmsgsize
         self.decoder = FrameDecoder(self.maxmsgsize)
+        # A wrapped stream (TLS, see StreamTransport.wrap) may hold decoded bytes that
+        # the fd no longer signals; plain sockets have no pending().
+        self._buffered: Callable[[], int] | None = getattr(sock, "pending", None)
         self._greeting = GreetingParser(owner.mechanism_name)
         self._pending: list[Any] = []  # encoded pieces not yet written
         self._pending_size = 0
@@ -322,6 +325,8 @@ class StreamEngine:
             self.greeted = True
             if rest:
                 self._dispatch(rest)
+            if self._buffered is not None and self._buffered():
+                self.read_available()
             self.flush()
 
     # -- traffic through the mechanism (CURVE); NULL and PLAIN never come here -------------
@@ -422,7 +427,7 @@ class StreamEngine:
                 break
             if items:
                 delivered += self._dispatch(items)
-            if n < 16384:
+            if n < 16384 and (self._buffered is None or not self._buffered()):
                 break  # drained the OS buffer most likely; don't pay for an EAGAIN
         return delivered
 

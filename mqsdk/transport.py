@@ -14,6 +14,12 @@ during ``bind()`` and ``connect()`` (so a bad endpoint is an immediate
 (so an address in use is an immediate error), and ``connect``/``accepted`` from the
 context's I/O thread. A transport instance is created once per socket endpoint and holds
 no global state.
+
+A stream transport may run its own protocol under ZMTP (TLS): :meth:`StreamTransport.wrap`
+returns the socket the kernel should use instead, and the kernel drives
+:meth:`StreamTransport.handshake` in the I/O thread until it is complete, before the ZMTP
+greeting. The wrapped socket must behave like a plain non-blocking one towards the kernel
+(see :meth:`StreamTransport.wrap`).
 """
 
 from __future__ import annotations
@@ -67,6 +73,33 @@ class StreamTransport(Transport):
 
         Called for both sides of every connection. The default does nothing.
         """
+
+    def wrap(
+        self, sock: socket.socket, address: Any, options: Mapping[str, Any], *, server_side: bool
+    ) -> socket.socket | None:
+        """Return the socket to run ZMTP over instead of ``sock``, or None (the default).
+
+        Called in the I/O thread after :meth:`accepted`, for both sides of every
+        connection (``server_side`` is True for accepted ones; ``address`` is the parsed
+        bind or connect address). The returned socket (an ``ssl.SSLSocket`` subclass, for
+        example) must behave like a plain non-blocking socket towards the kernel:
+        ``recv``, ``recv_into``, ``send`` and ``sendmsg`` raise :class:`BlockingIOError`
+        when they would block (translate ``SSLWantReadError``/``SSLWantWriteError``),
+        ``sendmsg`` may send only a prefix, and a ``pending()`` method, if it has one,
+        says how many bytes it holds already decoded, which the fd no longer signals.
+        """
+        return None
+
+    def handshake(self, sock: socket.socket) -> int:
+        """Advance the handshake of a socket :meth:`wrap` returned, without blocking.
+
+        Return 0 when it is complete, or :data:`mqsdk.poller.READ` / ``WRITE`` for what
+        to wait for before the next call. Raise OSError if it failed: the kernel reports
+        HANDSHAKE_FAILED_NO_DETAIL (the ``mqsdk_handshake_failed`` hook gets the error),
+        closes the socket and, on the connecting side, retries. The socket option
+        ``handshake_ivl`` bounds this handshake and the ZMTP one, each.
+        """
+        return 0
 
     def close_listener(self, sock: socket.socket, address: Any) -> None:
         """Close a listening socket on unbind or socket close (ipc removes its file)."""

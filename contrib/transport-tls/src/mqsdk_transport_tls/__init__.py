@@ -1,0 +1,18 @@
+"""mqsdk ``tls://`` transport: ZMTP over TLS (TCP plus Python's ``ssl`` module)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mqsdk.hookspecs import hookimpl
+from mqsdk.transport import Transport
+
+from .address import TlsAddress, parse_tls
+from .transport import TlsTransport
+
+__all__ = ["TlsAddress", "TlsTransport", "mqsdk_transports", "parse_tls"]
+
+
+@hookimpl
+def mqsdk_transports() -> Sequence[type[Transport]]:
+    return [TlsTransport]
