@@ -30,10 +30,13 @@ class RawEngine(StreamEngine):
         self.state = _ACTIVE
         self.greeted = True
         self.reactor.add_reader(self.fd, self._on_readable)
-        if not self.owner._engine_ready(self):
-            return
-        if self.pipe is not None and self.owner.pattern.get_option("stream_notify"):
-            self.pipe.deliver([[b""]])
+        # Held until the connect notification is queued: a user thread reading this new
+        # connection must not deliver the peer's first bytes before it.
+        with self.lock:
+            if not self.owner._engine_ready(self):
+                return
+            if self.pipe is not None and self.owner.pattern.get_option("stream_notify"):
+                self.pipe.deliver([[b""]])
 
     def read_available(self) -> int:
         sock = self.sock

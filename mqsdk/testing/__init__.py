@@ -1,1 +1,28 @@
-"""Test helpers for mqsdk plugin authors (imported from their test suites, not at run time)."""
+"""Test kits for mqsdk plugin authors: imported by test suites, never at run time.
+
+* :mod:`mqsdk.testing.transports`: the transport conformance battery
+  (:class:`~mqsdk.testing.transports.TransportUnderTest`,
+  :class:`~mqsdk.testing.transports.TransportConformance`); the ``mqsdk.testing`` pytest
+  plugin (:mod:`mqsdk.testing.pytest_plugin`, installed with mqsdk) runs it from one option.
+* :mod:`mqsdk.testing.poller_conformance`: the poller backend battery.
+* :mod:`mqsdk.testing.helpers`: bounded waits, lifecycle observers, endpoint makers.
+
+The names are loaded on first use, so the pytest plugin stays cheap in test runs that do
+not use it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mqsdk.testing.transports import TransportConformance, TransportUnderTest
+
+__all__ = ["TransportConformance", "TransportUnderTest"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        return getattr(importlib.import_module("mqsdk.testing.transports"), name)
+    raise AttributeError(f"module 'mqsdk.testing' has no attribute {name!r}")

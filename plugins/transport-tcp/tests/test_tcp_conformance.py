@@ -1,0 +1,27 @@
+"""The transport conformance kit (mqsdk.testing) run against tcp."""
+
+from __future__ import annotations
+
+import pytest
+
+from mqsdk.testing.transports import ALL_CAPABILITIES, TransportConformance, TransportUnderTest
+
+
+def _loopback(endpoint: str) -> str:
+    """Reach a wildcard bind (tcp://0.0.0.0:port) through loopback."""
+    return endpoint.replace("tcp://0.0.0.0:", "tcp://127.0.0.1:")
+
+
+@pytest.fixture(scope="session")
+def mqsdk_transport() -> TransportUnderTest:
+    return TransportUnderTest(
+        "tcp",
+        bind_endpoint=lambda: "tcp://127.0.0.1:*",
+        connect_endpoint=_loopback,
+        wildcard_endpoint="tcp://*:*",
+        capabilities=ALL_CAPABILITIES | {"stream"},
+    )
+
+
+class TestTcpConformance(TransportConformance):
+    pass
