@@ -62,6 +62,7 @@ def mqsdk_transport(pytestconfig: pytest.Config) -> Any:
     return _load(spec)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:

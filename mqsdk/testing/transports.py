@@ -40,7 +40,7 @@ from mqsdk.monitor import Event
 from mqsdk.testing.helpers import WAIT, EventLog, wait_until
 
 __all__ = [
-    "ALL_CAPABILITIES",
+    "DEFAULT_CAPABILITIES",
     "CAPABILITIES",
     "CLASSIC_PATTERNS",
     "PATTERNS",
@@ -65,8 +65,9 @@ CAPABILITIES: dict[str, str] = {
 }
 """Capabilities a transport may declare, and what declaring one promises."""
 
-ALL_CAPABILITIES = frozenset(CAPABILITIES) - {"stream"}
-"""The default: what a connection-oriented stream transport such as tcp offers."""
+DEFAULT_CAPABILITIES = frozenset(CAPABILITIES) - {"stream", "wildcard_bind"}
+"""The default: what a connection-oriented stream transport offers (``stream`` and
+``wildcard_bind`` are declared explicitly, the latter with ``wildcard_endpoint``)."""
 
 PATTERNS: dict[str, tuple[str, str]] = {
     "PAIR": ("PAIR", "PAIR"),
@@ -114,7 +115,7 @@ class TransportUnderTest:
     bind_endpoint: Callable[[], str]
     connect_endpoint: Callable[[str], str] = _same
     rebind_endpoint: Callable[[str], str] = _same
-    capabilities: frozenset[str] = ALL_CAPABILITIES
+    capabilities: frozenset[str] = DEFAULT_CAPABILITIES
     patterns: frozenset[str] = CLASSIC_PATTERNS
     unused_endpoint: Callable[[], str] | None = None
     wildcard_endpoint: str | None = None

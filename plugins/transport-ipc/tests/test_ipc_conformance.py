@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from mqsdk.testing.helpers import ipc_endpoints, short_tmpdir
-from mqsdk.testing.transports import ALL_CAPABILITIES, TransportConformance, TransportUnderTest
+from mqsdk.testing.transports import DEFAULT_CAPABILITIES, TransportConformance, TransportUnderTest
 
 
 @pytest.fixture(scope="session")
@@ -19,8 +19,8 @@ def mqsdk_transport() -> Iterator[TransportUnderTest]:
             # Like libzmq, a second bind replaces the socket file. ipc://* (a fresh
             # temporary path) is tested in test_ipc.py: the kit rebinds bound endpoints,
             # and that path goes with its socket.
-            capabilities=(ALL_CAPABILITIES | {"stream"})
-            - {"exclusive_bind", "wildcard_bind", "ephemeral_port"},
+            capabilities=(DEFAULT_CAPABILITIES | {"stream"})
+            - {"exclusive_bind", "ephemeral_port"},
         )
 
 

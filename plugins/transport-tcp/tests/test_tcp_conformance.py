@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mqsdk.testing.transports import ALL_CAPABILITIES, TransportConformance, TransportUnderTest
+from mqsdk.testing.transports import DEFAULT_CAPABILITIES, TransportConformance, TransportUnderTest
 
 
 def _loopback(endpoint: str) -> str:
@@ -19,7 +19,7 @@ def mqsdk_transport() -> TransportUnderTest:
         bind_endpoint=lambda: "tcp://127.0.0.1:*",
         connect_endpoint=_loopback,
         wildcard_endpoint="tcp://*:*",
-        capabilities=ALL_CAPABILITIES | {"stream"},
+        capabilities=DEFAULT_CAPABILITIES | {"stream", "wildcard_bind"},
     )
 
 
