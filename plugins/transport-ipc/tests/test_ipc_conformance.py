@@ -19,8 +19,7 @@ def mqsdk_transport() -> Iterator[TransportUnderTest]:
             # Like libzmq, a second bind replaces the socket file. ipc://* (a fresh
             # temporary path) is tested in test_ipc.py: the kit rebinds bound endpoints,
             # and that path goes with its socket.
-            capabilities=(DEFAULT_CAPABILITIES | {"stream"})
-            - {"exclusive_bind", "ephemeral_port"},
+            capabilities=(DEFAULT_CAPABILITIES | {"stream"}) - {"exclusive_bind", "ephemeral_port"},
         )
 
 

@@ -1,0 +1,18 @@
+"""mqsdk ``template://`` transport: ZMTP over TCP, as the starting point of a new transport."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mqsdk.hookspecs import hookimpl
+from mqsdk.transport import Transport
+
+from .transport import TemplateAddress, TemplateTransport
+
+__all__ = ["TemplateAddress", "TemplateTransport", "mqsdk_transports"]
+
+
+@hookimpl
+def mqsdk_transports() -> Sequence[type[Transport]]:
+    """Registration hook: the transport classes this plugin provides."""
+    return [TemplateTransport]

@@ -1,0 +1,23 @@
+"""The transport conformance kit (mqsdk.testing) run against tipc; skipped with the
+plugin's own reason where the host has no TIPC (no kernel module)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mqsdk.testing.transports import DEFAULT_CAPABILITIES, TransportConformance, TransportUnderTest
+
+
+@pytest.fixture(scope="session")
+def mqsdk_transport() -> TransportUnderTest:
+    return TransportUnderTest(
+        "tipc",
+        bind_endpoint=lambda: "tipc://<*>",  # a random port id, reported by last_endpoint
+        # A port id disappears with its socket: rebinding it is not possible, and
+        # overlapping service ranges share connections instead of failing to bind.
+        capabilities=DEFAULT_CAPABILITIES - {"reconnect", "exclusive_bind"},
+    )
+
+
+class TestTipcConformance(TransportConformance):
+    pass
