@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,71 +13,13 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 import mqsdk
+from mqsdk.testing.helpers import Observer, observing, wait_until
+
+__all__ = ["RCVTIMEO", "WAIT", "Monitor", "Observer", "Sockets", "observing", "wait_until"]
 
 WAIT = 5.0
 """Seconds any event the test expects may take; only an upper bound, never a timing check."""
 RCVTIMEO = 5000
-
-
-class Observer:
-    """Records mqsdk lifecycle hooks (called from the I/O thread) for the test to wait on."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self.events: list[tuple[str, Any, dict[str, Any]]] = []
-
-    def _add(self, kind: str, socket: Any, **details: Any) -> None:
-        with self._cond:
-            self.events.append((kind, socket, details))
-            self._cond.notify_all()
-
-    @mqsdk.hookimpl
-    def mqsdk_peer_connected(self, socket: Any, endpoint: str, peer: Any) -> None:
-        self._add("connected", socket, endpoint=endpoint, peer=peer)
-
-    @mqsdk.hookimpl
-    def mqsdk_peer_disconnected(self, socket: Any, endpoint: str, peer: Any, reason: str) -> None:
-        self._add("disconnected", socket, endpoint=endpoint, peer=peer, reason=reason)
-
-    @mqsdk.hookimpl
-    def mqsdk_handshake_failed(self, socket: Any, endpoint: str, error: Exception) -> None:
-        self._add("handshake_failed", socket, endpoint=endpoint, error=error)
-
-    def of(self, kind: str, socket: Any = None) -> list[dict[str, Any]]:
-        with self._cond:
-            return [
-                details
-                for k, s, details in self.events
-                if k == kind and (socket is None or s is socket)
-            ]
-
-    def wait(
-        self, kind: str, socket: Any = None, *, count: int = 1, timeout: float = WAIT
-    ) -> list[dict[str, Any]]:
-        """Wait until ``count`` events of ``kind`` (for ``socket``) were seen; return them."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                found = self.of(kind, socket)
-                if len(found) >= count:
-                    return found
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    seen = [(k, d) for k, _, d in self.events]
-                    raise AssertionError(
-                        f"expected {count} {kind!r} event(s) within {timeout} s; saw {seen}"
-                    )
-                self._cond.wait(remaining)
-
-
-@contextlib.contextmanager
-def observing(ctx: mqsdk.Context) -> Iterator[Observer]:
-    observer = Observer()
-    ctx.registry.register_observer(observer)
-    try:
-        yield observer
-    finally:
-        ctx.registry.unregister_observer(observer)
 
 
 class Monitor:
@@ -208,15 +149,6 @@ class Sockets:
             zsock.close(linger=0)
         for msock in self._mq:
             msock.close(linger=0)
-
-
-def wait_until(predicate: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
-    """Poll a condition that no event announces (bounded)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout} s: {what}")
-        time.sleep(0.005)
 
 
 def io_thread_alive(name: str = "mqsdk-io-0") -> bool:
