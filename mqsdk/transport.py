@@ -24,6 +24,8 @@ greeting. The wrapped socket must behave like a plain non-blocking one towards t
 
 from __future__ import annotations
 
+import errno
+import os
 import socket
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -142,3 +144,21 @@ class MessageTransport(Transport):
     def close(self, socket: Any) -> None:
         """The endpoint is unbound or disconnected, or the socket closes: detach and
         forget every pipe this instance made for ``socket``."""
+
+
+_CONNECT_STARTED = frozenset({0, errno.EINPROGRESS, errno.EINTR, errno.EWOULDBLOCK})
+
+
+def start_connect(sock: socket.socket, sockaddr: Any) -> socket.socket:
+    """Make ``sock`` non-blocking and start connecting it to ``sockaddr``, as
+    :meth:`StreamTransport.connect` must; close it and raise OSError if the connection
+    failed at once. Returns ``sock``."""
+    try:
+        sock.setblocking(False)
+        rc = sock.connect_ex(sockaddr)
+        if rc not in _CONNECT_STARTED:
+            raise OSError(rc, os.strerror(rc))
+    except BaseException:
+        sock.close()
+        raise
+    return sock

@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from mqsdk.hookspecs import hookimpl
 from mqsdk.monitor import Event, MonitorEvent
@@ -37,6 +37,8 @@ __all__ = [
     "short_tmpdir",
     "wait_until",
 ]
+
+_T = TypeVar("_T")
 
 WAIT = 10.0
 """Seconds anything a test expects may take: only an upper bound, never a timing check."""
@@ -89,19 +91,13 @@ class Observer:
         self, kind: str, socket: Any = None, *, count: int = 1, timeout: float = WAIT
     ) -> list[dict[str, Any]]:
         """Wait until ``count`` events of ``kind`` (for ``socket``) were seen; return them."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                found = self.of(kind, socket)
-                if len(found) >= count:
-                    return found
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    seen = [(k, d) for k, _, d in self.events]
-                    raise AssertionError(
-                        f"expected {count} {kind!r} event(s) within {timeout} s; saw {seen}"
-                    )
-                self._cond.wait(remaining)
+        return _wait_for(
+            self._cond,
+            lambda: self.of(kind, socket),
+            count,
+            timeout,
+            lambda: f"{count} {kind!r} event(s); saw {[(k, d) for k, _, d in self.events]}",
+        )
 
 
 @contextlib.contextmanager
@@ -140,19 +136,13 @@ class EventLog:
         self, socket: Any, event: Event, *, count: int = 1, timeout: float = WAIT
     ) -> list[MonitorEvent]:
         """Wait until ``socket`` reported ``event`` ``count`` times; return those events."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                found = [e for e in self.of(socket) if e.event == event]
-                if len(found) >= count:
-                    return found
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(
-                        f"expected {count} {event.name} event(s) within {timeout} s; "
-                        f"the socket reported {self.names(socket)}"
-                    )
-                self._cond.wait(remaining)
+        return _wait_for(
+            self._cond,
+            lambda: [e for e in self.of(socket) if e.event == event],
+            count,
+            timeout,
+            lambda: f"{count} {event.name} event(s); the socket reported {self.names(socket)}",
+        )
 
 
 @contextlib.contextmanager
@@ -164,6 +154,26 @@ def recording_events(ctx: Any) -> Iterator[EventLog]:
         yield log
     finally:
         ctx.registry.unregister_observer(log)
+
+
+def _wait_for(
+    cond: threading.Condition,
+    found: Callable[[], list[_T]],
+    count: int,
+    timeout: float,
+    expected: Callable[[], str],
+) -> list[_T]:
+    """Wait on ``cond`` (notified on every new event) until ``found()`` has ``count`` items."""
+    deadline = time.monotonic() + timeout
+    with cond:
+        while True:
+            items = found()
+            if len(items) >= count:
+                return items
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"expected within {timeout} s: {expected()}")
+            cond.wait(remaining)
 
 
 @contextlib.contextmanager

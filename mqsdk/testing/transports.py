@@ -245,6 +245,12 @@ class Link:
             self.second.join(self.GROUP)
             self.first.wait_for_subscribers(1, timeout=WAIT)
 
+    def check(self, message: list[bytes]) -> None:
+        """Send ``message`` and assert that it arrives whole."""
+        self.send(message)
+        got = self.recv()
+        assert got == message, f"{self.pair}: sent {_short(message)}, received {_short(got)}"
+
     def send(self, message: list[bytes], flags: int = 0) -> None:
         if self.pair == "RADIO/DISH":
             (frame,) = message
@@ -325,8 +331,7 @@ class TransportConformance:
         sender.connect(endpoint)
         link = Link(pair, sender, binder)
         link.ready()
-        link.send([b"after the storm"])
-        assert link.recv() == [b"after the storm"]
+        link.check([b"after the storm"])
 
     def test_duplicate_bind(self, kit: TransportKit) -> None:
         kit.under_test.require("exclusive_bind")
@@ -363,8 +368,7 @@ class TransportConformance:
 
     def test_empty_message(self, kit: TransportKit) -> None:
         link = kit.pair(kit.under_test.primary)
-        link.send([b""])
-        assert link.recv() == [b""]
+        link.check([b""])
 
     def test_multipart(self, kit: TransportKit) -> None:
         link = kit.pair(kit.under_test.primary)
@@ -405,16 +409,14 @@ class TransportConformance:
         sender.connect(under_test.connect_endpoint(bound))
         link = Link(pair, sender, binder)
         link.ready()
-        link.send([b"before"])
-        assert link.recv() == [b"before"]
+        link.check([b"before"])
         binder.close(linger=0)
         kit.events.wait(sender, Event.DISCONNECTED)
         restarted = kit.socket(second_type)
         _bind_again(restarted, under_test.rebind_endpoint(bound))
         link = Link(pair, sender, restarted)
         link.ready()
-        link.send([b"after"])
-        assert link.recv() == [b"after"]
+        link.check([b"after"])
 
     def test_lifecycle_events(self, kit: TransportKit) -> None:
         kit.under_test.require("connection_events")
@@ -457,8 +459,7 @@ class TransportConformance:
         sender.connect(endpoint)
         link = Link(under_test.primary, sender, binder)
         link.ready()
-        link.send([b"via wildcard"])
-        assert link.recv() == [b"via wildcard"]
+        link.check([b"via wildcard"])
 
     def test_ephemeral_port(self, kit: TransportKit) -> None:
         under_test = kit.under_test
@@ -472,8 +473,7 @@ class TransportConformance:
             sender.connect(endpoint)
             link = Link(under_test.primary, sender, binder)
             link.ready()
-            link.send([endpoint.encode()])
-            assert link.recv() == [endpoint.encode()]
+            link.check([endpoint.encode()])
 
     def test_hwm(self, kit: TransportKit) -> None:
         """PUSH to a PULL that does not read: sends stop with Again (NOBLOCK) and time out

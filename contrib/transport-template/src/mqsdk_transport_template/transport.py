@@ -8,8 +8,6 @@ as contrib/transport-tls does) in its I/O thread. See ``mqsdk.transport.StreamTr
 
 from __future__ import annotations
 
-import errno
-import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,12 +15,11 @@ from typing import Any
 
 from mqsdk.component import Availability
 from mqsdk.errors import EndpointError
-from mqsdk.transport import StreamTransport
+from mqsdk.transport import StreamTransport, start_connect
 
 __all__ = ["TemplateAddress", "TemplateTransport"]
 
 EXAMPLE = "template://127.0.0.1:5555 (or template://127.0.0.1:* to bind any free port)"
-_IN_PROGRESS = frozenset({0, errno.EINPROGRESS, errno.EINTR})
 
 
 @dataclass(frozen=True)
@@ -71,15 +68,8 @@ class TemplateTransport(StreamTransport):
     def connect(self, address: Any, options: Mapping[str, Any]) -> socket.socket:
         addr = _check(address)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            sock.setblocking(False)
-            rc = sock.connect_ex((addr.host, addr.port))
-            if rc not in _IN_PROGRESS:
-                raise OSError(rc, os.strerror(rc))
-        except BaseException:
-            sock.close()
-            raise
-        return sock  # the kernel waits for it to become writable, then reads SO_ERROR
+        # Non-blocking connect_ex; the kernel then waits for writability and SO_ERROR.
+        return start_connect(sock, (addr.host, addr.port))
 
     def accepted(self, sock: socket.socket, options: Mapping[str, Any]) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -9,20 +9,18 @@ it turns ssl's "want read / want write" into :class:`BlockingIOError` and provid
 from __future__ import annotations
 
 import errno
-import os
 import socket
 import ssl
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mqsdk.poller import READ, WRITE
-from mqsdk.transport import StreamTransport
+from mqsdk.transport import StreamTransport, start_connect
 
 from .address import TlsAddress, parse_tls, resolve
 
 __all__ = ["TlsSocket", "TlsTransport"]
 
-_IN_PROGRESS = frozenset({0, errno.EINPROGRESS, errno.EINTR})
 _RECORD = 16384  # the most plaintext one TLS record carries
 
 
@@ -95,16 +93,7 @@ class TlsTransport(StreamTransport):
 
     def connect(self, address: Any, options: Mapping[str, Any]) -> socket.socket:
         family, sockaddr = resolve(_check(address))
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setblocking(False)
-            rc = sock.connect_ex(sockaddr)
-            if rc not in _IN_PROGRESS:
-                raise OSError(rc, os.strerror(rc))
-        except BaseException:
-            sock.close()
-            raise
-        return sock
+        return start_connect(socket.socket(family, socket.SOCK_STREAM), sockaddr)
 
     def accepted(self, sock: socket.socket, options: Mapping[str, Any]) -> None:
         sock.setblocking(False)
