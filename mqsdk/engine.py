@@ -325,8 +325,6 @@ class StreamEngine:
             self.greeted = True
             if rest:
                 self._dispatch(rest)
-            if self._buffered is not None and self._buffered():
-                self.read_available()
             self.flush()
 
     # -- traffic through the mechanism (CURVE); NULL and PLAIN never come here -------------

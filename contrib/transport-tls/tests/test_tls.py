@@ -3,6 +3,7 @@ checked (and a failure is reported, then retried), settings are validated."""
 
 from __future__ import annotations
 
+import errno
 import select
 import socket
 import threading
@@ -192,3 +193,42 @@ def test_found_through_its_own_entry_point() -> None:
     (entry,) = [ep for ep in metadata.entry_points(group="mqsdk.plugins") if ep.name == "tls"]
     assert entry.value == "mqsdk_transport_tls"
     assert entry.dist is not None and entry.dist.name == "mqsdk-transport-tls"
+
+
+def test_a_silent_peer_fails_the_handshake_after_handshake_ivl(
+    ctx: mqsdk.Context, certs: Certs
+) -> None:
+    """A TCP client that never starts TLS is dropped when handshake_ivl expires, and a
+    TLS client that gets no answer gives up and retries; nothing hangs."""
+    pull = ctx.socket(mqsdk.PULL)
+    pull.handshake_ivl = 100
+    pull.bind(_server(certs))
+    port = int(pull.last_endpoint.decode().rsplit(":", 1)[1])
+    silent_server = socket.create_server(("127.0.0.1", 0))  # accepts (backlog), never speaks
+    push = ctx.socket(mqsdk.PUSH)
+    push.handshake_ivl = 100
+    push.reconnect_ivl = 20
+    with recording_events(ctx) as events, socket.create_connection(("127.0.0.1", port)):
+        (dropped,) = events.wait(pull, Event.HANDSHAKE_FAILED_NO_DETAIL)
+        push.connect(f"tls://127.0.0.1:{silent_server.getsockname()[1]}?ca={certs.ca}")
+        gave_up = events.wait(push, Event.HANDSHAKE_FAILED_NO_DETAIL, count=2)
+        events.wait(push, Event.CONNECT_RETRIED)
+    silent_server.close()
+    assert dropped.value == gave_up[0].value == errno.ETIMEDOUT
+
+
+def test_bytes_held_decrypted_by_ssl_are_delivered(ctx: mqsdk.Context, certs: Certs) -> None:
+    """A message whose last TLS record also carries the next frame: the body is read in
+    place (exactly its size), so ssl keeps the next frame decrypted while the fd is no
+    longer readable. The engine must read on while ``pending()`` says so (it stalled
+    before it did)."""
+    pull = _pull(ctx, _server(certs))
+    push = ctx.socket(mqsdk.PUSH)
+    push.connect(f"{pull.last_endpoint.decode()}?ca={certs.ca}")
+    push.send(b"connected")
+    assert pull.recv() == b"connected"
+    pull.rcvtimeo = 3000
+    for size in (16400, 20000, 30000, 40000, 50000):
+        message = [b"x" * size, b"last frame"]
+        push.send_multipart(message)
+        assert pull.recv_multipart() == message
