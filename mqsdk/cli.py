@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import mqsdk
-from mqsdk import cli_cat, cli_demo, cli_monitor
+from mqsdk import bench, cli_cat, cli_demo, cli_monitor
 from mqsdk.cli_output import plain_table as _table
 from mqsdk.config import load_config
 from mqsdk.errors import MQError
@@ -207,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_demo.register(sub)
     cli_cat.register(sub)
     cli_monitor.register(sub)
+    bench.register(sub)
     return parser
 
 
