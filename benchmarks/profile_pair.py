@@ -32,6 +32,7 @@ def main() -> int:
     parser.add_argument("--side", default="recv", choices=("recv", "send"))
     parser.add_argument("--profiler", default="py-spy", choices=("py-spy", "pyinstrument"))
     parser.add_argument("--out", default="profile.svg", help="py-spy output file")
+    parser.add_argument("--spy-args", default="", help="more py-spy options, one string")
     args = parser.parse_args()
     first, second = ROLES[args.kind]
     endpoint = "tcp://127.0.0.1:*" if args.transport == "tcp" else "ipc:///tmp/mqsdk-prof.sock"
@@ -56,7 +57,17 @@ def main() -> int:
         # Profile the first (binding, receiving) side: pid-attach py-spy to it.
         other = start(second, 300, endpoint=bound, **common)
         spy = subprocess.Popen(
-            ["py-spy", "record", "-r", "500", "-p", str(server.proc.pid), "-o", args.out]
+            [
+                "py-spy",
+                "record",
+                "-r",
+                "500",
+                "-p",
+                str(server.proc.pid),
+                "-o",
+                args.out,
+                *args.spy_args.split(),
+            ]
         )
         waiting = other if args.kind == "lat" else server
         print(waiting.expect("result"))

@@ -48,6 +48,7 @@ FLUSH_BYTES = 256 * 1024
 _JOIN_LIMIT = 64 * 1024
 """Pieces adding up to at most this are joined into one buffer; bigger go through sendmsg."""
 _IOV_MAX = 512
+_BURST_RECHECK = 0.001  # s between looks at a connection whose user is in a send burst
 _SOFT_ERRNOS = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR})
 
 
@@ -108,6 +109,7 @@ class StreamEngine:
         self._flush_scheduled = False
         self._timers: list[TimerHandle] = []
         self._rewatch: TimerHandle | None = None
+        self._seen_burst_flushes = 0  # owner._burst_flushes when the I/O thread last looked
         self._heartbeat_ivl = options.heartbeat_ivl / 1000
         self._heartbeat_timeout = (
             options.heartbeat_timeout if options.heartbeat_timeout >= 0 else options.heartbeat_ivl
@@ -528,9 +530,20 @@ class StreamEngine:
             self.reactor.call_soon(self._scheduled_flush)
 
     def _scheduled_flush(self) -> None:
-        self._flush_scheduled = False
         if self.dead:
+            self._flush_scheduled = False
             return
+        flushes = self.owner._burst_flushes
+        if flushes != self._seen_burst_flushes:
+            # The user's thread is in a send burst and flushes every few sends itself.
+            # Flushing here too would make the two threads trade the GIL on every batch
+            # (each of its sends then waits for ours): look again in a moment instead,
+            # staying scheduled so its sends do not wake us meanwhile. When the burst
+            # ends, the leftovers go out on the next look.
+            self._seen_burst_flushes = flushes
+            self.reactor.call_later(_BURST_RECHECK, self._scheduled_flush)
+            return
+        self._flush_scheduled = False
         if self.lock.acquire(blocking=False):
             try:
                 self.flush()

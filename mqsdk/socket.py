@@ -121,6 +121,7 @@ class Socket:
         self.reactor = context.reactor()
         self.security = SecurityOptions(context.registry.mechanisms)
         self._attended = 0  # ident of the thread (about to be) blocked in _wait, or 0
+        self._burst_flushes = 0  # times the user's thread flushed in a send burst (see engine)
         self._waker = Waker()
         self._ready: Waker | None = None  # the fd behind fileno(), made on first use
         self._pollout_waiters = 0  # fd users (asyncio, Poller) waiting for room to send
@@ -536,6 +537,7 @@ class Socket:
             if self.pattern.send(message):
                 if sends >= _FLUSH_EVERY:
                     self._sends = 1
+                    self._burst_flushes += 1  # the I/O thread stays out of the way
                     self._flush_engines()
                 else:
                     self._sends = sends + 1

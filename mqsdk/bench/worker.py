@@ -220,12 +220,14 @@ def thr_recv(lib: str, endpoint: str, size: int, count: int) -> None:
         out: list[bytes] = []
         receiver.read(out)
         start = time.perf_counter()
+        cpu = time.process_time()
         first = got = len(out)
         while got < count:
             out.clear()
             receiver.read(out)
             got += len(out)
         elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu
         timed = count - first
         conn.close()
         server.close()
@@ -239,12 +241,16 @@ def thr_recv(lib: str, endpoint: str, size: int, count: int) -> None:
         recv = sock.recv
         recv()
         start = time.perf_counter()
+        cpu = time.process_time()
         for _ in range(count - 1):
             recv()
         elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu
         sock.close(linger=0)
         ctx.term()
-    emit(result=thr_result(count, size, elapsed, timed))
+    result = thr_result(count, size, elapsed, timed)
+    result["cpu_ns"] = cpu * 1e9 / (timed or count - 1)
+    emit(result=result)
 
 
 def thr_result(count: int, size: int, elapsed: float, timed: int = 0) -> dict[str, float]:
@@ -258,9 +264,11 @@ def thr_send(lib: str, endpoint: str, size: int, count: int) -> None:
     if lib == "raw":
         sock = raw_connect(endpoint)
         sender = RawSender(sock)
+        cpu = time.process_time()
         for _ in range(count):
             sender.send(payload)
         sender.flush()
+        cpu = time.process_time() - cpu
         wait_parent()
         sock.close()
     else:
@@ -269,12 +277,16 @@ def thr_send(lib: str, endpoint: str, size: int, count: int) -> None:
         s = ctx.socket(m.PUSH)
         s.connect(endpoint)
         send = s.send
+        cpu = time.process_time()
         for _ in range(count):
             send(payload)
+        cpu = time.process_time() - cpu
         wait_parent()
         s.close(linger=0)
         ctx.term()
-    emit(result={})
+    # CPU time of the whole process (every thread) per message: steadier than rates on
+    # a loaded machine, and what batching saves.
+    emit(result={"cpu_ns": cpu * 1e9 / count})
 
 
 def inproc_thr(lib: str, size: int, count: int) -> None:
