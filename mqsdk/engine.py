@@ -145,8 +145,11 @@ class StreamEngine:
         if self.dead:
             return
         if self.state == _ACTIVE:
+            if self.read_paused:
+                self._stop_watching_reads()  # paused by a user's thread (see _pause_reading)
+                return
             owner = self.owner
-            if owner._attended and not self.read_paused:
+            if owner._attended:
                 # The user's thread is waiting on this fd and will read it itself; stop
                 # watching it here so both threads do not wake for every packet.
                 self._stop_watching_reads()
@@ -483,7 +486,10 @@ class StreamEngine:
             if len(pipe.inq) <= (pipe.rcvhwm + 1) // 2:
                 self.resume_reading()
                 return
-        self.reactor.call_soon(self._stop_watching_reads)
+        if self.reactor.in_thread():
+            self._stop_watching_reads()
+        # From a user's thread there is no need to wake the I/O thread for this: if the
+        # fd becomes readable, _on_readable sees the flag and stops watching then.
 
     def resume_reading(self) -> None:
         """The user drained the pipe below its low-water mark: read again (any thread)."""
@@ -491,22 +497,33 @@ class StreamEngine:
             self.read_paused = False
             if self.pipe is not None:
                 self.pipe.read_paused = False
-            self.reactor.call_soon(self._watch_reads)
+            if self.reactor.in_thread():
+                self._watch_reads()
+            elif self.owner._ready is not None:
+                # fileno() users (asyncio, Poller) wait for the I/O thread to read for them.
+                self.reactor.call_soon(self._watch_reads)
+            # Otherwise the user's thread reads the connection itself whenever its queue
+            # runs dry; the I/O thread, if it stopped watching, looks again within 50 ms
+            # (a rewatch timer is always pending while it does not watch). This saves two
+            # wake-ups (and GIL hand-offs) per HWM's worth of messages.
 
     def _stop_watching_reads(self) -> None:
         if self.dead:
             return
         self.reactor.remove_reader(self.fd)
-        if not self.read_paused and self._rewatch is None:
-            # Watch again soon in case the user stops reading for a while: heartbeats
-            # and a peer's close must still be noticed. One timer per engine at most.
+        if self._rewatch is None:
+            # Watch again soon in case the user stops reading for a while (heartbeats and
+            # a peer's close must still be noticed), or resumed reading without telling
+            # us (see resume_reading). One timer per engine at most.
             self._rewatch = self.reactor.call_later(0.05, self._watch_reads)
 
     def _watch_reads(self) -> None:
-        self._rewatch = None
-        if self.dead or self.read_paused:
+        if self._rewatch is not None:
+            self._rewatch.cancel()  # posted by resume_reading while a timer was pending
+            self._rewatch = None
+        if self.dead:
             return
-        if self.owner._attended:
+        if self.read_paused or self.owner._attended:
             self._rewatch = self.reactor.call_later(0.05, self._watch_reads)
             return
         self.reactor.add_reader(self.fd, self._on_readable)
