@@ -88,7 +88,7 @@ def human_size(n: int) -> str:
 # -- the matrix ---------------------------------------------------------------------------
 
 # Messages per measurement, aiming at roughly a second for the slowest library here.
-_THR_COUNT = {16: 200_000, 1024: 100_000, 65536: 5_000, 1048576: 400}
+_THR_COUNT = {16: 200_000, 1024: 100_000, 65536: 20_000, 1048576: 1_500}
 _LAT_COUNT = {16: 5_000, 1024: 5_000, 65536: 1_000, 1048576: 100}
 
 
