@@ -250,11 +250,7 @@ def thr_recv(lib: str, endpoint: str, size: int, count: int) -> None:
         conn.close()
         server.close()
     else:
-        m = lib_module(lib)
-        ctx = m.Context()
-        sock = ctx.socket(m.PULL)
-        sock.bind(endpoint)
-        emit(ready=sock.last_endpoint.decode())
+        ctx, sock = bound_socket(lib, "PULL", endpoint)
         timed = 0
         recv = sock.recv
         recv()
@@ -307,6 +303,29 @@ def thr_send(lib: str, endpoint: str, size: int, count: int) -> None:
     emit(result={"cpu_ns": cpu * 1e9 / count})
 
 
+def bound_socket(lib: str, kind: str, endpoint: str, **options: int) -> tuple[Any, Any]:
+    """A context and a socket of ``kind`` bound to ``endpoint``; tells the parent where."""
+    m = lib_module(lib)
+    ctx = m.Context()
+    sock = ctx.socket(getattr(m, kind))
+    for name, value in options.items():
+        sock.set(getattr(m, name), value)
+    sock.bind(endpoint)
+    emit(ready=sock.last_endpoint.decode())
+    return ctx, sock
+
+
+def inproc_sockets(lib: str, bound: str, connected: str) -> tuple[Any, Any, Any]:
+    """A context and two of its sockets joined over inproc: (ctx, bound, connected)."""
+    m = lib_module(lib)
+    ctx = m.Context()
+    a = ctx.socket(getattr(m, bound))
+    a.bind(f"inproc://bench-{bound}")
+    b = ctx.socket(getattr(m, connected))
+    b.connect(f"inproc://bench-{bound}")
+    return ctx, a, b
+
+
 def inproc_thr(lib: str, size: int, count: int) -> None:
     payload = os.urandom(size)
     if lib == "raw":
@@ -335,12 +354,7 @@ def inproc_thr(lib: str, size: int, count: int) -> None:
         b.close()
     else:
         timed = count
-        m = lib_module(lib)
-        ctx = m.Context()
-        pull = ctx.socket(m.PULL)
-        pull.bind("inproc://bench-thr")
-        push = ctx.socket(m.PUSH)
-        push.connect("inproc://bench-thr")
+        ctx, pull, push = inproc_sockets(lib, "PULL", "PUSH")
 
         def zmq_sender() -> None:
             send = push.send
@@ -378,11 +392,7 @@ def lat_server(lib: str, endpoint: str, size: int, count: int) -> None:
         conn.close()
         server.close()
     else:
-        m = lib_module(lib)
-        ctx = m.Context()
-        rep = ctx.socket(m.REP)
-        rep.bind(endpoint)
-        emit(ready=rep.last_endpoint.decode())
+        ctx, rep = bound_socket(lib, "REP", endpoint)
         for _ in range(count + warmup_for(count)):
             rep.send(rep.recv())
         wait_parent()
@@ -453,12 +463,7 @@ def inproc_lat(lib: str, size: int, count: int) -> None:
         a.close()
         b.close()
     else:
-        m = lib_module(lib)
-        ctx = m.Context()
-        rep = ctx.socket(m.REP)
-        rep.bind("inproc://bench-lat")
-        req = ctx.socket(m.REQ)
-        req.connect("inproc://bench-lat")
+        ctx, rep, req = inproc_sockets(lib, "REP", "REQ")
 
         def zmq_echo() -> None:
             for _ in range(total):
@@ -516,12 +521,7 @@ def pub_send(lib: str, endpoint: str, size: int, count: int) -> None:
             conn.close()
         server.close()
     else:
-        m = lib_module(lib)
-        ctx = m.Context()
-        pub = ctx.socket(m.PUB)
-        pub.set(m.SNDHWM, 0)
-        pub.bind(endpoint)
-        emit(ready=pub.last_endpoint.decode())
+        ctx, pub = bound_socket(lib, "PUB", endpoint, SNDHWM=0)
         while not go.wait(0.001):
             pub.send(_WARMUP)
         send = pub.send
@@ -747,12 +747,7 @@ def async_lat_client(lib: str, endpoint: str, size: int, count: int) -> None:
 def stalled_pub(lib: str, endpoint: str, size: int, count: int, hwm: int) -> None:
     """Publish ``count`` messages to a subscriber that reads nothing; report RSS growth."""
     go = go_event()
-    m = lib_module(lib)
-    ctx = m.Context()
-    pub = ctx.socket(m.PUB)
-    pub.set(m.SNDHWM, hwm)
-    pub.bind(endpoint)
-    emit(ready=pub.last_endpoint.decode())
+    ctx, pub = bound_socket(lib, "PUB", endpoint, SNDHWM=hwm)
     while not go.wait(0.001):
         pub.send(_WARMUP)
     payload = os.urandom(size)
