@@ -101,6 +101,11 @@ def test_fileno_is_level_triggered(pipeline: tuple[mqsdk.Socket, mqsdk.Socket]) 
     sel = selectors.DefaultSelector()
     sel.register(fd, selectors.EVENT_READ)
     try:
+        # A peer arriving may also make the fd readable (documented: check events when
+        # woken), so let the connection settle through one message before asserting.
+        push.send(b"settle")
+        assert sel.select(TIMEOUT_MS / 1000), "fd not readable with a message waiting"
+        assert pull.recv() == b"settle"
         assert sel.select(0) == []
         push.send(b"one")
         push.send(b"two")
