@@ -343,8 +343,11 @@ def _lines(proc: subprocess.Popen[str]) -> queue.Queue[str]:
 
     def pump() -> None:
         assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line)
+        try:
+            for line in proc.stdout:
+                lines.put(line)
+        except (ValueError, OSError):
+            pass  # the test ended and spawn() closed the pipe under this reader
         lines.put("")  # end of output
 
     threading.Thread(target=pump, daemon=True).start()
