@@ -483,7 +483,7 @@ class StreamEngine:
             pipe.read_paused = True
             # The user may have emptied the queue before seeing the flag (it only looks
             # when the flag is set): check again now that it is, or nobody would resume.
-            if len(pipe.inq) <= (pipe.rcvhwm + 1) // 2:
+            if len(pipe.inq) <= pipe.low_water:
                 self.resume_reading()
                 return
         if self.reactor.in_thread():

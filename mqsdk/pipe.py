@@ -56,6 +56,7 @@ class Pipe:
         "endpoint",
         "engine",
         "inq",
+        "low_water",
         "outq",
         "owner",
         "peer",
@@ -78,6 +79,9 @@ class Pipe:
         self.routing_id = b""
         self.attached = False  # known to the pattern
         self.read_paused = False  # the engine stopped reading: inq reached rcvhwm
+        # Readers call drained() only once inq is this short, not on every message taken
+        # from a paused pipe (a read often overshoots the HWM, so the pipe pauses often).
+        self.low_water = (rcvhwm + 1) // 2  # libzmq's low-water mark
         self.state: dict[str, Any] = {}  # per-pipe scratch space for patterns
 
     # -- outgoing (user thread) ------------------------------------------------------------
@@ -141,10 +145,10 @@ class Pipe:
         return not self.rcvhwm or len(inq) < self.rcvhwm
 
     def drained(self) -> None:
-        """The user took a message from a pipe marked ``read_paused`` (user's thread):
-        resume reading below the low-water mark, (HWM + 1) // 2 as in libzmq."""
+        """The user took a message from a pipe marked ``read_paused`` and left at most
+        ``low_water`` in ``inq`` (user's thread): resume reading."""
         engine = self.engine
-        if engine is not None and len(self.inq) <= (self.rcvhwm + 1) // 2:
+        if engine is not None and len(self.inq) <= self.low_water:
             engine.resume_reading()
 
     def __repr__(self) -> str:

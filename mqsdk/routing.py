@@ -90,7 +90,7 @@ class FairQueue:
                     active.rotate(-1)
                 else:
                     active.popleft()
-                if pipe.read_paused:
+                if pipe.read_paused and len(inq) <= pipe.low_water:
                     pipe.drained()
                 self.last_pipe = pipe
                 return message

@@ -51,7 +51,7 @@ class Pair(Pattern):
         pipe = self.pipe
         if pipe is not None and pipe.inq:
             message = pipe.inq.popleft()
-            if pipe.read_paused:
+            if pipe.read_paused and len(pipe.inq) <= pipe.low_water:
                 pipe.drained()
             self.last_pipe = pipe
             return message

@@ -86,7 +86,7 @@ class Inbox(FairQueue, Generic[T]):
                     active.rotate(-1)
                 else:
                     active.popleft()
-                if pipe.read_paused:
+                if pipe.read_paused and len(inq) <= pipe.low_water:
                     pipe.drained()
                 if verdict is Verdict.DROP:
                     continue

@@ -48,7 +48,9 @@ class InprocPipe(Pipe):
             return True
         other = self.other
         if other is not None:
-            other.read_paused = True  # ask the reader to wake us below its low-water mark
+            # Ask the reader to wake us once its queue is down to the low-water mark.
+            other.low_water = (limit + 1) // 2
+            other.read_paused = True
         return False
 
     def write(self, message: Message) -> None:
