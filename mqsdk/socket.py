@@ -605,7 +605,16 @@ class Socket:
         message = self._rmsg
         if message is None:
             self._sends = 0
-            message = self._recv_message(flags)
+            if self._attended or self._pipe_events or self._ready is not None:
+                message = self._recv_message(flags)
+            else:
+                # The common case, _recv_message without its rarely needed steps: one
+                # Python call less per message.
+                pattern = self.pattern
+                message = pattern.recv()
+                if message is None:
+                    message = self._recv_slow(flags)
+                self._rpipe = pattern.last_pipe
             if len(message) == 1:
                 if copy:
                     return message[0]
