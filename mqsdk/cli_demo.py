@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -31,24 +32,6 @@ PATTERNS: list[tuple[str, str, str]] = [
     ("PUSH/PULL", "PULL", "PUSH"),
     ("PAIR", "PAIR", "PAIR"),
 ]
-
-# A loopback endpoint to bind per transport scheme ({tmp}: a private folder, {n}: the cell).
-# A transport not listed here is shown as n/a with that reason; its author adds a line.
-BIND_ENDPOINTS: dict[str, str] = {
-    "tcp": "tcp://127.0.0.1:*",
-    "ipc": "ipc://{tmp}/demo-{n}.sock",
-    "inproc": "inproc://demo-{n}",
-    "tipc": "tipc://<*>",
-    "vmci": "vmci://*:*",
-    "udp": "udp://127.0.0.1:{port}",
-}
-
-
-def _connect_endpoint(bound: str) -> str:
-    # vmci's last_endpoint names the any-CID; a peer on this host connects to the local CID.
-    if bound.startswith("vmci://*:"):
-        return "vmci://@:" + bound.removeprefix("vmci://*:")
-    return bound
 
 
 @dataclass
@@ -64,14 +47,6 @@ class Cell:
     @property
     def status(self) -> str:
         return self.outcome if not self.reason else f"{self.outcome}: {self.reason}"
-
-
-def _free_udp_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _host_blocker(transport_cls: type[Any]) -> str:
@@ -92,7 +67,13 @@ def _host_blocker(transport_cls: type[Any]) -> str:
 
 
 def _exchange(
-    cell: Cell, bind_type: str, connect_type: str, endpoint: str, count: int, deadline: float
+    cell: Cell,
+    bind_type: str,
+    connect_type: str,
+    endpoint: str,
+    to_connect: Callable[[str], str],
+    count: int,
+    deadline: float,
 ) -> None:
     import mqsdk
 
@@ -111,7 +92,7 @@ def _exchange(
             server.bind(endpoint)
             if connect_type == "SUB":
                 client.subscribe(b"")
-            client.connect(_connect_endpoint(server.last_endpoint.decode()))
+            client.connect(to_connect(server.last_endpoint.decode()))
         except MQError as exc:
             if exc.errno == ENOCOMPATPROTO:  # the endpoint differs per cell: keep one note
                 cell.outcome, cell.reason = (
@@ -190,25 +171,33 @@ def run_cell(
         cell.outcome = "n/a"
         cell.reason = f"{scheme} carries {', '.join(sorted(map(str, types)))} only"
         return cell
-    template = BIND_ENDPOINTS.get(scheme)
+    template = transport.loopback_endpoint
     if template is None:
         cell.outcome = "n/a"
         cell.reason = (
-            f"the demo has no single-host endpoint for {scheme}:// (a transport needing a "
-            "network, such as multicast, is tested by its own plugin)"
+            f"{scheme}:// declares no loopback_endpoint (it needs a network, such as "
+            "multicast, or settings the demo lacks); its own plugin tests it"
         )
         return cell
     blocker = _host_blocker(transport)
     if blocker:
         cell.outcome, cell.reason = "unavailable", blocker
         return cell
-    endpoint = template.format(tmp=tmp, n=n, port=_free_udp_port() if "{port}" in template else 0)
+    endpoint = template.format(tmp=tmp, n=n)
     deadline = time.monotonic() + timeout
     failure: list[str] = []
 
     def work() -> None:
         try:
-            _exchange(cell, bind_type, connect_type, endpoint, count, deadline)
+            _exchange(
+                cell,
+                bind_type,
+                connect_type,
+                endpoint,
+                transport.loopback_connect_endpoint,
+                count,
+                deadline,
+            )
         except UnsupportedTransport as exc:
             failure.append(f"unavailable:{exc}")
         except Exception as exc:  # reported in the table, never a traceback

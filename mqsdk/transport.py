@@ -39,6 +39,18 @@ class Transport(Component, ABC):
 
     kind: ClassVar[str] = "transport"
 
+    loopback_endpoint: ClassVar[str | None] = None
+    """An endpoint that binds on this one host, for self-tests such as ``mqsdk demo``:
+    ``{tmp}`` is replaced by a private folder and ``{n}`` by a number unique to the run
+    (``"tcp://127.0.0.1:*"``). None when the transport needs more than one host or a
+    network (multicast): the demo then lists it as not applicable."""
+
+    @classmethod
+    def loopback_connect_endpoint(cls, bound: str) -> str:
+        """The endpoint a peer on this host connects to, given what binding
+        :attr:`loopback_endpoint` reported in ``last_endpoint`` (the same by default)."""
+        return bound
+
 
 class StreamTransport(Transport):
     """A transport whose connections are byte streams carrying ZMTP.

@@ -34,6 +34,9 @@ class TemplateTransport(StreamTransport):
     """ZMTP over TCP/IPv4."""
 
     name = "template"  # the endpoint scheme
+    # What `mqsdk demo` binds to try every seed pattern over this transport on one host
+    # (None: the demo lists it as not applicable, e.g. a transport that needs a network).
+    loopback_endpoint = "template://127.0.0.1:*"
 
     @classmethod
     def available(cls) -> Availability:

@@ -175,6 +175,7 @@ class InprocTransport(MessageTransport):
     """``inproc://name``: any non-empty name, unique per context."""
 
     name = "inproc"
+    loopback_endpoint = "inproc://demo-{n}"
 
     def __init__(self) -> None:
         self._name = ""

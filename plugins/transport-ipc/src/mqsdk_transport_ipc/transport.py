@@ -37,6 +37,7 @@ class IpcTransport(StreamTransport):
     """AF_UNIX SOCK_STREAM sockets, with libzmq's endpoint forms (see :mod:`.address`)."""
 
     name = "ipc"
+    loopback_endpoint = "ipc://{tmp}/demo-{n}.sock"
 
     @classmethod
     def available(cls) -> Availability:

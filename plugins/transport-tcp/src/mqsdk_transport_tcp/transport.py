@@ -39,6 +39,7 @@ class TcpTransport(StreamTransport):
     """TCP over IPv4 and IPv6, with libzmq's endpoint forms (see :mod:`.address`)."""
 
     name = "tcp"
+    loopback_endpoint = "tcp://127.0.0.1:*"
 
     def parse(self, address: str, *, bind: bool, options: Mapping[str, Any]) -> TcpAddress:
         return parse_tcp(address, bind=bind, ipv6=bool(options.get("ipv6", 0)))

@@ -46,6 +46,7 @@ class TipcTransport(StreamTransport):
     """TIPC (Linux kernel module) stream sockets, with libzmq's endpoint forms."""
 
     name = "tipc"
+    loopback_endpoint = "tipc://<*>"  # a random port id, reported by last_endpoint
 
     @classmethod
     def available(cls) -> Availability:

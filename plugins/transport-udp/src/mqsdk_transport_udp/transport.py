@@ -125,6 +125,8 @@ class UdpTransport(MessageTransport):
     """``udp://``: RADIO connects, DISH binds; unicast and IPv4/IPv6 multicast."""
 
     name = "udp"
+    # Only RADIO/DISH bind and connect here; the demo learns that from ENOCOMPATPROTO.
+    loopback_endpoint = "udp://127.0.0.1:*"
 
     def __init__(self) -> None:
         self._sock: socket.socket | None = None

@@ -47,6 +47,15 @@ class VmciTransport(StreamTransport):
     """VM sockets (``AF_VSOCK`` ``SOCK_STREAM``) with libzmq's ``vmci://CID:port`` forms."""
 
     name = "vmci"
+    loopback_endpoint = "vmci://*:*"
+
+    @classmethod
+    def loopback_connect_endpoint(cls, bound: str) -> str:
+        # last_endpoint names the any-CID; a peer on this host connects to the local CID.
+        if bound.startswith("vmci://*:"):
+            return "vmci://@:" + bound.removeprefix("vmci://*:")
+        return bound
+
     _availability: ClassVar[Availability | None] = None
 
     @classmethod
