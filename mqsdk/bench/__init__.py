@@ -9,6 +9,7 @@ per-repeat ratios and the spread of each library's values.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -278,9 +279,8 @@ def headline(case: Case, result: dict[str, Any]) -> float:
 def available_libs() -> dict[str, str]:
     """Libraries that cannot run here, with the reason."""
     missing: dict[str, str] = {}
-    try:
-        import zmq  # noqa: F401
-    except ImportError:
+    # Found, not imported: pyzmq is no dependency of the kernel (the workers import it).
+    if importlib.util.find_spec("zmq") is None:
         missing["pyzmq"] = "pyzmq is not installed (pip install pyzmq)"
     return missing
 
