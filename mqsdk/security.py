@@ -58,7 +58,7 @@ def parse_key(name: str, value: Any) -> bytes:
                 raise MQError(f"invalid Z85 in {name}: {exc}", errno.EINVAL) from None
     raise MQError(
         f"{name} takes a CURVE key: 32 raw bytes or 40 Z85 characters "
-        "(see mqsdk.curve_keypair()), got {value!r:.60}",
+        f"(see mqsdk.curve_keypair()), got {value!r:.60}",
         errno.EINVAL,
     )
 

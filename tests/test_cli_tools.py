@@ -303,9 +303,9 @@ def test_cat_curve_client_to_pyzmq_curve_server(zsocket: ZSocket) -> None:
     server, endpoint = zsocket(zmq.PULL, curve_server=True, curve_secretkey=server_secret)
     result = cat(
         "push", "-c", endpoint, "--timeout", str(WAIT), "encrypted",
-        "--curve-serverkey", server_public.decode(),
-        "--curve-publickey", client_public.decode(),
-        "--curve-secretkey", client_secret.decode(),
+        f"--curve-serverkey={server_public.decode()}",
+        f"--curve-publickey={client_public.decode()}",
+        f"--curve-secretkey={client_secret.decode()}",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert server.recv() == b"encrypted"
@@ -313,10 +313,12 @@ def test_cat_curve_client_to_pyzmq_curve_server(zsocket: ZSocket) -> None:
 
 @pytest.mark.interop
 def test_pyzmq_curve_client_to_cat_curve_server(zsocket: ZSocket) -> None:
+    # Keys go as --option=KEY: a Z85 key may start with "-", which argparse would
+    # otherwise take for an option (a usage error about once in 85 keys).
     server_public, server_secret = zmq.curve_keypair()
     client_public, client_secret = zmq.curve_keypair()
     with spawn("cat", "pull", "--bind", "tcp://127.0.0.1:*", "--curve-server",
-               "--curve-secretkey", server_secret.decode(), "-n", "1",
+               f"--curve-secretkey={server_secret.decode()}", "-n", "1",
                "--timeout", str(WAIT)) as proc:  # fmt: skip
         assert proc.stderr is not None
         line = proc.stderr.readline()
