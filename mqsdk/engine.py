@@ -49,6 +49,9 @@ _JOIN_LIMIT = 64 * 1024
 """Pieces adding up to at most this are joined into one buffer; bigger go through sendmsg."""
 _IOV_MAX = 512
 _BURST_RECHECK = 0.001  # s between looks at a connection whose user is in a send burst
+_REWATCH = 0.05  # s before the I/O thread looks again at a connection it left to the user
+_BUSY_RECHECK = 0.001  # s before it looks again at one the user's thread was busy with
+_WRITER_RECHECK = 0.005  # s between looks at output it left to a waiting user's thread
 _SOFT_ERRNOS = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR})
 
 
@@ -106,10 +109,13 @@ class StreamEngine:
         self._pending: list[Any] = []  # encoded pieces not yet written
         self._pending_size = 0
         self._writer_armed = False
+        self._writer_recheck = False  # a _recheck_writer timer is pending
         self._flush_scheduled = False
         self._timers: list[TimerHandle] = []
         self._rewatch: TimerHandle | None = None
         self._seen_burst_flushes = 0  # owner._burst_flushes when the I/O thread last looked
+        self.user_reads = 0  # reads done by the user's thread (it counts them)
+        self._seen_user_reads = 0  # user_reads when the I/O thread last looked
         self._heartbeat_ivl = options.heartbeat_ivl / 1000
         self._heartbeat_timeout = (
             options.heartbeat_timeout if options.heartbeat_timeout >= 0 else options.heartbeat_ivl
@@ -149,9 +155,10 @@ class StreamEngine:
                 self._stop_watching_reads()  # paused by a user's thread (see _pause_reading)
                 return
             owner = self.owner
-            if owner._attended:
-                # The user's thread is waiting on this fd and will read it itself; stop
-                # watching it here so both threads do not wake for every packet.
+            if owner._attended or self._user_keeps_up():
+                # The user's thread is waiting on this fd, or reads it itself whenever
+                # its queue runs dry: stop watching it here so both threads do not
+                # wake (and trade the GIL) for every packet.
                 self._stop_watching_reads()
                 return
             if self.lock.acquire(blocking=False):
@@ -161,6 +168,13 @@ class StreamEngine:
                         self.flush()
                 finally:
                     self.lock.release()
+            else:
+                # The user's thread holds the connection (reading or writing it) right
+                # now. The fd stays readable until it reads, and a level-triggered poller
+                # would report it again at once: this thread would spin, taking the GIL
+                # from the very thread it waits for. Step back and look again shortly
+                # (sooner than the usual rewatch: that thread may only be writing).
+                self._stop_watching_reads(_BUSY_RECHECK)
             return
         try:
             self._handshake_read()
@@ -507,15 +521,29 @@ class StreamEngine:
             # (a rewatch timer is always pending while it does not watch). This saves two
             # wake-ups (and GIL hand-offs) per HWM's worth of messages.
 
-    def _stop_watching_reads(self) -> None:
+    def _user_keeps_up(self) -> bool:
+        """True if the user's thread read this connection since the I/O thread last
+        asked (I/O thread). Not while someone sleeps on the socket's readiness fd
+        (:meth:`Socket.fileno`, pollers, asyncio): only this thread's reads wake them."""
+        reads = self.user_reads
+        if reads == self._seen_user_reads or self.owner._ready is not None:
+            return False
+        self._seen_user_reads = reads
+        return True
+
+    def _stop_watching_reads(self, recheck: float = _REWATCH) -> None:
         if self.dead:
             return
         self.reactor.remove_reader(self.fd)
-        if self._rewatch is None:
+        rewatch = self._rewatch
+        if rewatch is not None and recheck < _REWATCH:
+            rewatch.cancel()  # a sooner look is wanted than the one pending
+            rewatch = None
+        if rewatch is None:
             # Watch again soon in case the user stops reading for a while (heartbeats and
             # a peer's close must still be noticed), or resumed reading without telling
             # us (see resume_reading). One timer per engine at most.
-            self._rewatch = self.reactor.call_later(0.05, self._watch_reads)
+            self._rewatch = self.reactor.call_later(recheck, self._watch_reads)
 
     def _watch_reads(self) -> None:
         if self._rewatch is not None:
@@ -523,8 +551,8 @@ class StreamEngine:
             self._rewatch = None
         if self.dead:
             return
-        if self.read_paused or self.owner._attended:
-            self._rewatch = self.reactor.call_later(0.05, self._watch_reads)
+        if self.read_paused or self.owner._attended or self._user_keeps_up():
+            self._rewatch = self.reactor.call_later(_REWATCH, self._watch_reads)
             return
         self.reactor.add_reader(self.fd, self._on_readable)
         # What arrived while nobody watched is read now.
@@ -680,11 +708,38 @@ class StreamEngine:
             if self._write_pending():
                 self._disarm_writer()
             return
+        owner = self.owner
+        if owner._attended:
+            # A user's thread is blocked in a send or a poll: it writes this connection
+            # itself when it is writable (as it reads it). Writing here too would make
+            # both threads wake for every writable edge and fight over the lock and the
+            # GIL. Step back, and wake it in case it began waiting before this output
+            # was pending (its poller then does not watch for writability yet). A
+            # later failed write arms this writer again; should that thread stop
+            # waiting with output still pending, the recheck takes it up.
+            self._disarm_writer()
+            owner._wake_waiter()
+            if not self._writer_recheck:
+                self._writer_recheck = True
+                self.reactor.call_later(_WRITER_RECHECK, self._recheck_writer)
+            return
         if self.lock.acquire(blocking=False):
             try:
                 self.flush()
             finally:
                 self.lock.release()
+
+    def _recheck_writer(self) -> None:
+        """Watch for writability again if output is still pending and no user's thread
+        waits on this connection (see :meth:`_on_writable`)."""
+        if self.dead or self._writer_armed or not self._pending:
+            self._writer_recheck = False
+            return
+        if self.owner._attended:
+            self.reactor.call_later(_WRITER_RECHECK, self._recheck_writer)
+            return
+        self._writer_recheck = False
+        self._arm_writer()
 
     @property
     def has_pending_output(self) -> bool:

@@ -62,6 +62,7 @@ _OPTION_NAMES = {
     number: name for name, number in {**PLUGIN_OPTION_NUMBERS, **OPTION_NUMBERS}.items()
 }
 _FLUSH_EVERY = 64  # sends between flushes done by the user's thread itself
+_LOCK_WAIT = 0.01  # s a woken waiter waits for a connection the I/O thread is using
 
 
 def _frame_bytes(data: Any, copy: bool) -> Any:
@@ -143,6 +144,10 @@ class Socket:
         self._sends = 0  # consecutive sends since the last receive or wait
         self._direct = False  # pattern.send runs in "write it out now" mode
         self._to_flush: list[StreamEngine] = []
+        # A message went out from this thread just now (a request, a reply): the next
+        # receive skips its speculative read, the answer cannot be there yet (the wait
+        # polls the connection anyway), saving a syscall per round trip.
+        self._just_sent = False
         self._closed = False
         self._owner_thread: int | None = None
         self._monitors: dict[Socket, int] = {}
@@ -562,6 +567,7 @@ class Socket:
             if engine.lock.acquire(blocking=False):
                 try:
                     engine.flush()
+                    self._just_sent = True
                 finally:
                     engine.lock.release()
             else:
@@ -675,10 +681,13 @@ class Socket:
         self._check_open()
         pattern = self.pattern
         self._flush_engines()  # a request goes out before we wait for its reply
-        self._read_engines()
-        message = pattern.recv()
-        if message is not None:
-            return message
+        if self._just_sent and not flags & NOBLOCK:
+            self._just_sent = False
+        else:
+            self._read_engines()
+            message = pattern.recv()
+            if message is not None:
+                return message
         if flags & NOBLOCK:
             raise Again("no message is waiting")
         deadline = self._deadline(self.options.rcvtimeo)
@@ -767,7 +776,8 @@ class Socket:
         for engine in list(self._engines.values()):
             if not engine.read_paused and engine.lock.acquire(blocking=False):
                 try:
-                    engine.read_available()
+                    if engine.read_available():
+                        engine.user_reads += 1  # the I/O thread may leave it to us
                 finally:
                     engine.lock.release()
 
@@ -816,7 +826,11 @@ class Socket:
                 self._waker.drain()
                 continue
             engine = engines.get(fd)
-            if engine is None or not engine.lock.acquire(blocking=False):
+            # Wait briefly if the I/O thread holds the connection: it is in the middle
+            # of one read or write. Trying and giving up would have this thread poll
+            # the still-ready fd again at once and spin, holding the GIL that the I/O
+            # thread needs to finish.
+            if engine is None or not engine.lock.acquire(timeout=_LOCK_WAIT):
                 continue
             try:
                 if events & (READ | ERROR) and not engine.read_paused:

@@ -147,3 +147,38 @@ def test_destroy_while_another_thread_starts_polling_its_sockets() -> None:
     finally:
         threading.excepthook = previous
     assert not failures, failures[:1]
+
+
+@pytest.mark.parametrize("transport", ["tcp", "ipc"])
+def test_output_a_blocked_sender_leaves_pending_still_goes_out(
+    transport: str, tmp_path: object
+) -> None:
+    # While a user's thread waits in a blocked send, the I/O thread leaves the
+    # connection's writes to it. When that send times out, encoded output can still
+    # be pending with nobody watching the fd: the I/O thread must take it up again
+    # (it once could not, and those messages never left).
+    with mqsdk.Context() as ctx:
+        pull, push = ctx.socket(mqsdk.PULL), ctx.socket(mqsdk.PUSH)
+        pull.rcvhwm = push.sndhwm = 5
+        pull.rcvbuf = push.sndbuf = 8192
+        endpoint = "tcp://127.0.0.1:*" if transport == "tcp" else f"ipc://{tmp_path}/blocked"
+        pull.bind(endpoint)
+        push.sndtimeo = 200
+        push.linger = 0  # a failure must not wait at exit for what never went out
+        push.connect(pull.last_endpoint.decode())
+        body = bytes(20000)
+        sent = 0
+        with pytest.raises(mqsdk.Again):
+            for _ in range(10000):  # far more than the queues and buffers hold
+                push.send(body)
+                sent += 1
+        # The sender's thread now does nothing; everything it sent must arrive.
+        pull.rcvtimeo = TIMEOUT_MS
+        for index in range(sent):
+            try:
+                assert pull.recv() == body
+            except mqsdk.Again:
+                pytest.fail(f"only {index} of {sent} sent messages arrived")
+        pull.rcvtimeo = 300
+        with pytest.raises(mqsdk.Again):
+            pull.recv()  # and nothing more: the timed-out message was not sent

@@ -33,7 +33,8 @@ and ``commit`` decodes everything complete in one inlined loop.
 from __future__ import annotations
 
 import errno as _errno
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from struct import Struct
 from typing import ClassVar, NamedTuple, TypeAlias
 
@@ -64,6 +65,47 @@ _LONG_SIZE = Struct(">Q")
 _LONG_HEADER = Struct(">BQ")
 _SHORT_LAST = tuple(bytes((0, n)) for n in range(256))
 _SHORT_MORE = tuple(bytes((1, n)) for n in range(256))
+
+
+def _copying_writable_bytes(size: int) -> tuple[bytes | bytearray, memoryview]:
+    body = bytearray(size)
+    return body, memoryview(body)
+
+
+def _make_writable_bytes() -> Callable[[int], tuple[bytes | bytearray, memoryview]]:
+    """How big frame bodies are allocated: as ``bytes`` written in place where that works.
+
+    A big frame is received with ``recv_into``, which needs writable memory, while
+    ``recv`` must hand the user ``bytes``. Receiving into a bytearray costs a zero fill
+    and a full copy at the end (1 MiB: two extra passes over memory, a large part of the
+    time at that size). On CPython a ``bytes`` object that nobody else has seen yet can
+    be written through a view of its storage instead: ``bytes(n)`` comes from calloc
+    (fresh pages, no memset) and is handed over as it is once full. Its hash is only
+    computed on first use, after the writes. A self-check at import time confirms the
+    layout; anywhere else (or if ctypes is missing) the copying way is used.
+    """
+    if sys.implementation.name != "cpython":
+        return _copying_writable_bytes
+    try:
+        import ctypes
+    except ImportError:  # pragma: no cover - CPython built without ctypes
+        return _copying_writable_bytes
+    offset = bytes.__basicsize__ - 1  # the header before ob_sval (its NUL is in basicsize)
+    char = ctypes.c_char
+
+    def writable_bytes(size: int) -> tuple[bytes | bytearray, memoryview]:
+        body = bytes(size)  # size >= 256 here: never a shared cached object
+        view = memoryview((char * size).from_address(id(body) + offset)).cast("B")
+        return body, view
+
+    probe, view = writable_bytes(300)
+    view[:] = bytes(range(256)) + bytes(range(44))
+    if probe != bytes(range(256)) + bytes(range(44)):  # pragma: no cover - unknown layout
+        return _copying_writable_bytes
+    return writable_bytes
+
+
+_writable_bytes = _make_writable_bytes()
 
 
 # --------------------------------------------------------------------------------------
@@ -176,7 +218,8 @@ class FrameDecoder:
       When a frame of at least ``bufsize // 4`` bytes is not yet complete, the decoder
       allocates a bytearray for that frame body alone and :meth:`read_buffer` returns
       its missing part, so the engine receives the rest of a big frame straight into
-      place; the only copy left is the final ``bytes`` conversion. Up to
+      place. On CPython that buffer is the very ``bytes`` object returned (see
+      :func:`_make_writable_bytes`), so a big frame is never copied in Python. Up to
       :attr:`max_prealloc` bytes are allocated at once on the strength of the
       declared size; a bigger frame's buffer grows (doubling) as its bytes arrive.
     * ``maxmsgsize`` (``>= 0``) is checked per frame against the declared size before
@@ -230,7 +273,7 @@ class FrameDecoder:
         self._maxmsgsize = maxmsgsize
         self._limit = maxmsgsize if maxmsgsize >= 0 else MAX_FRAME_SIZE
         self._direct_threshold = bufsize // 4
-        self._direct: bytearray | None = None  # body of a big frame received in place
+        self._direct: bytes | bytearray | None = None  # body of a big frame received in place
         self._direct_view: memoryview | None = None
         self._direct_pos = 0
         self._direct_size = 0
@@ -414,11 +457,16 @@ class FrameDecoder:
 
     def _start_direct(self, flags: int, size: int, data: bytes, begin: int) -> None:
         have = len(data) - begin
-        capacity = size if size <= self.max_prealloc else max(self.max_prealloc, have)
-        body = bytearray(capacity)
-        body[:have] = memoryview(data)[begin:]
+        if size <= self.max_prealloc:
+            # Received straight into the bytes object the user will get: no copy
+            # when it completes (and, from calloc, no zero-filling either).
+            body, view = _writable_bytes(size)
+        else:
+            body = bytearray(max(self.max_prealloc, have))
+            view = memoryview(body)
+        view[:have] = memoryview(data)[begin:]
         self._direct = body
-        self._direct_view = memoryview(body)
+        self._direct_view = view
         self._direct_pos = have
         self._direct_size = size
         self._direct_flags = flags
@@ -435,12 +483,13 @@ class FrameDecoder:
         if pos < self._direct_size:
             if pos == len(body):
                 # Declared size beyond max_prealloc: grow with the bytes actually received.
+                assert type(body) is bytearray
                 grown = bytearray(min(self._direct_size, 2 * len(body)))
                 grown[:pos] = body
                 self._direct = grown
                 self._direct_view = memoryview(grown)
             return []
-        frame = bytes(body)
+        frame = body if type(body) is bytes else bytes(body)
         flags = self._direct_flags
         self._direct = None
         self._direct_view = None

@@ -329,6 +329,22 @@ def test_one_mib_frame_is_received_in_place() -> None:
     assert not decoder.has_partial
 
 
+def test_big_frame_is_the_bytes_it_was_received_into(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Received straight into the bytes object handed out: a plain, hashable, equal
+    # bytes, no later read may change it, and the copying fallback gives the same.
+    from mqsdk.zmtp import frames
+
+    for writable in (frames._writable_bytes, frames._copying_writable_bytes):
+        monkeypatch.setattr(frames, "_writable_bytes", writable)
+        first, second = bytes(range(256)) * 400, bytes(reversed(range(256))) * 400
+        decoder = FrameDecoder(bufsize=1024)
+        (got,) = recv_into_chunks(decoder, encode([first], [second]), [700, 1024, 5000])[:1]
+        body = got[0]
+        assert type(body) is bytes and body == first and hash(body) == hash(first)
+        assert recv_into_chunks(decoder, encode([second]), [333]) == [[second]]
+        assert body == first  # the next big frame went into a buffer of its own
+
+
 def test_one_mib_frame_in_socket_sized_reads() -> None:
     body = bytes(range(256)) * 4096
     wire = encode([body], [b"after"], [body, body])
