@@ -369,7 +369,9 @@ class StreamEngine:
             count += 1
         return count, size
 
-    def _dispatch_wrapped(self, items: list[Any]) -> int:
+    def _dispatch_wrapped(self, items: list[Any], messages_only: bool = False) -> int:
+        # CURVE: every frame on the wire is a MESSAGE or another command; what they
+        # carry is sorted after decryption.
         mechanism = self.mechanism
         assert mechanism is not None
         try:
@@ -413,6 +415,7 @@ class StreamEngine:
         delivered = 0
         sock = self.sock
         decoder = self.decoder
+        stats = self.owner.stats
         while not self.read_paused and not self.dead:
             try:
                 n = sock.recv_into(decoder.read_buffer())
@@ -432,7 +435,8 @@ class StreamEngine:
                 self._hand_over(CloseReason(reason, error=None, fatal=False, handshake=False))
                 break
             self.last_rx = time.monotonic()
-            self.owner._received(0, n)
+            stats["bytes_in"] += n
+            commands = decoder.commands
             try:
                 items = decoder.commit(n)
             except ProtocolError as exc:
@@ -443,15 +447,22 @@ class StreamEngine:
                 )
                 break
             if items:
-                delivered += self._dispatch(items)
+                delivered += self._dispatch(items, decoder.commands == commands)
             if n < 16384 and (self._buffered is None or not self._buffered()):
                 break  # drained the OS buffer most likely; don't pay for an EAGAIN
         return delivered
 
-    def _dispatch(self, items: list[Any]) -> int:
+    def _dispatch(self, items: list[Any], messages_only: bool = False) -> int:
+        """Hand decoded items over in wire order: messages to the pipe, commands to
+        :meth:`_command`. ``messages_only``: the caller knows there is no command."""
         pipe = self.pipe
         if pipe is None:
             return 0
+        if messages_only:
+            if not pipe.deliver(items):
+                self._pause_reading()
+            self.owner.stats["msgs_in"] += len(items)
+            return len(items)
         batch: list[Message] = []
         for item in items:
             if type(item) is list:

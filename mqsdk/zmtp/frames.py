@@ -79,22 +79,29 @@ def _make_writable_bytes() -> Callable[[int], tuple[bytes | bytearray, memoryvie
     ``recv`` must hand the user ``bytes``. Receiving into a bytearray costs a zero fill
     and a full copy at the end (1 MiB: two extra passes over memory, a large part of the
     time at that size). On CPython a ``bytes`` object that nobody else has seen yet can
-    be written through a view of its storage instead: ``bytes(n)`` comes from calloc
-    (fresh pages, no memset) and is handed over as it is once full. Its hash is only
-    computed on first use, after the writes. A self-check at import time confirms the
-    layout; anywhere else (or if ctypes is missing) the copying way is used.
+    be written through a view of its storage instead, and handed over as it is once
+    full. It is made uninitialised (``PyBytes_FromStringAndSize(NULL, n)``, the C API's
+    documented way to build a bytes object in place): zero-filling 1 MiB that the read
+    overwrites anyway cost as much as the copy. It only leaves the decoder once every
+    byte has been received, and its hash is computed on first use, after the writes. A
+    self-check at import time confirms the layout; anywhere else (or without ctypes)
+    the copying way is used.
     """
     if sys.implementation.name != "cpython":
         return _copying_writable_bytes
     try:
         import ctypes
-    except ImportError:  # pragma: no cover - CPython built without ctypes
+
+        new_bytes = ctypes.pythonapi.PyBytes_FromStringAndSize
+    except (ImportError, AttributeError):  # pragma: no cover - no ctypes / pythonapi
         return _copying_writable_bytes
+    new_bytes.restype = ctypes.py_object
+    new_bytes.argtypes = [ctypes.c_void_p, ctypes.c_ssize_t]
     offset = bytes.__basicsize__ - 1  # the header before ob_sval (its NUL is in basicsize)
     char = ctypes.c_char
 
     def writable_bytes(size: int) -> tuple[bytes | bytearray, memoryview]:
-        body = bytes(size)  # size >= 256 here: never a shared cached object
+        body: bytes = new_bytes(None, size)  # size >= 256: a new object, never shared
         view = memoryview((char * size).from_address(id(body) + offset)).cast("B")
         return body, view
 
@@ -253,6 +260,7 @@ class FrameDecoder:
         "_need",
         "_start",
         "_view",
+        "commands",
         "decoded_before_error",
     )
 
@@ -279,6 +287,9 @@ class FrameDecoder:
         self._direct_size = 0
         self._direct_flags = 0
         self.decoded_before_error: list[Item] = []
+        # How many commands were decoded so far: a caller that sees it unchanged across
+        # a commit() knows every item is a message and can skip sorting them.
+        self.commands = 0
 
     @property
     def maxmsgsize(self) -> int:
@@ -406,6 +417,7 @@ class FrameDecoder:
                     raise _malformed_command(size)
                 name_end = 1 + body[0]
                 append(Command(body[1:name_end], body[name_end:]))
+                self.commands += 1
             elif flags & 0x01:
                 frames.append(body)
             else:
@@ -496,6 +508,7 @@ class FrameDecoder:
         if flags & 0x04:
             # Direct frames have at least bufsize // 4 >= 256 bytes: any name length fits.
             name_end = 1 + frame[0]
+            self.commands += 1
             return [Command(frame[1:name_end], frame[name_end:])]
         self._frames.append(frame)
         if flags & 0x01:
