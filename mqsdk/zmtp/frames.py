@@ -92,11 +92,12 @@ def _make_writable_bytes() -> Callable[[int], tuple[bytes | bytearray, memoryvie
     try:
         import ctypes
 
-        new_bytes = ctypes.pythonapi.PyBytes_FromStringAndSize
+        # A prototype of our own: setting restype/argtypes on ctypes.pythonapi's shared
+        # function object would change it for every other user in the process.
+        prototype = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.c_void_p, ctypes.c_ssize_t)
+        new_bytes = prototype(("PyBytes_FromStringAndSize", ctypes.pythonapi))
     except (ImportError, AttributeError):  # pragma: no cover - no ctypes / pythonapi
         return _copying_writable_bytes
-    new_bytes.restype = ctypes.py_object
-    new_bytes.argtypes = [ctypes.c_void_p, ctypes.c_ssize_t]
     offset = bytes.__basicsize__ - 1  # the header before ob_sval (its NUL is in basicsize)
     char = ctypes.c_char
 
