@@ -27,6 +27,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -158,18 +159,24 @@ class MessageTransport(Transport):
         forget every pipe this instance made for ``socket``."""
 
 
-_CONNECT_STARTED = frozenset({0, errno.EINPROGRESS, errno.EINTR, errno.EWOULDBLOCK})
+# connect_ex results meaning "started, finish asynchronously". EWOULDBLOCK (EAGAIN)
+# counts only on Windows: on Linux it means the connect did not start (no ephemeral
+# port left, a Unix listener's backlog full), an error to retry later.
+_CONNECT_STARTED = frozenset(
+    {0, errno.EINPROGRESS, errno.EINTR}
+    | ({errno.EWOULDBLOCK} if sys.platform == "win32" else set())
+)
 
 
-def start_connect(sock: socket.socket, sockaddr: Any) -> socket.socket:
+def start_connect(sock: socket.socket, sockaddr: Any, name: str | None = None) -> socket.socket:
     """Make ``sock`` non-blocking and start connecting it to ``sockaddr``, as
-    :meth:`StreamTransport.connect` must; close it and raise OSError if the connection
-    failed at once. Returns ``sock``."""
+    :meth:`StreamTransport.connect` must; close it and raise OSError (its filename
+    ``name``, when given) if the connection failed at once. Returns ``sock``."""
     try:
         sock.setblocking(False)
         rc = sock.connect_ex(sockaddr)
         if rc not in _CONNECT_STARTED:
-            raise OSError(rc, os.strerror(rc))
+            raise OSError(rc, os.strerror(rc), name)
     except BaseException:
         sock.close()
         raise

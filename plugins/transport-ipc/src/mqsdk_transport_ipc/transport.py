@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mqsdk.component import Availability
-from mqsdk.transport import StreamTransport
+from mqsdk.transport import StreamTransport, start_connect
 
 from .address import IpcAddress, check_length, parse_ipc
 
@@ -83,18 +83,10 @@ class IpcTransport(StreamTransport):
         addr = _check(address)
         if addr.target is None:
             raise ValueError("ipc://* cannot be connected to; parse() refuses it for connect")
+        # EAGAIN here (Linux: the listener's backlog is full) means the connect did not
+        # start: start_connect raises it, to be retried later.
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.setblocking(False)
-            rc = sock.connect_ex(addr.target)
-            # Unlike TCP, EAGAIN here (Linux: the listener's backlog is full) means the
-            # connect did not start, so it is an error to retry later.
-            if rc not in (0, errno.EINPROGRESS):
-                raise OSError(rc, os.strerror(rc), str(addr))
-        except BaseException:
-            sock.close()
-            raise
-        return sock
+        return start_connect(sock, addr.target, str(addr))
 
     def accepted(self, sock: socket.socket, options: Mapping[str, Any]) -> None:
         sock.setblocking(False)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import os
 import socket
 import sys
 from collections.abc import Mapping
 from typing import Any
 
-from mqsdk.transport import StreamTransport
+from mqsdk.transport import StreamTransport, start_connect
 
 from .address import (
     TcpAddress,
@@ -22,11 +21,6 @@ from .address import (
 
 __all__ = ["TcpTransport"]
 
-# connect_ex results meaning "started, finish asynchronously".
-_IN_PROGRESS = frozenset(
-    {0, errno.EINPROGRESS, errno.EINTR}
-    | ({errno.EWOULDBLOCK} if sys.platform == "win32" else set())
-)
 _KEEPALIVE_OPTIONS = (
     ("tcp_keepalive_cnt", getattr(socket, "TCP_KEEPCNT", None)),
     # macOS names the idle time TCP_KEEPALIVE.
@@ -80,19 +74,15 @@ class TcpTransport(StreamTransport):
         family, sockaddr = resolve_destination(addr, bool(options.get("ipv6", 0)))
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
-            sock.setblocking(False)
             _set_buffers(sock, options)
             if addr.source is not None:
                 # Lets a fixed source port be reused on reconnect despite TIME_WAIT.
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 sock.bind(source_sockaddr(addr.source, family))
-            rc = sock.connect_ex(sockaddr)
-            if rc not in _IN_PROGRESS:
-                raise OSError(rc, os.strerror(rc))
         except BaseException:
             sock.close()
             raise
-        return sock
+        return start_connect(sock, sockaddr)
 
     def accepted(self, sock: socket.socket, options: Mapping[str, Any]) -> None:
         sock.setblocking(False)

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import errno
-import os
 import socket
 from collections.abc import Mapping
 from typing import Any
 
 from mqsdk.component import Availability
 from mqsdk.errors import EndpointError
-from mqsdk.transport import StreamTransport
+from mqsdk.transport import StreamTransport, start_connect
 
 from .address import TipcAddress, format_last_endpoint, format_port_id, parse_tipc
 
 __all__ = ["TipcTransport", "tipc_availability"]
-
-# connect_ex results meaning "started, finish asynchronously".
-_IN_PROGRESS = frozenset({0, errno.EINPROGRESS, errno.EINTR})
 
 
 def tipc_availability(sock_module: Any = socket) -> Availability:
@@ -76,16 +72,7 @@ class TipcTransport(StreamTransport):
         addr = _check(address)
         if addr.sockaddr is None or addr.kind not in ("name", "port"):
             raise EndpointError(f"{addr}: only a service name or a port id can be connected")
-        sock = socket.socket(socket.AF_TIPC, socket.SOCK_STREAM)
-        try:
-            sock.setblocking(False)
-            rc = sock.connect_ex(addr.sockaddr)
-            if rc not in _IN_PROGRESS:
-                raise OSError(rc, os.strerror(rc))
-        except BaseException:
-            sock.close()
-            raise
-        return sock
+        return start_connect(socket.socket(socket.AF_TIPC, socket.SOCK_STREAM), addr.sockaddr)
 
     def accepted(self, sock: socket.socket, options: Mapping[str, Any]) -> None:
         sock.setblocking(False)

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from mqsdk.component import Availability
-from mqsdk.transport import StreamTransport
+from mqsdk.transport import StreamTransport, start_connect
 
 from .address import CID_ANY, CID_LOCAL, PORT_ANY, VmciAddress, format_sockaddr, parse_vmci
 
@@ -88,15 +88,11 @@ class VmciTransport(StreamTransport):
         addr = _check(address)
         sock = socket.socket(_family(), socket.SOCK_STREAM)
         try:
-            sock.setblocking(False)
             apply_options(sock, options)
-            rc = sock.connect_ex(addr.sockaddr)
-            if rc not in _IN_PROGRESS:
-                raise OSError(rc, os.strerror(rc))
         except BaseException:
             sock.close()
             raise
-        return sock
+        return start_connect(sock, addr.sockaddr)
 
     def accepted(self, sock: socket.socket, options: Mapping[str, Any]) -> None:
         sock.setblocking(False)
