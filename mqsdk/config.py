@@ -127,6 +127,11 @@ def find_config_file(
     explicit = (os.environ if environ is None else environ).get(ENV_CONFIG)
     if explicit:
         path = Path(explicit)
+        if path.is_dir():
+            raise ConfigError(
+                f"{ENV_CONFIG}={explicit!r} is a directory; name the TOML file itself "
+                f"(for example {str(path / 'mqsdk.toml')!r})"
+            )
         if not path.is_file():
             raise ConfigError(f"{ENV_CONFIG}={explicit!r}: no such file")
         data = _read_toml(path)

@@ -87,6 +87,11 @@ def test_mqsdk_config_pointing_nowhere_is_an_error(tmp_path: Path) -> None:
         load_config(environ={"MQSDK_CONFIG": str(tmp_path / "missing.toml")}, start=tmp_path)
 
 
+def test_mqsdk_config_naming_a_directory_says_so(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"MQSDK_CONFIG=.* is a directory; name the TOML file"):
+        load_config(environ={"MQSDK_CONFIG": str(tmp_path)}, start=tmp_path)
+
+
 def test_precedence_code_over_env_over_file_over_default(tmp_path: Path) -> None:
     (tmp_path / "mqsdk.toml").write_text('poller = "poll"\nio_threads = 2\nplugins = ["a"]\n')
     env = {"MQSDK_POLLER": "select", "MQSDK_IO_THREADS": "3"}
