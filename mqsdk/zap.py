@@ -7,6 +7,12 @@ is watched by the reactor, and each reply is routed back by its request id (a co
 per client; handlers echo it, as RFC 27 requires). Whether a handler is bound is read
 from the DEALER's pipe: a connect to an unbound inproc name stays pending, and the
 mechanism is then told "no handler" (NULL and CURVE accept, PLAIN refuses, as libzmq).
+
+"No handler" admits everyone to NULL and CURVE, so it must mean that nobody installed
+one, never that the installed one crashed: an authenticator whose serving thread or task
+dies calls :func:`mark_zap_handler_failed` before its socket unbinds, and from then on
+every request, including those already sent to it, is refused with status 500 until a
+handler binds again (:func:`clear_zap_handler_failure`).
 """
 
 from __future__ import annotations
@@ -76,7 +82,18 @@ class ZapClient:
         callback: ZapCallback,
     ) -> bytes | None:
         """Send a request (I/O thread); ``callback`` gets the answer later, or now with
-        None if no handler is bound. Returns the request id to :meth:`cancel` with."""
+        None if no handler is bound, or a refusal if the handler failed. Returns the
+        request id to :meth:`cancel` with."""
+        failure = zap_handler_failure(self.context)
+        if failure is not None:
+            log.error(
+                "refusing %s client %s: the ZAP handler failed (%s)",
+                request.mechanism.decode("ascii", "replace"),
+                address.decode("utf-8", "replace"),
+                failure,
+            )
+            callback(_HANDLER_FAILED)
+            return None
         try:
             dealer = self._connected_dealer()
         except MQError as exc:
@@ -104,6 +121,14 @@ class ZapClient:
         if request_id is not None:
             self._waiting.pop(request_id, None)
 
+    def _refuse_waiting(self) -> None:
+        """Refuse every request sent to a handler that has since failed (I/O thread):
+        its reply will never come, and waiting would hold each handshake until
+        ``handshake_ivl`` for nothing."""
+        waiting, self._waiting = self._waiting, {}
+        for callback in waiting.values():
+            callback(_HANDLER_FAILED)
+
     def _on_readable(self) -> None:
         dealer = self._dealer
         if dealer is None or dealer.closed:
@@ -128,6 +153,37 @@ class ZapClient:
             callback(answer)
 
 
+_FAILURE_KEY = "zap-handler-failed"
+_HANDLER_FAILED = ZapReply(b"500", b"ZAP handler failed")
+
+
+def mark_zap_handler_failed(context: Context, handler: object, reason: str) -> None:
+    """Refuse every ZAP request in ``context`` from now on (any thread): ``handler``, the
+    bound ZAP handler, has stopped answering without being stopped. Call it *before* its
+    socket unbinds, so that no request ever sees "no handler" in between."""
+    with context.shared_lock:
+        context.shared[_FAILURE_KEY] = (handler, reason)
+        clients = [c for c in context.shared.values() if isinstance(c, ZapClient)]
+    for client in clients:
+        client.reactor.call_soon(client._refuse_waiting)
+
+
+def clear_zap_handler_failure(context: Context, handler: object | None = None) -> None:
+    """Forget a failure marked by ``handler`` (any handler's if None): a new handler is
+    bound, or the failed one was deliberately stopped."""
+    with context.shared_lock:
+        marked = context.shared.get(_FAILURE_KEY)
+        if marked is not None and (handler is None or marked[0] is handler):
+            del context.shared[_FAILURE_KEY]
+
+
+def zap_handler_failure(context: Context) -> str | None:
+    """Why ZAP requests in ``context`` are being refused, or None if they are not."""
+    with context.shared_lock:
+        marked = context.shared.get(_FAILURE_KEY)
+    return None if marked is None else str(marked[1])
+
+
 def zap_client(context: Context, reactor: Reactor) -> ZapClient:
     """The ZAP client of ``reactor``'s I/O thread in ``context`` (made on first use)."""
     key = f"zap:{id(reactor)}"
@@ -139,4 +195,11 @@ def zap_client(context: Context, reactor: Reactor) -> ZapClient:
         return client
 
 
-__all__ = ["ZapCallback", "ZapClient", "zap_client"]
+__all__ = [
+    "ZapCallback",
+    "ZapClient",
+    "clear_zap_handler_failure",
+    "mark_zap_handler_failed",
+    "zap_client",
+    "zap_handler_failure",
+]

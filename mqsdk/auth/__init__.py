@@ -16,20 +16,31 @@ Accepted clients get a User-Id (PLAIN: the username; CURVE: the Z85 public key) 
 reaches every message they send (``frame.get("User-Id")``), plus any properties
 :meth:`Authenticator.user_metadata` returns. Refusals are status 400 (the client gets
 ERROR and does not reconnect; the server's monitor reports HANDSHAKE_FAILED_AUTH 400).
+
+Failures refuse, never admit. A request whose handling raises is answered 500 (logged)
+and the next one is served as usual. If the serving thread or task dies anyway, the
+context's engines are told so (:func:`mqsdk.zap.mark_zap_handler_failed`) before the ZAP
+endpoint unbinds, and they refuse every client with 500 until an authenticator is
+started again: an unbound endpoint would otherwise mean "no handler", which admits
+every NULL and CURVE client.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import os
 import threading
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
 
 from mqsdk.auth.certs import create_certificates, load_certificate, load_certificates
+from mqsdk.errors import ContextTerminated
 from mqsdk.mechanism import ZAP_ENDPOINT, ZAP_VERSION
 from mqsdk.z85 import z85_encode
+from mqsdk.zap import clear_zap_handler_failure, mark_zap_handler_failed
 from mqsdk.zmtp.commands import encode_metadata
 
 CURVE_ALLOW_ANY = "*"
@@ -38,14 +49,44 @@ without client authentication)."""
 
 
 class CredentialsProvider(Protocol):
-    """What ``configure_curve_callback`` takes: ``callback(domain, z85_key) -> bool``."""
+    """What ``configure_curve_callback`` takes: ``callback(domain, z85_key) -> bool``.
 
-    def callback(self, domain: str, key: bytes) -> bool: ...
+    Only :class:`~mqsdk.auth.asyncio.AsyncioAuthenticator` takes an ``async def``
+    callback (it awaits the result); the others refuse one when it is configured."""
+
+    def callback(self, domain: str, key: bytes) -> bool | Awaitable[bool]: ...
+
+
+@dataclass(frozen=True)
+class _CurveQuestion:
+    """A CURVE request that the domain's credentials provider decides. Its callback is
+    called outside the authenticator's lock: it may take long (or be awaited), and may
+    call the authenticator's own methods."""
+
+    request_id: bytes
+    domain: str
+    address: str
+    key: bytes
+    provider: CredentialsProvider
+
+    def ask(self) -> object:
+        return self.provider.callback(self.domain, z85_encode(self.key))
+
+
+def _is_async_callable(function: object) -> bool:
+    # The second test catches an object whose class has an ``async def __call__``.
+    return inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
+        type(function).__call__
+    )
 
 
 class Authenticator:
     """The policy and the ZAP request handling; :class:`ThreadAuthenticator` and
     :class:`~mqsdk.auth.asyncio.AsyncioAuthenticator` run it. Thread-safe."""
+
+    awaits_callbacks: ClassVar[bool] = False
+    """Whether this authenticator awaits what a credentials callback returns; if not,
+    an ``async def`` callback is refused when configured (it would never be awaited)."""
 
     def __init__(self, context: Any = None, encoding: str = "utf-8", log: Any = None) -> None:
         import mqsdk
@@ -99,11 +140,36 @@ class Authenticator:
     def configure_curve_callback(
         self, domain: str = "*", credentials_provider: CredentialsProvider | None = None
     ) -> None:
-        """CURVE: ask ``credentials_provider.callback(domain, z85_key)`` for each client."""
+        """CURVE: ask ``credentials_provider.callback(domain, z85_key)`` for each client.
+
+        :raises TypeError: the callback is an ``async def`` and this authenticator cannot
+            await it (only :class:`~mqsdk.auth.asyncio.AsyncioAuthenticator` can).
+        """
+        if credentials_provider is not None:
+            self._check_provider(credentials_provider)
         with self._lock:
             self.allow_any = False
             if credentials_provider is not None:
                 self.credentials_providers[domain] = credentials_provider
+
+    def _check_provider(self, provider: object) -> None:
+        callback = getattr(provider, "callback", None)
+        if not callable(callback):
+            raise TypeError(f"{provider!r} has no callback(domain, key) method")
+        if not self.awaits_callbacks and _is_async_callable(callback):
+            raise TypeError(
+                f"{type(self).__name__} cannot await the async credentials callback "
+                f"{callback!r}: every client would be refused. Make it a plain def, or "
+                "use mqsdk.auth.asyncio.AsyncioAuthenticator, which awaits it."
+            )
+
+    def _check_providers(self) -> None:
+        """Refuse to start with a provider that cannot be served (``credentials_providers``
+        is public: it may have been filled without :meth:`configure_curve_callback`)."""
+        with self._lock:
+            providers = list(self.credentials_providers.values())
+        for provider in providers:
+            self._check_provider(provider)
 
     def curve_user_id(self, client_public_key: bytes) -> str:
         """The User-Id of an accepted CURVE client: its Z85 public key (override to map)."""
@@ -117,11 +183,49 @@ class Authenticator:
     # -- requests ----------------------------------------------------------------------
 
     def handle_zap_message(self, msg: Sequence[bytes]) -> list[bytes]:
-        """The reply (REP view, without the delimiter) to one ZAP request."""
+        """The reply (REP view, without the delimiter) to one ZAP request.
+
+        A credentials callback must answer here and now: if it returns an awaitable,
+        which nothing here can await, the client is refused (500) and an error logged.
+        """
+        step = self._examine(msg)
+        if not isinstance(step, _CurveQuestion):
+            return step
+        verdict = step.ask()
+        if inspect.isawaitable(verdict):
+            if inspect.iscoroutine(verdict):
+                verdict.close()  # never to be awaited: say so now, not as a GC warning
+            self.log.error(
+                "refusing CURVE client %s: the credentials callback of %r returned an "
+                "awaitable, which %s cannot await (use AsyncioAuthenticator)",
+                step.address,
+                step.provider,
+                type(self).__name__,
+            )
+            return self._reply(step.request_id, b"500", b"Internal error")
+        return self._curve_verdict(step, bool(verdict))
+
+    def _examine(self, msg: Sequence[bytes]) -> list[bytes] | _CurveQuestion:
         with self._lock:
             return self._decide(msg)
 
-    def _decide(self, msg: Sequence[bytes]) -> list[bytes]:
+    def _curve_verdict(self, question: _CurveQuestion, allowed: bool) -> list[bytes]:
+        """The reply once the credentials provider has answered."""
+        if not allowed:
+            self.log.debug("DENIED CURVE from %s: unknown key", question.address)
+            return self._reply(question.request_id, b"400", b"Unknown key")
+        with self._lock:
+            user = self.curve_user_id(question.key)
+            return self._accepted(question.request_id, b"CURVE", user)
+
+    def _refuse_after_error(self, msg: Sequence[bytes]) -> list[bytes]:
+        """Log the exception being handled and refuse the request with 500: a handler's
+        bug must cost one client its handshake, never admit it or stop the handler."""
+        self.log.exception("refusing a client: handling its ZAP request failed")
+        request_id = msg[1] if len(msg) > 1 and isinstance(msg[1], bytes) else b""
+        return self._reply(request_id, b"500", b"Internal error")
+
+    def _decide(self, msg: Sequence[bytes]) -> list[bytes] | _CurveQuestion:
         if len(msg) < 6:
             self.log.error("invalid ZAP request, %d frames: %r", len(msg), msg)
             request_id = msg[1] if len(msg) > 1 else b""
@@ -143,6 +247,9 @@ class Authenticator:
             user, password = (c.decode(self.encoding, "replace") for c in credentials)
             ok, reason = self._check_plain(domain, user, password)
         elif mechanism == b"CURVE" and len(credentials) == 1:
+            provider = None if self.allow_any else self.credentials_providers.get(domain)
+            if provider is not None:
+                return _CurveQuestion(request_id, domain, address, credentials[0], provider)
             ok, reason = self._check_curve(domain, credentials[0])
             if ok:
                 user = self.curve_user_id(credentials[0])
@@ -151,6 +258,9 @@ class Authenticator:
         if not ok:
             self.log.debug("DENIED %s from %s: %s", mechanism, address, reason)
             return self._reply(request_id, b"400", reason)
+        return self._accepted(request_id, mechanism, user)
+
+    def _accepted(self, request_id: bytes, mechanism: bytes, user: str) -> list[bytes]:
         metadata = self.user_metadata(mechanism.decode("ascii", "replace"), user)
         return self._reply(request_id, b"200", b"OK", user, metadata)
 
@@ -167,12 +277,11 @@ class Authenticator:
         return True, b"OK"
 
     def _check_curve(self, domain: str, key: bytes) -> tuple[bool, bytes]:
+        """Allow-any and certificate directories (credentials providers are asked by
+        :meth:`handle_zap_message`, outside the lock)."""
         if self.allow_any:
             return True, b"OK"
         z85_key = z85_encode(key)
-        provider = self.credentials_providers.get(domain)
-        if provider is not None:
-            return (True, b"OK") if provider.callback(domain, z85_key) else (False, b"Unknown key")
         certs = self.certs.get(domain)
         if certs is None:
             return False, b"Unknown domain"
@@ -197,7 +306,12 @@ class Authenticator:
 
 
 class ThreadAuthenticator(Authenticator):
-    """An authenticator answering in its own thread: ``start()``, configure, ``stop()``."""
+    """An authenticator answering in its own thread: ``start()``, configure, ``stop()``.
+
+    Its sockets are plain blocking ones whatever the context's class, so it serves an
+    :class:`mqsdk.asyncio.Context` too. It cannot await: an ``async def`` credentials
+    callback is refused (use :class:`~mqsdk.auth.asyncio.AsyncioAuthenticator`).
+    """
 
     def __init__(self, context: Any = None, encoding: str = "utf-8", log: Any = None) -> None:
         super().__init__(context, encoding, log)
@@ -206,15 +320,21 @@ class ThreadAuthenticator(Authenticator):
         self._stop_sender: Any = None
 
     def start(self) -> None:
-        """Bind the ZAP endpoint (before any server accepts clients) and start answering."""
+        """Bind the ZAP endpoint (before any server accepts clients) and start answering.
+
+        :raises TypeError: a configured credentials callback is an ``async def``.
+        """
         import mqsdk
 
-        zap = self.context.socket(mqsdk.REP)
+        self._check_providers()
+        zap = self._blocking_socket(mqsdk.REP)
         zap.set("linger", 0)
         zap.bind(ZAP_ENDPOINT)
-        stop_receiver = self.context.socket(mqsdk.PAIR)
+        # Bound: engines reach us from now on, so a predecessor's failure no longer applies.
+        clear_zap_handler_failure(self.context)
+        stop_receiver = self._blocking_socket(mqsdk.PAIR)
         stop_receiver.bind(self._stop_name)
-        self._stop_sender = self.context.socket(mqsdk.PAIR)
+        self._stop_sender = self._blocking_socket(mqsdk.PAIR)
         self._stop_sender.connect(self._stop_name)
         self.zap_socket = zap
         self._thread = threading.Thread(
@@ -222,24 +342,48 @@ class ThreadAuthenticator(Authenticator):
         )
         self._thread.start()
 
-    def _run(self, zap: Any, stop_receiver: Any) -> None:
-        import mqsdk
+    def _blocking_socket(self, socket_type: int) -> Any:
+        """A plain socket in our context: ``context.socket()`` may make asyncio ones,
+        whose methods return coroutines that this thread has no loop to run."""
+        from mqsdk.socket import Socket
 
-        poller = mqsdk.Poller()
+        if self.context.closed:
+            raise ContextTerminated("the context was terminated")
+        return Socket(self.context, socket_type)
+
+    def _run(self, zap: Any, stop_receiver: Any) -> None:
         try:
-            poller.register(zap, mqsdk.POLLIN)
-            poller.register(stop_receiver, mqsdk.POLLIN)
-            while True:
-                ready = dict(poller.poll())
-                if stop_receiver in ready:
-                    return
-                if zap in ready:
-                    zap.send_multipart(self.handle_zap_message(zap.recv_multipart()))
-        except mqsdk.MQError:  # the context was terminated under us (ContextTerminated...)
-            return
+            self._serve(zap, stop_receiver)
+        except BaseException as exc:  # even SystemExit: it would end the thread silently
+            if not self.context.closed:  # a terminated context has no clients to protect
+                # Before our socket unbinds: from then on engines would see "no handler".
+                self.log.error(
+                    "the ZAP handler thread died: refusing every client of this context "
+                    "until an authenticator is started again",
+                    exc_info=exc,
+                )
+                mark_zap_handler_failed(self.context, self, f"{type(exc).__name__}: {exc}")
         finally:
             zap.close(linger=0)
             stop_receiver.close(linger=0)
+
+    def _serve(self, zap: Any, stop_receiver: Any) -> None:
+        import mqsdk
+
+        poller = mqsdk.Poller()
+        poller.register(zap, mqsdk.POLLIN)
+        poller.register(stop_receiver, mqsdk.POLLIN)
+        while True:
+            ready = dict(poller.poll())
+            if stop_receiver in ready:
+                return
+            if zap in ready:
+                request = zap.recv_multipart()
+                try:
+                    reply = self.handle_zap_message(request)
+                except Exception:
+                    reply = self._refuse_after_error(request)
+                zap.send_multipart(reply)
 
     def stop(self) -> None:
         """Stop answering and unbind the ZAP endpoint (waits for the thread)."""
@@ -253,6 +397,8 @@ class ThreadAuthenticator(Authenticator):
         self._stop_sender.close(linger=0)
         self._thread = None
         self.zap_socket = None
+        # Stopped on purpose: no handler now means what it means in libzmq.
+        clear_zap_handler_failure(self.context, self)
 
     def is_alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+import inspect
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
-from mqsdk.auth import Authenticator
+from mqsdk.auth import Authenticator, _CurveQuestion
 from mqsdk.mechanism import ZAP_ENDPOINT
+from mqsdk.zap import clear_zap_handler_failure, mark_zap_handler_failed
 
 
 class AsyncioAuthenticator(Authenticator):
-    """``start()`` from a coroutine (it needs the running loop); ``stop()`` when done."""
+    """``start()`` from a coroutine (it needs the running loop); ``stop()`` when done.
+
+    A credentials callback may be an ``async def``: its result is awaited. Requests are
+    answered one at a time, so a slow callback delays the handshakes queued behind it.
+    """
+
+    awaits_callbacks: ClassVar[bool] = True
 
     def __init__(self, context: Any = None, encoding: str = "utf-8", log: Any = None) -> None:
         super().__init__(context, encoding, log)
@@ -21,26 +30,64 @@ class AsyncioAuthenticator(Authenticator):
         import mqsdk
         import mqsdk.asyncio
 
+        self._check_providers()
         zap = mqsdk.asyncio.Socket(self.context, mqsdk.REP)
         zap.set("linger", 0)
         zap.bind(ZAP_ENDPOINT)
+        # Bound: engines reach us from now on, so a predecessor's failure no longer applies.
+        clear_zap_handler_failure(self.context)
         self.zap_socket = zap
         self._task = asyncio.get_running_loop().create_task(self._serve(zap))
 
+    async def handle_zap_message_async(self, msg: Sequence[bytes]) -> list[bytes]:
+        """The reply to one ZAP request, awaiting the credentials callback if it returns
+        an awaitable (as pyzmq does)."""
+        step = self._examine(msg)
+        if not isinstance(step, _CurveQuestion):
+            return step
+        verdict = step.ask()
+        if inspect.isawaitable(verdict):
+            verdict = await verdict
+        return self._curve_verdict(step, bool(verdict))
+
     async def _serve(self, zap: Any) -> None:
-        while True:
-            request = await zap.recv_multipart()
-            await zap.send_multipart(self.handle_zap_message(request))
+        try:
+            while True:
+                request = await zap.recv_multipart()
+                try:
+                    reply = await self.handle_zap_message_async(request)
+                except Exception:
+                    reply = self._refuse_after_error(request)
+                await zap.send_multipart(reply)
+        except BaseException as exc:
+            # stop() forgets the socket before cancelling us; anything else ending this
+            # task (an error, the loop cancelling its tasks at exit) leaves the endpoint
+            # without an answer: fail closed before it unbinds.
+            if self.zap_socket is zap and not self.context.closed:
+                self.log.error(
+                    "the ZAP handler task ended without stop(): refusing every client of "
+                    "this context until an authenticator is started again",
+                    exc_info=exc if isinstance(exc, Exception) else None,
+                )
+                mark_zap_handler_failed(self.context, self, f"{type(exc).__name__}: {exc}")
+                with contextlib.suppress(Exception):
+                    zap.close(linger=0)
+                self.zap_socket = None
+            if not isinstance(exc, Exception):  # cancellation, the coroutine closed, Ctrl-C
+                raise
+            # Logged above; re-raising would only add "exception never retrieved".
 
     def stop(self) -> None:
         """Cancel the task and close the ZAP socket."""
+        zap, self.zap_socket = self.zap_socket, None
         if self._task is not None:
             self._task.cancel()
             self._task = None
-        if self.zap_socket is not None:
+        if zap is not None:
             with contextlib.suppress(Exception):
-                self.zap_socket.close(linger=0)
-            self.zap_socket = None
+                zap.close(linger=0)
+        # Stopped on purpose: no handler now means what it means in libzmq.
+        clear_zap_handler_failure(self.context, self)
 
 
 __all__ = ["AsyncioAuthenticator"]
