@@ -72,6 +72,12 @@ from mqsdk.zmtp.frames import Buffer, Command, Item, encode_command, encode_mess
 ZAP_ENDPOINT = "inproc://zeromq.zap.01"
 """Where a ZAP handler binds (RFC 27)."""
 ZAP_VERSION = b"1.0"
+HANDSHAKE_FRAME_LIMIT = 64 * 1024
+"""The default :attr:`Mechanism.handshake_frame_limit`, applied to any mechanism that
+sets none: an unauthenticated peer must never make us hold a frame of its choosing.
+Generous for metadata (libzmq itself sets no bound: a READY or INITIATE carries
+Socket-Type, an Identity of at most 255 bytes and the application's ``X-`` properties),
+and small next to what a connection costs anyway."""
 
 
 class SocketTypeMismatch(ProtocolError):
@@ -226,9 +232,11 @@ class Mechanism(Component, ABC):
     number: ClassVar[int] = -1
     wraps_messages: ClassVar[bool] = False
     """True if post-handshake traffic must go through the traffic hooks (CURVE)."""
-    handshake_frame_limit: ClassVar[int] = -1
-    """Largest frame accepted during the handshake (-1: only MAXMSGSIZE applies). The
-    engine checks it on the declared size, before anything is allocated."""
+    handshake_frame_limit: ClassVar[int] = HANDSHAKE_FRAME_LIMIT
+    """Largest frame accepted during the handshake (MAXMSGSIZE applies too, if smaller).
+    The engine checks each frame's declared size as soon as its header is read, before
+    reading more of it; a negative value gets :data:`HANDSHAKE_FRAME_LIMIT`, never
+    "unlimited". Frames after the handshake's last command are traffic: not bound by it."""
 
     def __init__(
         self,
@@ -401,6 +409,7 @@ def _valid_identity(identity: bytes) -> bool:
 
 
 __all__ = [
+    "HANDSHAKE_FRAME_LIMIT",
     "ZAP_ENDPOINT",
     "ZAP_VERSION",
     "AuthenticationFailed",

@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 
 Callback = Callable[..., object]
 
+_COMPACT_MIN = 64
+"""Cancelled timers tolerated in the heap before it may be compacted (see
+:meth:`Reactor._compact_timers`); below this, dropping them as they come due is cheaper."""
+
 
 class Waker:
     """Wakes a thread sleeping in a poller: an eventfd, or a socketpair where there is none."""
@@ -96,16 +100,34 @@ class Waker:
 class TimerHandle:
     """A scheduled call; :meth:`cancel` it from any thread."""
 
-    __slots__ = ("args", "callback", "cancelled", "deadline")
+    __slots__ = ("_reactor", "cancelled", "deadline", "target")
 
-    def __init__(self, deadline: float, callback: Callback, args: tuple[Any, ...]) -> None:
+    def __init__(
+        self,
+        deadline: float,
+        callback: Callback,
+        args: tuple[Any, ...],
+        reactor: Reactor | None = None,
+    ) -> None:
         self.deadline = deadline
-        self.callback = callback
-        self.args = args
+        # One attribute, so a cancel from another thread while the reactor reads it
+        # cannot pair the callback with the wrong arguments.
+        self.target: tuple[Callback, tuple[Any, ...]] | None = (callback, args)
         self.cancelled = False
+        self._reactor = reactor
 
     def cancel(self) -> None:
+        if self.cancelled:
+            return
         self.cancelled = True
+        # A cancelled timer stays in the reactor's heap until its deadline or the next
+        # compaction: let go of the callback now, or it would keep its object (a closed
+        # connection's engine and buffers, say) alive that long.
+        self.target = None
+        reactor = self._reactor
+        if reactor is not None:
+            self._reactor = None
+            reactor._timer_cancelled()
 
 
 class Reactor:
@@ -121,6 +143,7 @@ class Reactor:
         self._signalled = False
         self._stopping = False
         self._timers: list[tuple[float, int, TimerHandle]] = []
+        self._cancelled_timers = 0  # about how many of _timers are cancelled
         self._sequence = itertools.count()
         self._readers: dict[int, Callback] = {}
         self._writers: dict[int, Callback] = {}
@@ -179,7 +202,7 @@ class Reactor:
 
     def call_later(self, delay: float, callback: Callback, *args: Any) -> TimerHandle:
         """Run ``callback(*args)`` in the reactor thread after ``delay`` seconds."""
-        handle = TimerHandle(time.monotonic() + max(delay, 0.0), callback, args)
+        handle = TimerHandle(time.monotonic() + max(delay, 0.0), callback, args, self)
         if self.in_thread():
             heapq.heappush(self._timers, (handle.deadline, next(self._sequence), handle))
         else:
@@ -214,7 +237,21 @@ class Reactor:
             self.call_soon(fn, *args)
 
     def _push_timer(self, handle: TimerHandle) -> None:
-        heapq.heappush(self._timers, (handle.deadline, next(self._sequence), handle))
+        if not handle.cancelled:  # cancelled before this post ran
+            heapq.heappush(self._timers, (handle.deadline, next(self._sequence), handle))
+
+    def _timer_cancelled(self) -> None:
+        # Any thread. A count lost to a race only delays a compaction.
+        self._cancelled_timers += 1
+
+    def _compact_timers(self) -> None:
+        """Drop cancelled timers from the heap (reactor thread), as asyncio does once
+        they are over half of it: with long timers (handshake_ivl is 30 s) and many
+        short connections, they would otherwise pile up until their deadlines."""
+        self._cancelled_timers = 0  # cancels from here on count towards the next one
+        timers = self._timers
+        timers[:] = [entry for entry in timers if not entry[2].cancelled]
+        heapq.heapify(timers)
 
     def _set_handler(self, fd: int, callback: Callback | None, which: int) -> None:
         table = self._readers if which == READ else self._writers
@@ -268,6 +305,9 @@ class Reactor:
                         self._dispatch(fd, events)
                 if timers:
                     self._run_timers()
+                    cancelled = self._cancelled_timers
+                    if cancelled > _COMPACT_MIN and 2 * cancelled > len(timers):
+                        self._compact_timers()
         except BaseException:  # pragma: no cover - a bug in the loop itself
             log.critical("%s: I/O loop crashed", self.name, exc_info=True)
             raise
@@ -309,9 +349,11 @@ class Reactor:
         timers = self._timers
         now = time.monotonic()
         while timers and timers[0][0] <= now:
-            handle = heapq.heappop(timers)[2]
-            if not handle.cancelled:
-                self._call(handle.callback, handle.args)
+            target = heapq.heappop(timers)[2].target
+            if target is not None:
+                self._call(*target)
+            elif self._cancelled_timers > 0:
+                self._cancelled_timers -= 1
 
     def _call(self, callback: Callback, args: tuple[Any, ...]) -> None:
         try:
@@ -329,6 +371,7 @@ class Reactor:
             self._writers.clear()
             self._interest.clear()
             self._timers.clear()
+            self._cancelled_timers = 0
             self._mailbox.clear()
             self._thread = None
             self._stopping = False

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 
 import pytest
 
 from mqsdk.poller import PollerBackend
-from mqsdk.reactor import Reactor, Waker
+from mqsdk.reactor import Reactor, TimerHandle, Waker
 
 from .conftest import bundled_pollers, open_fds
 
@@ -76,6 +78,68 @@ def test_call_later_fires_in_deadline_order_and_cancel_works(reactor: Reactor) -
     cancelled.cancel()
     assert done.wait(WAIT), "timer did not fire"
     assert fired == ["first", "second"]
+
+
+class _Owner:
+    """Something a timer's callback belongs to (an engine, in real life)."""
+
+    def fire(self, *args: object) -> None:
+        raise AssertionError("a cancelled timer fired")
+
+
+def test_cancelled_timer_lets_go_of_its_callback_at_once(reactor: Reactor) -> None:
+    # Issue 14: a closed connection's engine stayed alive until its cancelled 30 s
+    # handshake timer came due, because the heap kept the timer and its bound method.
+    owners = [_Owner(), _Owner()]
+    alive = [weakref.ref(owner) for owner in owners]
+    from_here = reactor.call_later(30, owners[0].fire, "arg")  # posted to the I/O thread
+    inside: list[TimerHandle] = []
+    scheduled = threading.Event()
+    handed_over = [owners[1]]
+
+    def schedule_inside() -> None:
+        inside.append(reactor.call_later(30, handed_over.pop().fire))  # pushed directly
+        scheduled.set()
+
+    reactor.call_soon(schedule_inside)
+    assert scheduled.wait(WAIT)
+    from_here.cancel()
+    inside[0].cancel()
+    del owners
+    gc.collect()
+    assert [ref() for ref in alive] == [None, None], "a cancelled timer still holds its owner"
+    assert from_here.cancelled and inside[0].cancelled
+
+
+def test_cancelled_timers_are_compacted_out_of_the_heap(reactor: Reactor) -> None:
+    fired: list[int] = []
+    handles: list[TimerHandle] = []
+    scheduled = threading.Event()
+
+    def schedule() -> None:  # in the I/O thread: every timer is in the heap at once
+        handles.extend(reactor.call_later(30 + i / 1000, fired.append, i) for i in range(1001))
+        scheduled.set()
+
+    reactor.call_soon(schedule)
+    assert scheduled.wait(WAIT)
+    assert len(reactor._timers) >= 1001
+    keep = handles.pop()
+    for handle in handles:
+        handle.cancel()
+    for _ in range(2):  # one loop iteration to compact, one to be sure it finished
+        done = threading.Event()
+        reactor.call_later(0, done.set)
+        assert done.wait(WAIT)
+    assert len(reactor._timers) < 100, f"{len(reactor._timers)} timers left in the heap"
+    assert not keep.cancelled and any(entry[2] is keep for entry in reactor._timers)
+    # What is left still fires in deadline order.
+    soon = threading.Event()
+    order: list[str] = []
+    reactor.call_later(0.02, order.append, "b")
+    reactor.call_later(0.01, order.append, "a")
+    reactor.call_later(0.03, soon.set)
+    assert soon.wait(WAIT)
+    assert order == ["a", "b"] and fired == []
 
 
 def test_reader_and_writer_callbacks(reactor: Reactor) -> None:

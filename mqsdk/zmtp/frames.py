@@ -222,14 +222,20 @@ class FrameDecoder:
       item that became complete, in wire order (``list[bytes]`` for a message,
       :class:`Command` for a command). :meth:`feed` is the same for bytes obtained
       elsewhere (tests, other transports); it copies them in and handles any length.
-    * The buffer is one ``bytearray`` of ``bufsize`` bytes reused for every read.
-      When a frame of at least ``bufsize // 4`` bytes is not yet complete, the decoder
+    * The buffer is one ``bytearray`` reused for every read. It starts at
+      :attr:`initial_bufsize` bytes (a connection that sends little costs little) and
+      doubles, up to ``bufsize``, each time a read fills it. When a frame of at least
+      a quarter of the buffer is not yet complete, the decoder
       allocates a bytearray for that frame body alone and :meth:`read_buffer` returns
       its missing part, so the engine receives the rest of a big frame straight into
       place. On CPython that buffer is the very ``bytes`` object returned (see
-      :func:`_make_writable_bytes`), so a big frame is never copied in Python. Up to
-      :attr:`max_prealloc` bytes are allocated at once on the strength of the
-      declared size; a bigger frame's buffer grows (doubling) as its bytes arrive.
+      :func:`_make_writable_bytes`), so a big frame is never copied in Python.
+    * Memory follows the bytes received, not the sizes declared: a frame body of up to
+      :attr:`max_prealloc` bytes (1 MiB) is allocated whole when its header arrives,
+      uninitialised; a bigger one is received into chunks that grow geometrically
+      with what arrived (each at most :attr:`max_growth_step`), and is copied once
+      into its final ``bytes`` when the rest fits in one more step. A peer that
+      declares 2**62 bytes and sends ten costs a chunk the size of the read buffer.
     * ``maxmsgsize`` (``>= 0``) is checked per frame against the declared size before
       anything is allocated, like libzmq's ``ZMQ_MAXMSGSIZE``; exceeding it raises
       :class:`ProtocolError` with ``errno`` EMSGSIZE. A size over 2**63-1 is refused
@@ -247,9 +253,13 @@ class FrameDecoder:
 
     __slots__ = (
         "_buf",
+        "_bufsize",
         "_cap",
         "_direct",
+        "_direct_base",
+        "_direct_chunks",
         "_direct_flags",
+        "_direct_held",
         "_direct_pos",
         "_direct_size",
         "_direct_threshold",
@@ -265,26 +275,39 @@ class FrameDecoder:
         "decoded_before_error",
     )
 
-    max_prealloc: ClassVar[int] = 64 * 1024 * 1024
-    """Largest frame body allocated in one go from the declared size alone."""
+    max_prealloc: ClassVar[int] = 1024 * 1024
+    """Largest frame body allocated in one go from the declared size alone (received
+    in place, without a copy). It is allocated uninitialised, so what the peer has not
+    sent yet is address space, not resident memory."""
+    max_growth_step: ClassVar[int] = 16 * 1024 * 1024
+    """Most a bigger frame's buffers grow by in one step (each step is also at most
+    what was received so far): a peer's declaration costs memory only as it sends."""
+
+    initial_bufsize: ClassVar[int] = 4096
+    """Size of the read buffer until reads fill it (never more than ``bufsize``)."""
 
     def __init__(self, maxmsgsize: int = -1, bufsize: int = 65536) -> None:
         if bufsize < 1024:
             # bufsize // 4 must exceed 255 so that short frames never need direct receive.
             raise ValueError(f"bufsize must be at least 1024 bytes; got {bufsize}")
-        self._buf = bytearray(bufsize)
+        self._bufsize = bufsize
+        cap = max(min(bufsize, self.initial_bufsize), 1024)
+        self._buf = bytearray(cap)
         self._view = memoryview(self._buf)
-        self._cap = bufsize
+        self._cap = cap
         self._start = 0  # first undecoded byte in _buf
         self._end = 0  # end of the bytes received into _buf
         self._need = 2  # bytes from _start needed before a decode can make progress
         self._frames: list[bytes] = []  # frames of the message being received
         self._maxmsgsize = maxmsgsize
         self._limit = maxmsgsize if maxmsgsize >= 0 else MAX_FRAME_SIZE
-        self._direct_threshold = bufsize // 4
+        self._direct_threshold = cap // 4
         self._direct: bytes | bytearray | None = None  # body of a big frame received in place
         self._direct_view: memoryview | None = None
-        self._direct_pos = 0
+        self._direct_pos = 0  # bytes received into _direct
+        self._direct_base = 0  # the frame's bytes held before _direct (in _direct_chunks)
+        self._direct_chunks: list[bytes | bytearray] = []  # a big frame's full chunks
+        self._direct_held = 0  # bytes in _direct_chunks
         self._direct_size = 0
         self._direct_flags = 0
         self.decoded_before_error: list[Item] = []
@@ -305,13 +328,15 @@ class FrameDecoder:
 
     @property
     def bufsize(self) -> int:
-        """Size of the reused read buffer."""
-        return self._cap
+        """Size the reused read buffer may grow to."""
+        return self._bufsize
 
     @property
     def allocated(self) -> int:
-        """Bytes of buffer the decoder holds right now (read buffer + big-frame buffer)."""
-        return self._cap + (len(self._direct) if self._direct is not None else 0)
+        """Bytes of buffer the decoder holds right now (read buffer + big-frame buffers)."""
+        if self._direct is None:
+            return self._cap
+        return self._cap + self._direct_held + len(self._direct)
 
     @property
     def has_partial(self) -> bool:
@@ -320,6 +345,37 @@ class FrameDecoder:
         An engine that sees EOF with this set knows the peer died mid-message.
         """
         return bool(self._frames) or self._direct is not None or self._end > self._start
+
+    @property
+    def pending_frame(self) -> tuple[int, bool] | None:
+        """The frame being received: ``(declared size, is a command)``, or None between
+        frames and while its header is incomplete.
+
+        Lets an engine bound what it buffers by the kind of frame it expects (during a
+        handshake: commands of a few KiB) without changing ``maxmsgsize``, which applies
+        to every frame of a batch, including those after the handshake's last command.
+        """
+        if self._direct is not None:
+            return self._direct_size, bool(self._direct_flags & 0x04)
+        start = self._start
+        have = self._end - start
+        if have < 2:
+            return None
+        flags = self._buf[start]
+        if not flags & 0x02:
+            return self._buf[start + 1], bool(flags & 0x04)
+        if have < 9:
+            return None
+        return _LONG_SIZE.unpack_from(self._buf, start + 1)[0], bool(flags & 0x04)
+
+    @property
+    def message_in_progress(self) -> bool:
+        """True while frames of an unfinished message are held, or a message frame is
+        being received."""
+        if self._frames:
+            return True
+        pending = self.pending_frame
+        return pending is not None and not pending[1]
 
     def read_buffer(self) -> memoryview:
         """Return the writable region for the next read; never empty.
@@ -444,7 +500,22 @@ class FrameDecoder:
             else:
                 self._start = start
                 self._end = end
+        if end == self._cap and end < self._bufsize:
+            # This read filled the buffer: the peer sends in bulk, so read in bigger gulps.
+            self._grow_read_buffer()
         return items
+
+    def _grow_read_buffer(self) -> None:
+        cap = min(2 * self._cap, self._bufsize)
+        start, end = self._start, self._end
+        buf = bytearray(cap)
+        buf[: end - start] = self._view[start:end]
+        self._buf = buf
+        self._view = memoryview(buf)
+        self._cap = cap
+        self._start = 0
+        self._end = end - start
+        self._direct_threshold = cap // 4
 
     def feed(self, data: Buffer) -> list[Item]:
         """Decode bytes obtained elsewhere (copied into the buffer); any length works."""
@@ -469,22 +540,59 @@ class FrameDecoder:
     # -- big frames, received in place (rare path) -------------------------------------
 
     def _start_direct(self, flags: int, size: int, data: bytes, begin: int) -> None:
-        have = len(data) - begin
-        if size <= self.max_prealloc:
-            # Received straight into the bytes object the user will get: no copy
-            # when it completes (and, from calloc, no zero-filling either).
-            body, view = _writable_bytes(size)
-        else:
-            body = bytearray(max(self.max_prealloc, have))
-            view = memoryview(body)
-        view[:have] = memoryview(data)[begin:]
-        self._direct = body
-        self._direct_view = view
-        self._direct_pos = have
-        self._direct_size = size
         self._direct_flags = flags
+        self._direct_size = size
         self._start = self._end = 0
         self._need = 2
+        if size <= self.max_prealloc:
+            # Received straight into the bytes object the user will get: no copy when it
+            # completes, and no zero fill (memory the reads have not reached yet is not
+            # even resident).
+            body, view = _writable_bytes(size)
+            have = len(data) - begin
+            view[:have] = memoryview(data)[begin:]
+            self._direct = body
+            self._direct_view = view
+            self._direct_pos = have
+            self._direct_base = self._direct_held = 0
+            return
+        # The declaration alone is no reason to trust the size: keep what arrived and
+        # grow with what follows (see _next_direct_buffer).
+        head = data[begin:]
+        self._direct_chunks = [head] if head else []
+        self._direct_base = len(head)
+        self._direct_held = len(head)
+        self._next_direct_buffer()
+
+    def _next_direct_buffer(self) -> None:
+        """Give a big frame its next buffer: the final one once it is affordable.
+
+        Nothing is allocated beyond what the bytes already received justify: each step
+        is at most as big as what arrived so far (at least the read buffer's size, at
+        most :attr:`max_growth_step`). When the rest of the frame fits in such a step,
+        the final ``bytes`` is made, the chunks are copied into it once, and the rest
+        is received in place.
+        """
+        size = self._direct_size
+        received = self._direct_base
+        step = min(max(received, self._cap), self.max_growth_step)
+        if size - received <= step:
+            body, view = _writable_bytes(size)
+            chunks = self._direct_chunks
+            offset = 0
+            while chunks:
+                # Released one by one: the frame is held about once, not twice.
+                chunk = chunks.pop(0)
+                view[offset : offset + len(chunk)] = chunk
+                offset += len(chunk)
+            self._direct_held = 0
+            self._direct_pos = received
+            self._direct_base = 0
+        else:
+            body, view = _writable_bytes(step)
+            self._direct_pos = 0
+        self._direct = body
+        self._direct_view = view
 
     def _commit_direct(self, nbytes: int) -> list[Item]:
         body = self._direct
@@ -493,14 +601,14 @@ class FrameDecoder:
         if nbytes < 0 or pos > len(body):
             raise ValueError(f"commit({nbytes}) does not fit the region read_buffer() returned")
         self._direct_pos = pos
-        if pos < self._direct_size:
-            if pos == len(body):
-                # Declared size beyond max_prealloc: grow with the bytes actually received.
-                assert type(body) is bytearray
-                grown = bytearray(min(self._direct_size, 2 * len(body)))
-                grown[:pos] = body
-                self._direct = grown
-                self._direct_view = memoryview(grown)
+        if pos < len(body):
+            return []
+        if self._direct_base + pos < self._direct_size:
+            # A chunk of a frame beyond max_prealloc is full; the frame is not.
+            self._direct_chunks.append(body)
+            self._direct_base += pos
+            self._direct_held += pos
+            self._next_direct_buffer()
             return []
         frame = body if type(body) is bytes else bytes(body)
         flags = self._direct_flags

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from mqsdk.errors import MQError, ProtocolError
-from mqsdk.mechanism import Mechanism, ZapReply, ZapRequest
+from mqsdk.mechanism import HANDSHAKE_FRAME_LIMIT, Mechanism, ZapReply, ZapRequest
 from mqsdk.zmtp.commands import PeerError, error, parse_error, ready
 from mqsdk.zmtp.constants import ERROR, READY, ProtocolErrorCode
 from mqsdk.zmtp.frames import Command
@@ -35,6 +35,11 @@ class NullMechanism(Mechanism):
 
     name: ClassVar[str] = "NULL"
     number: ClassVar[int] = 0
+    handshake_frame_limit: ClassVar[int] = HANDSHAKE_FRAME_LIMIT
+    """64 KiB. libzmq accepts a READY of any size, but what it carries is a Socket-Type,
+    an Identity of at most 255 bytes and the application's ``X-`` properties; without a
+    bound, a peer that never completes the handshake could make us hold a frame as big
+    as it likes."""
 
     def __init__(
         self,
@@ -47,6 +52,7 @@ class NullMechanism(Mechanism):
         self._ready_sent = False
         self._ready_received = False
         self._started = False
+        self.expecting = "READY"  # names the error for an oversized handshake frame
 
     def start(self) -> list[bytes]:
         if self._started:

@@ -127,6 +127,18 @@ def send_quietly(sock: socket.socket, data: bytes) -> None:
         sock.sendall(data)
 
 
+def read_command(sock: socket.socket) -> tuple[bytes, bytes]:
+    """Read one command frame; return (name, data)."""
+    flags = recv_exactly(sock, 1)[0]
+    assert flags & 0x04, f"expected a command frame, got flags {flags:#04x}"
+    if flags & 0x02:
+        size = struct.unpack(">Q", recv_exactly(sock, 8))[0]
+    else:
+        size = recv_exactly(sock, 1)[0]
+    body = recv_exactly(sock, size)
+    return body[1 : 1 + body[0]], body[1 + body[0] :]
+
+
 def handshake_as(sock: socket.socket, socket_type: bytes) -> bytes:
     """Complete a NULL handshake as ``socket_type``; return the peer's READY frame bytes."""
     sock.sendall(greeting() + ready(socket_type))

@@ -283,7 +283,7 @@ def test_frame_size_over_2_63_is_refused() -> None:
     with pytest.raises(ProtocolError, match=r"2\*\*63-1") as info:
         decoder.feed(hx("02 80 00 00 00 00 00 00 00"))
     assert info.value.errno == errno.EMSGSIZE
-    assert decoder.allocated == decoder.bufsize
+    assert decoder.allocated == FrameDecoder.initial_bufsize
 
 
 def test_items_before_an_error_are_kept() -> None:
@@ -314,18 +314,20 @@ def test_bufsize_minimum() -> None:
 def test_one_mib_frame_is_received_in_place() -> None:
     body = bytes(range(256)) * 4096  # 1 MiB
     wire = encode([b"head", body])
-    decoder = FrameDecoder()
+    decoder = FrameDecoder(bufsize=65536)
+    first = FrameDecoder.initial_bufsize
     region = decoder.read_buffer()
-    assert len(region) == 65536
-    region[:65536] = wire[:65536]
-    assert decoder.commit(65536) == []
+    assert len(region) == first
+    region[:first] = wire[:first]
+    assert decoder.commit(first) == []
     # The rest of the body goes straight into a body-sized buffer.
     region = decoder.read_buffer()
-    assert len(region) == len(wire) - 65536
-    assert decoder.allocated == 65536 + len(body)
-    region[:] = wire[65536:]
+    assert len(region) == len(wire) - first
+    # ... and the read filled the read buffer: it doubled, for the reads to come.
+    assert decoder.allocated == 2 * first + len(body)
+    region[:] = wire[first:]
     assert decoder.commit(len(region)) == [[b"head", body]]
-    assert decoder.allocated == 65536
+    assert decoder.allocated == 2 * first
     assert not decoder.has_partial
 
 
@@ -371,12 +373,116 @@ def test_declared_size_beyond_max_prealloc_grows_with_data(monkeypatch: pytest.M
     wire = encode([body])
     decoder = FrameDecoder(bufsize=1024)
     decoder.feed(wire[:2000])
-    assert decoder.allocated == 1024 + 4096  # not the declared 25600
+    # The 1015 body bytes read so far, and a chunk the size of the read buffer: not the
+    # declared 25600, nor max_prealloc.
+    assert decoder.allocated == 1024 + 1015 + 1024
     assert decoder.feed(wire[2000:]) == [[body]]
-    # A peer that declares a huge frame and sends little costs only max_prealloc.
+    assert decoder.allocated == 1024
+    # A peer that declares a huge frame and sends little costs one small chunk.
     liar = FrameDecoder(bufsize=1024)
     liar.feed(struct.pack(">BQ", 2, 1 << 40) + bytes(600))
-    assert liar.allocated == 1024 + 4096
+    assert liar.allocated == 1024 + 600 + 1024  # read buffer, bytes received, one chunk
+
+
+@pytest.mark.parametrize(
+    "declared", [2**40, 100 * 2**20, 50 * 2**20, FrameDecoder.max_prealloc + 1]
+)
+def test_declared_size_costs_memory_only_as_bytes_arrive(declared: int) -> None:
+    """Issue 14: a declaration alone once cost up to 64 MiB, zero-filled, per connection."""
+    decoder = FrameDecoder()  # unlimited maxmsgsize, the default bufsize
+    bufsize = decoder.bufsize
+    decoder.feed(struct.pack(">BQ", 2, declared) + b"abc")
+    # The read buffer, the 3 bytes, a first chunk the size of the read buffer.
+    assert decoder.allocated == 2 * FrameDecoder.initial_bufsize + 3
+    received = 3
+    piece = bytes(range(256)) * 256  # 64 KiB
+    allocations = [decoder.allocated]
+    while received + len(piece) < min(declared, 8 * 2**20):
+        assert decoder.feed(piece) == []
+        received += len(piece)
+        # At most the bytes received, plus one growth step no bigger than them.
+        assert decoder.allocated <= bufsize + 2 * received, (received, decoder.allocated)
+        allocations.append(decoder.allocated)
+    assert allocations == sorted(allocations)
+    assert allocations[-1] > min(declared, 8 * 2**20) // 2  # it did grow with the data
+    assert decoder.has_partial
+
+
+def test_a_frame_up_to_max_prealloc_is_allocated_at_once() -> None:
+    # The fast path for legitimate big messages: received in place, no copy.
+    size = FrameDecoder.max_prealloc
+    decoder = FrameDecoder()
+    wire = encode([bytes(range(256)) * (size // 256)])
+    decoder.feed(wire[:100])
+    assert decoder.allocated == FrameDecoder.initial_bufsize + size
+    (message,) = decoder.feed(wire[100:])
+    assert message == [bytes(range(256)) * (size // 256)]
+
+
+def test_growth_steps_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(FrameDecoder, "max_prealloc", 2048)
+    monkeypatch.setattr(FrameDecoder, "max_growth_step", 8192)
+    body = bytes(range(251)) * 400  # 100400 bytes: many steps of at most 8192
+    wire = encode([b"head"], [body, b"tail"], [b"next"])
+    decoder = FrameDecoder(bufsize=1024)
+    items: list[Item] = []
+    previous = decoder.allocated
+    for pos in range(0, len(wire), 700):
+        items += decoder.feed(wire[pos : pos + 700])
+        now = decoder.allocated
+        assert now - previous <= 8192 + 700, (pos, previous, now)
+        previous = now
+    assert items == [[b"head"], [body, b"tail"], [b"next"]]
+    assert decoder.allocated == 1024
+
+
+@pytest.mark.parametrize("reads", [[65536], [1000, 65536, 3], [4097], [1 << 20]])
+def test_frames_beyond_max_prealloc_decode_through_chunks(reads: list[int]) -> None:
+    size = FrameDecoder.max_prealloc * 3 + 12345
+    body = bytes(range(253)) * (size // 253) + b"z" * (size % 253)
+    command = encode_command(b"BIG", body[: FrameDecoder.max_prealloc + 77])
+    wire = encode([b"a", body], [body]) + command + encode([b"after"])
+    expected: list[Item] = [
+        [b"a", body],
+        [body],
+        Command(b"BIG", body[: FrameDecoder.max_prealloc + 77]),
+        [b"after"],
+    ]
+    decoder = FrameDecoder()
+    assert recv_into_chunks(decoder, wire, reads) == expected
+    assert decoder.allocated <= decoder.bufsize and not decoder.has_partial
+    assert feed_chunks(FrameDecoder(), [wire[:5000], wire[5000:]]) == expected
+
+
+def test_pending_frame_and_message_in_progress() -> None:
+    decoder = FrameDecoder()
+    assert decoder.pending_frame is None and not decoder.message_in_progress
+    decoder.feed(b"\x06\x00\x00")  # a long command header, incomplete
+    assert decoder.pending_frame is None
+    decoder.feed(struct.pack(">Q", 70000)[2:] + b"\x05READY")  # now complete
+    assert decoder.pending_frame == (70000, True) and not decoder.message_in_progress
+    decoder = FrameDecoder()
+    decoder.feed(b"\x00\x0aabc")  # a short message frame, part of its body
+    assert decoder.pending_frame == (10, False) and decoder.message_in_progress
+    decoder = FrameDecoder()
+    assert decoder.feed(encode([b"first", b"second"])[:7]) == []  # "first" is held
+    assert decoder.pending_frame is None and decoder.message_in_progress
+    decoder = FrameDecoder()
+    decoder.feed(struct.pack(">BQ", 2, 2**40) + b"abc")  # a big frame, received apart
+    assert decoder.pending_frame == (2**40, False) and decoder.message_in_progress
+
+
+def test_read_buffer_starts_small_and_grows_with_bulk_reads() -> None:
+    decoder = FrameDecoder()
+    assert decoder.allocated == FrameDecoder.initial_bufsize < decoder.bufsize
+    # A handshake-sized exchange leaves it small...
+    assert decoder.feed(encode_command(b"READY", bytes(100))) == [Command(b"READY", bytes(100))]
+    assert decoder.allocated == FrameDecoder.initial_bufsize
+    # ... reads that fill it make it double, up to bufsize, frames cut anywhere.
+    frames = [bytes((i % 256,)) * (i * 37 % 20000) for i in range(400)]
+    wire = encode(*([f] for f in frames))
+    assert recv_into_chunks(decoder, wire, [65536, 777, 65536, 5]) == [[f] for f in frames]
+    assert decoder.allocated == decoder.bufsize
 
 
 def test_partial_frames_compact_and_read_buffer_never_empty() -> None:
