@@ -11,6 +11,7 @@ import errno
 import logging
 import random
 import socket
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_ACCEPTS_PER_WAKE = 64
+_ACCEPTS_PER_WAKE = 1024
+"""Most connections taken and set up per wake-up of the listener, so that a flood of
+them cannot keep the I/O thread from the connections it already has for long. The
+listening fd stays readable, so the rest are taken on the next turn."""
+_SET_UPS_BETWEEN_ACCEPTS = 16
+"""Connections set up before the listener looks at the OS's accept queue again."""
 _ACCEPT_SOFT = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR, errno.ECONNABORTED})
 
 
@@ -55,39 +61,73 @@ class Listener:
         self.owner._event("listening", self.endpoint, self.sock.fileno())
 
     def _on_acceptable(self) -> None:
-        for _ in range(_ACCEPTS_PER_WAKE):
+        # Keep the OS's accept queue empty while connections are set up. The queue holds
+        # only `backlog` connections; while it is full, Linux drops the SYNs (and
+        # handshake ACKs) that arrive, and each of those clients tries again only 1 s
+        # later, then 3 s, 7 s... (with a linger shorter than that, its messages are
+        # lost). Taking a connection off the queue costs a few microseconds, setting it
+        # up (an engine, the greeting sent) a hundred or more: so take all there are,
+        # set a few up, and look at the queue again.
+        waiting: deque[socket.socket] = deque()
+        taken = 0
+        options: Mapping[str, Any] | None = None
+        try:
+            while True:
+                if taken < _ACCEPTS_PER_WAKE:
+                    batch = self._accept_batch(_ACCEPTS_PER_WAKE - taken)
+                    taken += len(batch)
+                    waiting.extend(batch)
+                if not waiting:
+                    return
+                if options is None:
+                    options = self.owner.transport_options()  # once: it is a copy
+                for _ in range(min(_SET_UPS_BETWEEN_ACCEPTS, len(waiting))):
+                    self._set_up(waiting.popleft(), options)
+        finally:
+            for conn in waiting:  # only if a set-up raised: the reactor logs it
+                conn.close()
+
+    def _accept_batch(self, limit: int) -> list[socket.socket]:
+        """Take up to ``limit`` connections off the OS's queue; [] when it is empty."""
+        batch: list[socket.socket] = []
+        accept = self.sock.accept
+        while len(batch) < limit:
             try:
-                conn, _addr = self.sock.accept()
+                conn, _addr = accept()
             except BlockingIOError:
-                return
+                break
             except OSError as exc:
                 if exc.errno not in _ACCEPT_SOFT:
                     # EMFILE and friends: report, and keep listening.
                     self.owner._event("accept_failed", self.endpoint, exc.errno or 0)
-                return
+                break
+            batch.append(conn)
+        return batch
+
+    def _set_up(self, conn: socket.socket, options: Mapping[str, Any]) -> None:
+        """Configure an accepted connection and start its engine (or its TLS handshake)."""
+        try:
             conn.setblocking(False)
-            options = self.owner.transport_options()
-            try:
-                self.transport.accepted(conn, options)
-            except OSError as exc:
-                conn.close()
-                self.owner._event("accept_failed", self.endpoint, exc.errno or 0)
-                continue
-            self.owner._event("accepted", self.endpoint, conn.fileno())
-            try:
-                wrapped = self.transport.wrap(conn, self.address, options, server_side=True)
-            except OSError as exc:
-                transport_handshake_failed(self.owner, self.endpoint, conn, exc)
-                continue
-            if wrapped is None:
-                self._start_engine(conn)
-                continue
-            handshake = TransportHandshake(
-                self.owner, self.endpoint, self.transport, wrapped, self.reactor, self._start_engine
-            )
-            handshake.on_end = self.handshakes.discard
-            self.handshakes.add(handshake)
-            handshake.start()
+            self.transport.accepted(conn, options)
+        except OSError as exc:
+            conn.close()
+            self.owner._event("accept_failed", self.endpoint, exc.errno or 0)
+            return
+        self.owner._event("accepted", self.endpoint, conn.fileno())
+        try:
+            wrapped = self.transport.wrap(conn, self.address, options, server_side=True)
+        except OSError as exc:
+            transport_handshake_failed(self.owner, self.endpoint, conn, exc)
+            return
+        if wrapped is None:
+            self._start_engine(conn)
+            return
+        handshake = TransportHandshake(
+            self.owner, self.endpoint, self.transport, wrapped, self.reactor, self._start_engine
+        )
+        handshake.on_end = self.handshakes.discard
+        self.handshakes.add(handshake)
+        handshake.start()
 
     def _start_engine(self, conn: socket.socket) -> None:
         engine = self.owner.engine_class(
@@ -387,7 +427,7 @@ def transport_handshake_failed(
     """Report a failed transport handshake the way a failed ZMTP one is, and close."""
     fd = sock.fileno()
     sock.close()
-    log.info("%s: %s: transport handshake failed: %s", owner, endpoint, exc)
+    log.debug("%s: %s: transport handshake failed: %s", owner, endpoint, exc)  # see engine
     owner.stats["handshake_failures"] += 1
     owner._event("handshake_failed_no_detail", endpoint, exc.errno or errno.EPROTO)
     owner.context.registry.notify(

@@ -23,7 +23,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mqsdk.errors import MQError, ProtocolError
-from mqsdk.mechanism import AuthenticationFailed, Mechanism, SocketTypeMismatch, ZapReply
+from mqsdk.mechanism import (
+    HANDSHAKE_FRAME_LIMIT,
+    AuthenticationFailed,
+    Mechanism,
+    SocketTypeMismatch,
+    ZapReply,
+)
 from mqsdk.zap import zap_client
 from mqsdk.zmtp.commands import PeerError, parse_ping, ping, pong
 from mqsdk.zmtp.constants import PING, PONG, ProtocolErrorCode
@@ -196,14 +202,16 @@ class StreamEngine:
             if data is None:
                 return
             parser.feed(data)
+            if len(data) < want and (self._buffered is None or not self._buffered()):
+                # A short read took all there was (libzmq sends its greeting in three
+                # parts, each after ours arrived): trying again would only fail with
+                # EAGAIN. The poller is level-triggered and reports the rest.
+                return
         if self.state == _GREETING:
             self.state = _HANDSHAKE
             version = parser.version
             self.peer_minor = version[1] if version and version[0] == 3 else 1
             self.mechanism = self.owner.make_mechanism()
-            limit = self.mechanism.handshake_frame_limit
-            if limit >= 0 and not 0 <= self.maxmsgsize <= limit:
-                self.decoder.maxmsgsize = limit  # restored in _activate
             self._send_frames(self.mechanism.start())
             if self.mechanism.pending_zap is not None:
                 self._ask_zap([])
@@ -233,6 +241,34 @@ class StreamEngine:
                 raise
             if self._handshake_items(items):
                 return
+            self._bound_handshake_input(mechanism)
+
+    def _bound_handshake_input(self, mechanism: Mechanism) -> None:
+        """Refuse, before it is buffered, what no handshake needs: a frame over the
+        mechanism's limit, or a message (legitimate only after the handshake's last
+        command, which would have ended the handshake already).
+
+        Checked after each read rather than by lowering the decoder's maxmsgsize: a
+        peer may send its last command and a big message in one segment, and that
+        message must not be held to the handshake's bound.
+        """
+        pending = self.decoder.pending_frame
+        limit = mechanism.handshake_frame_limit
+        if limit < 0:
+            limit = HANDSHAKE_FRAME_LIMIT  # no mechanism goes unbounded
+        if pending is not None and pending[0] > limit:
+            error = ProtocolError(
+                f"the peer declared a frame of {pending[0]} bytes during the handshake, "
+                f"more than the {limit} bytes a {mechanism.name} handshake frame may have",
+                ProtocolErrorCode.ZMTP_UNSPECIFIED,
+            )
+            error.errno = errno.EMSGSIZE
+            raise mechanism.oversized_command(error)
+        if self.decoder.message_in_progress:
+            raise ProtocolError(
+                "the peer sent a message before the handshake completed",
+                ProtocolErrorCode.ZMTP_UNEXPECTED_COMMAND,
+            )
 
     def _handshake_items(self, items: list[Item]) -> bool:
         """Feed handshake commands to the mechanism; True once it is done or waits for ZAP."""
@@ -318,8 +354,6 @@ class StreamEngine:
     def _activate(self, rest: list[Any]) -> None:
         mechanism = self.mechanism
         assert mechanism is not None
-        if self.decoder.maxmsgsize != self.maxmsgsize:
-            self.decoder.maxmsgsize = self.maxmsgsize  # the handshake's bound is over
         if mechanism.wraps_messages:
             self._wrap_traffic(mechanism)
         self.state = _ACTIVE
@@ -887,7 +921,14 @@ class StreamEngine:
             self.reactor.remove_writer(self.fd)
         with self.lock:
             self._close_socket()
-        if reason.error is not None and not isinstance(reason.error, OSError):
+        # A failed handshake is logged at DEBUG only: it is counted (stats) and reported
+        # (monitor event, mqsdk_handshake_failed), and anyone who can connect could
+        # otherwise write a line to the log per connection.
+        if (
+            reason.error is not None
+            and not reason.handshake
+            and not isinstance(reason.error, OSError)
+        ):
             log.info("%s: connection %s closed: %s", self.owner, self.endpoint, reason.text)
         else:
             log.debug("%s: connection %s closed: %s", self.owner, self.endpoint, reason.text)

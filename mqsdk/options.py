@@ -21,7 +21,7 @@ Flag = Annotated[int, Field(ge=0, le=1)]
 
 
 class SocketOptions(BaseModel):
-    """The writable options every socket has, with libzmq's defaults."""
+    """The writable options every socket has, with libzmq's defaults (but ``backlog``)."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=False)
 
@@ -44,7 +44,12 @@ class SocketOptions(BaseModel):
     tcp_keepalive_idle: Millis = -1
     tcp_keepalive_intvl: Millis = -1
     ipv6: Flag = 0
-    backlog: NonNegative = 100
+    backlog: NonNegative = 1024
+    """Connections the OS queues until the I/O thread takes them (``listen()``'s backlog;
+    the OS may cap it: Linux at ``net.core.somaxconn``). libzmq's default is 100, enough
+    for a C thread that takes each at once; a Python one can be away for milliseconds
+    (another thread holds the GIL, a garbage collection, other connections), and each
+    SYN that finds the queue full is dropped and retried only 1 s, 3 s, 7 s... later."""
     sndbuf: Millis = -1
     rcvbuf: Millis = -1
     multicast_hops: Annotated[int, Field(ge=1, le=255)] = 1

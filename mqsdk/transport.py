@@ -86,7 +86,9 @@ class StreamTransport(Transport):
     def accepted(self, sock: socket.socket, options: Mapping[str, Any]) -> None:
         """Configure a freshly accepted or connected socket (TCP_NODELAY, keepalive...).
 
-        Called for both sides of every connection. The default does nothing.
+        Called for both sides of every connection, in the I/O thread. The default does
+        nothing. Keep it to the few system calls it needs: under a burst of clients,
+        each waits for those of the ones accepted before it.
         """
 
     def wrap(

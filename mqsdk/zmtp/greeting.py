@@ -85,15 +85,15 @@ class GreetingParser:
     * after 64 bytes: :attr:`mechanism` (exactly compared with ours; a mismatch raises
       code ``ZMTP_MECHANISM_MISMATCH``), :attr:`as_server`, :attr:`done`.
 
-    Once it has raised, the parser stays failed and raises the same error again. The
+    Once it has raised, the parser stays failed and raises an equal error again. The
     fields learnt before the failure stay readable (an engine that later implements
     downgrade can look at :attr:`versioned` and :attr:`major`).
     """
 
     __slots__ = (
         "_buf",
-        "_error",
         "_expected",
+        "_failure",
         "as_server",
         "major",
         "mechanism",
@@ -104,7 +104,7 @@ class GreetingParser:
     def __init__(self, mechanism: str | bytes) -> None:
         self._expected = mechanism_field(mechanism)
         self._buf = bytearray()
-        self._error: ProtocolError | None = None
+        self._failure: tuple[str, int] | None = None  # (message, code) once it failed
         self.versioned: bool | None = None
         self.major: int | None = None
         self.minor: int | None = None
@@ -135,8 +135,8 @@ class GreetingParser:
         :raises ProtocolError: a legacy (ZMTP 1.0/2.0) peer, or a mechanism mismatch
             (``code`` ``ZMTP_MECHANISM_MISMATCH``).
         """
-        if self._error is not None:
-            raise self._error
+        if self._failure is not None:
+            raise ProtocolError(*self._failure)
         buf = self._buf
         have = len(buf)
         view = memoryview(data)
@@ -150,7 +150,11 @@ class GreetingParser:
         try:
             self._check(have, now)
         except ProtocolError as exc:
-            self._error = exc
+            # Remember what failed, not the exception: its traceback holds this frame,
+            # and the frame holds this parser (and the engine above it), a reference
+            # cycle that only the garbage collector would free. A peer sending garbage
+            # would then cost a collection's worth of work per connection.
+            self._failure = (str(exc), exc.code)
             raise
         return take
 
