@@ -122,15 +122,26 @@ class Context:
         sockets: it closes them (with their linger), and a thread blocked in one of
         them gets :class:`~mqsdk.errors.ContextTerminated`.
         """
+        self._terminate(None)
+
+    def destroy(self, linger: int | None = None) -> None:
+        """Close every socket with ``linger`` ms (None: each socket's own), then terminate
+        as :meth:`term` does; a thread blocked in one of them gets
+        :class:`~mqsdk.errors.ContextTerminated` too."""
+        self._terminate(linger)
+
+    def _terminate(self, linger: int | None) -> None:
         with self._lock:
             if self._closed:
                 return
+            # Marked before any socket closes: a thread woken by the close must learn
+            # that the context went (ContextTerminated), not just that its socket did.
             self._closed = True
             sockets = list(self._sockets)
         for socket in sockets:
             socket._waker.wake()
         for socket in sockets:
-            socket.close()
+            socket.close(linger)
         with self._lock:
             while self._lingering:
                 self._linger_done.wait(1.0)
@@ -138,14 +149,6 @@ class Context:
         for reactor in reactors:
             reactor.stop()
         self.registry.notify("mqsdk_context_terminated", context=self)
-
-    def destroy(self, linger: int | None = None) -> None:
-        """Close every socket with ``linger`` ms (None: each socket's own), then :meth:`term`."""
-        with self._lock:
-            sockets = list(self._sockets)
-        for socket in sockets:
-            socket.close(linger)
-        self.term()
 
     def __enter__(self) -> Context:
         return self

@@ -10,8 +10,10 @@ away wait in ``outq`` and leave when the engine reconnects (not with ``immediate
 
 Threads: the owning user thread and the I/O thread both touch a pipe. Every step is a
 single deque operation or attribute store (atomic under the GIL); the only multi-step
-sequences are "append, then announce if it was empty", whose duplicates the readers
-tolerate (see :class:`mqsdk.routing.FairQueue`).
+sequences are "append, then announce if the queue now holds nothing older", judged
+*after* the append (judged before it, a reader emptying the queue in between would leave
+the new messages unannounced). The readers tolerate the duplicate announcements this
+can give (see :class:`mqsdk.routing.FairQueue`).
 """
 
 from __future__ import annotations
@@ -138,9 +140,11 @@ class Pipe:
     def deliver(self, messages: list[Message]) -> bool:
         """Queue decoded messages for the user; False when the engine should stop reading."""
         inq = self.inq
-        was_empty = not inq
         inq.extend(messages)
-        if was_empty:
+        # Announce when nothing else is queued, looking after the append: the user's
+        # thread may take the last message and forget this pipe between a look before
+        # it and the append, which would leave these messages unannounced.
+        if len(inq) <= len(messages):
             self.owner._pipe_readable(self)
         return not self.rcvhwm or len(inq) < self.rcvhwm
 

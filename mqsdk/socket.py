@@ -21,8 +21,9 @@ import logging
 import pickle
 import threading
 import time
+import weakref
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -129,9 +130,18 @@ class Socket:
         self._fd_waiters = 0  # our Pollers / asyncio waiters sleeping on fileno() now
         self._wait_poller: PollerBackend | None = None
         self._wait_interest: dict[int, int] = {}
-        self._engines: dict[int, StreamEngine] = {}
-        self._engines_version = 0
-        self._synced_version = -1
+        # The live connections by fd. Owned by the I/O thread, which publishes a new
+        # mapping on every change and never mutates a published one: the user's thread
+        # reads a snapshot and may walk it at leisure (no lock, no copy).
+        self._engines: Mapping[int, StreamEngine] = {}
+        # Bumped after each publication; read before _engines, so a reader that saw
+        # generation g holds a snapshot at least as new as g's.
+        self._engines_generation = 0
+        # What the wait poller was last synced to (user's thread): the generation, and
+        # each fd's engine by weak reference, so a closed connection is freed at once
+        # even while its socket sits idle between two waits.
+        self._synced_generation = -1
+        self._synced_engines: dict[int, weakref.ref[StreamEngine]] = {}
         self._pipe_events: deque[tuple[str, Pipe, Any]] = deque()
         self._listeners: dict[str, Listener] = {}
         self._message_endpoints: dict[str, MessageTransport] = {}
@@ -588,6 +598,17 @@ class Socket:
                 self._apply_pipe_events()
             if self.pattern.send(message):
                 return
+            if deadline is not None and time.monotonic() >= deadline:
+                # Before Again, one last look as a non-blocking send takes: the wait only
+                # wakes when the poller says an fd is writable, but the OS may accept
+                # bytes sooner (Linux reports a TCP socket writable only once a third of
+                # its buffer is free), and writing them out may make room in the pipe.
+                # Again then means "no room right now", as it does from a NOBLOCK send.
+                self._flush_engines()
+                if self._pipe_events:
+                    self._apply_pipe_events()
+                if self.pattern.send(message):
+                    return
             self._check_deadline(deadline, "send")
 
     def send_string(
@@ -740,6 +761,9 @@ class Socket:
             if deadline is not None and time.monotonic() >= deadline:
                 return 0
             self._wait(deadline, writing=bool(flags & POLLOUT) and not flags & POLLIN)
+            # Closed or terminated meanwhile (maybe by term() in another thread): _wait
+            # returns at once from now on, so looping would spin.
+            self._check_deadline(None, "poll")
 
     # -- waiting in the user's thread ----------------------------------------------------
 
@@ -765,7 +789,7 @@ class Socket:
             raise MQError("the socket is closed", errno.ENOTSOCK)
 
     def _flush_engines(self) -> None:
-        for engine in list(self._engines.values()):
+        for engine in self._engines.values():
             if engine.has_pending_output and engine.lock.acquire(blocking=False):
                 try:
                     engine.flush()
@@ -773,7 +797,7 @@ class Socket:
                     engine.lock.release()
 
     def _read_engines(self) -> None:
-        for engine in list(self._engines.values()):
+        for engine in self._engines.values():
             if not engine.read_paused and engine.lock.acquire(blocking=False):
                 try:
                     if engine.read_available():
@@ -793,7 +817,7 @@ class Socket:
         if poller is None:
             poller = self._wait_poller = self.context.poller_class()
             poller.register(self._waker.fileno(), READ)
-        self._sync_wait_interest(poller, writing)
+        synced = self._sync_wait_interest(poller, writing)
         self._sends = 0
         self._attended = threading.get_ident()
         try:
@@ -801,7 +825,7 @@ class Socket:
             # that happens after this point.
             if (
                 self._pipe_events
-                or self._synced_version != self._engines_version  # a connection came or went
+                or self._engines_generation != synced  # a connection came or went
                 or (
                     (
                         self.pattern.would_send(message)
@@ -840,25 +864,39 @@ class Socket:
             finally:
                 engine.lock.release()
 
-    def _sync_wait_interest(self, poller: PollerBackend, writing: bool) -> None:
+    def _sync_wait_interest(self, poller: PollerBackend, writing: bool) -> int:
+        """Make the wait poller watch what the connections need; return the generation
+        of ``_engines`` it was made from (the I/O thread may publish a newer one)."""
+        generation = self._engines_generation  # before the snapshot: see __init__
+        engines = self._engines
         interest = self._wait_interest
-        if self._synced_version != self._engines_version:
-            # Connections came or went: an fd number may now belong to a new socket that
-            # the poller never saw (it forgot the closed one by itself). Start afresh.
-            for fd in interest:
+        if generation != self._synced_generation:
+            # Connections came or went. Forget each fd whose connection is not the one
+            # it was watched for: that fd number may now belong to a new socket that the
+            # poller never saw (it dropped the closed one by itself), or to none.
+            before = self._synced_engines
+            changed = [
+                fd
+                for fd in interest
+                if (ref := before.get(fd)) is None
+                or (was := ref()) is None
+                or was is not engines.get(fd)
+            ]
+            for fd in changed:
                 with contextlib.suppress(MQError):
                     poller.unregister(fd)
-            interest.clear()
-            self._synced_version = self._engines_version
+                del interest[fd]
+            self._synced_engines = {fd: weakref.ref(engine) for fd, engine in engines.items()}
+            self._synced_generation = generation
         wanted: dict[int, int] = {}
-        for fd, engine in self._engines.items():
+        for fd, engine in engines.items():
             mask = 0 if engine.read_paused else READ
             if engine.has_pending_output:
                 mask |= WRITE
             if mask:
                 wanted[fd] = mask
         if wanted == interest:
-            return
+            return generation
         for fd in [fd for fd in interest if fd not in wanted]:
             poller.unregister(fd)
             del interest[fd]
@@ -873,8 +911,9 @@ class Socket:
                 try:
                     poller.modify(fd, mask)
                 except MQError:
-                    continue  # closed meanwhile (the engine set changes: resync next time)
+                    continue  # closed meanwhile (a newer snapshot comes: resync then)
             interest[fd] = mask
+        return generation
 
     def _wake_waiter(self) -> None:
         if self._attended:
@@ -987,8 +1026,10 @@ class Socket:
         pipe.peer = peer
         pipe.engine = engine
         engine.pipe = pipe
-        self._engines[engine.fd] = engine
-        self._engines_version += 1
+        engines = dict(self._engines)
+        engines[engine.fd] = engine
+        self._engines = engines  # publish (see __init__)
+        self._engines_generation += 1
         self._event("handshake_succeeded", engine.endpoint, 0)
         self.context.registry.notify(
             "mqsdk_peer_connected", socket=self, endpoint=engine.endpoint, peer=peer
@@ -999,8 +1040,10 @@ class Socket:
     def _engine_closed(self, engine: StreamEngine, reason: CloseReason) -> None:
         """A connection ended (I/O thread)."""
         if self._engines.get(engine.fd) is engine:
-            del self._engines[engine.fd]
-            self._engines_version += 1
+            engines = dict(self._engines)
+            del engines[engine.fd]
+            self._engines = engines  # publish (see __init__)
+            self._engines_generation += 1
         pipe = engine.pipe
         endpoint = engine.endpoint
         if reason.handshake:
@@ -1041,7 +1084,11 @@ class Socket:
             if pipe.read_paused:
                 pipe.read_paused = False
         self._event("disconnected", endpoint, engine.fd)
-        self._wake_waiter()
+        if pipe is not None:
+            # Only a connection the user's side could see changes anything for a waiting
+            # thread; waking it for each failed handshake would have it re-walk every
+            # connection once per garbage connection.
+            self._wake_waiter()
 
     def _engine_command(self, engine: StreamEngine, command: Command) -> bool:
         """A command the engine does not handle itself (SUBSCRIBE, CANCEL...)."""

@@ -8,8 +8,10 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import zmq
 
 import mqsdk
 
@@ -494,3 +496,88 @@ def test_context_is_thread_safe() -> None:
         for thread in threads:
             thread.join(30)
         assert errors == []
+
+
+def _noblock_sends_right_after_again(
+    push: Any, again: type[Exception], noblock: int
+) -> tuple[int, int]:
+    """Send to a slow reader with a timed send; after each Again, send NOBLOCK at once.
+
+    Returns (Agains, NOBLOCK sends that succeeded right after one). Such a success means
+    the Again was raised while there was room, unless room appeared in the microseconds
+    between the two calls (rare: libzmq shows it about once in a few hundred).
+    """
+    agains = succeeded = 0
+    deadline = time.monotonic() + 10  # a bound; normally 60 Agains take about a second
+    while agains < 60 and time.monotonic() < deadline:
+        try:
+            push.send(b"x" * 1000)
+        except again:
+            agains += 1
+            try:
+                push.send(b"x" * 1000, noblock)
+                succeeded += 1
+            except again:
+                pass
+    return agains, succeeded
+
+
+def test_again_from_a_timed_out_send_means_no_room_right_now(endpoint: str) -> None:
+    """Issue 14, item 9: a timed send waited for the poller to call the connection
+    writable, but the OS accepts bytes sooner (Linux reports a TCP socket writable once a
+    third of its buffer is free, a unix one once three quarters are), so a NOBLOCK send
+    right after its Again, which writes before it decides, often found room (ipc: about
+    a third of the time, tcp: half in some runs). The timed send now takes that last look
+    itself before raising Again."""
+    zctx: zmq.Context[Any] = zmq.Context()
+    ctx = mqsdk.Context()
+    rates: dict[str, tuple[int, int]] = {}
+    try:
+        for library in ("mqsdk", "pyzmq"):
+            pull = zctx.socket(zmq.PULL)
+            pull.linger = 0
+            pull.rcvhwm = 1
+            pull.rcvbuf = 4096
+            pull.bind(endpoint if endpoint.startswith("tcp") else f"{endpoint}-{library}")
+            push: Any = ctx.socket(mqsdk.PUSH) if library == "mqsdk" else zctx.socket(zmq.PUSH)
+            push.linger = 0
+            push.sndhwm = 1
+            push.sndbuf = 4096
+            push.sndtimeo = 5
+            push.connect(pull.last_endpoint.decode())
+            stop = threading.Event()
+
+            def slow_reader(pull: zmq.Socket[bytes] = pull, stop: threading.Event = stop) -> None:
+                while not stop.is_set():
+                    if pull.poll(100):
+                        pull.recv()
+                        time.sleep(0.002)  # the consumer's pace, not synchronisation
+
+            reader = threading.Thread(target=slow_reader, daemon=True)
+            reader.start()
+            try:
+                if library == "mqsdk":
+                    rates[library] = _noblock_sends_right_after_again(
+                        push, mqsdk.Again, mqsdk.NOBLOCK
+                    )
+                else:
+                    rates[library] = _noblock_sends_right_after_again(push, zmq.Again, zmq.NOBLOCK)
+            finally:
+                stop.set()
+                reader.join(10)
+                push.close(linger=0)
+                pull.close(linger=0)
+    finally:
+        ctx.destroy(linger=0)
+        zctx.destroy(linger=0)
+    agains, succeeded = rates["mqsdk"]
+    reference_agains, reference_succeeded = rates["pyzmq"]
+    assert agains and reference_agains, f"no send timed out: {rates}"
+    # A few may succeed legitimately (room made in between): libzmq's share plus 10
+    # points (at least 2) leaves room for a loaded machine, far below the share before.
+    allowed = max(2.0, (reference_succeeded / reference_agains + 0.1) * agains)
+    assert succeeded <= allowed, (
+        f"after {agains} timed-out sends, a NOBLOCK send right after succeeded {succeeded} "
+        f"times (pyzmq: {reference_succeeded} of {reference_agains}): Again was raised "
+        "while there was room"
+    )

@@ -55,8 +55,10 @@ class InprocPipe(Pipe):
 
     def write(self, message: Message) -> None:
         outq = self.outq
-        was_empty = not outq
         outq.append(message)
+        # Judged after the append: the receiver's thread may empty the queue (and forget
+        # the pipe) between a look before it and the append (see mqsdk.pipe).
+        was_empty = len(outq) == 1
         other = self.other
         # Counted here for both sockets: a message in the peer's queue is received by it,
         # as a decoded message is on stream transports.
@@ -107,9 +109,9 @@ def _deliver_encoded(target: InprocPipe, data: bytes) -> None:
         else:
             messages.append(item)
     if messages:
-        was_empty = not target.inq
-        target.inq.extend(messages)
-        if was_empty and target.attached:
+        inq = target.inq
+        inq.extend(messages)
+        if len(inq) <= len(messages) and target.attached:  # nothing older: announce
             target.owner._pipe_readable(target)
 
 
