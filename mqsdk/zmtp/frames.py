@@ -230,12 +230,14 @@ class FrameDecoder:
       its missing part, so the engine receives the rest of a big frame straight into
       place. On CPython that buffer is the very ``bytes`` object returned (see
       :func:`_make_writable_bytes`), so a big frame is never copied in Python.
-    * Memory follows the bytes received, not the sizes declared: a frame body of up to
-      :attr:`max_prealloc` bytes (1 MiB) is allocated whole when its header arrives,
-      uninitialised; a bigger one is received into chunks that grow geometrically
-      with what arrived (each at most :attr:`max_growth_step`), and is copied once
-      into its final ``bytes`` when the rest fits in one more step. A peer that
-      declares 2**62 bytes and sends ten costs a chunk the size of the read buffer.
+    * Memory follows the bytes received, never the sizes declared alone. A big frame's
+      final ``bytes`` is allocated (uninitialised) once what is missing is at most
+      :attr:`growth_factor` times what arrived (and at most :attr:`max_growth_step`):
+      a 1 MiB frame whose first read brings 64 KiB is received in place at once. Until
+      then its bytes go into chunks that double with what arrived (each at least the
+      read buffer's size, at most :attr:`max_growth_step`), copied once into the final
+      ``bytes``. A peer that declares 2**62 bytes and sends ten costs a chunk the size
+      of the read buffer.
     * ``maxmsgsize`` (``>= 0``) is checked per frame against the declared size before
       anything is allocated, like libzmq's ``ZMQ_MAXMSGSIZE``; exceeding it raises
       :class:`ProtocolError` with ``errno`` EMSGSIZE. A size over 2**63-1 is refused
@@ -275,10 +277,11 @@ class FrameDecoder:
         "decoded_before_error",
     )
 
-    max_prealloc: ClassVar[int] = 1024 * 1024
-    """Largest frame body allocated in one go from the declared size alone (received
-    in place, without a copy). It is allocated uninitialised, so what the peer has not
-    sent yet is address space, not resident memory."""
+    growth_factor: ClassVar[int] = 16
+    """A big frame's final buffer is allocated once what is still missing is at most
+    this many times what arrived: a legitimate big message, whose first read brings a
+    good part of it, is received in place without a copy, while a declaration alone
+    buys nothing."""
     max_growth_step: ClassVar[int] = 16 * 1024 * 1024
     """Most a bigger frame's buffers grow by in one step (each step is also at most
     what was received so far): a peer's declaration costs memory only as it sends."""
@@ -544,18 +547,6 @@ class FrameDecoder:
         self._direct_size = size
         self._start = self._end = 0
         self._need = 2
-        if size <= self.max_prealloc:
-            # Received straight into the bytes object the user will get: no copy when it
-            # completes, and no zero fill (memory the reads have not reached yet is not
-            # even resident).
-            body, view = _writable_bytes(size)
-            have = len(data) - begin
-            view[:have] = memoryview(data)[begin:]
-            self._direct = body
-            self._direct_view = view
-            self._direct_pos = have
-            self._direct_base = self._direct_held = 0
-            return
         # The declaration alone is no reason to trust the size: keep what arrived and
         # grow with what follows (see _next_direct_buffer).
         head = data[begin:]
@@ -567,16 +558,19 @@ class FrameDecoder:
     def _next_direct_buffer(self) -> None:
         """Give a big frame its next buffer: the final one once it is affordable.
 
-        Nothing is allocated beyond what the bytes already received justify: each step
-        is at most as big as what arrived so far (at least the read buffer's size, at
-        most :attr:`max_growth_step`). When the rest of the frame fits in such a step,
-        the final ``bytes`` is made, the chunks are copied into it once, and the rest
-        is received in place.
+        Nothing is allocated beyond what the bytes already received justify. When the
+        rest of the frame is at most :attr:`growth_factor` times what arrived (and at
+        most :attr:`max_growth_step`), the final ``bytes`` is made, uninitialised (the
+        part not yet received is address space, not resident memory), the chunks are
+        copied into it once and the rest is received in place; so too when the rest
+        fits in the next chunk. That chunk is as big as what arrived so far (at least
+        the read buffer's size, at most :attr:`max_growth_step`).
         """
         size = self._direct_size
         received = self._direct_base
-        step = min(max(received, self._cap), self.max_growth_step)
-        if size - received <= step:
+        limit = self.max_growth_step
+        step = min(max(received, self._cap), limit)
+        if size - received <= max(step, min(received * self.growth_factor, limit)):
             body, view = _writable_bytes(size)
             chunks = self._direct_chunks
             offset = 0
@@ -604,7 +598,7 @@ class FrameDecoder:
         if pos < len(body):
             return []
         if self._direct_base + pos < self._direct_size:
-            # A chunk of a frame beyond max_prealloc is full; the frame is not.
+            # A chunk of a frame received before its final buffer is full; the frame is not.
             self._direct_chunks.append(body)
             self._direct_base += pos
             self._direct_held += pos

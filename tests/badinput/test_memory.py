@@ -188,7 +188,7 @@ def test_huge_frame_after_ready_costs_only_what_was_sent(harness: Harness, decla
     harness.assert_healthy()
 
 
-def test_big_message_beyond_max_prealloc_arrives_intact(harness: Harness) -> None:
+def test_big_message_in_pieces_arrives_intact(harness: Harness) -> None:
     body = bytes(range(251)) * (3 * 2**20 // 251) + b"tail"  # grown in chunks, copied once
     with harness.raw() as peer:
         raw.handshake_as(peer, b"PUSH")

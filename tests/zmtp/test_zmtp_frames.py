@@ -320,13 +320,24 @@ def test_one_mib_frame_is_received_in_place() -> None:
     assert len(region) == first
     region[:first] = wire[:first]
     assert decoder.commit(first) == []
-    # The rest of the body goes straight into a body-sized buffer.
+    # 4 KiB of a 1 MiB body do not buy its final buffer yet: a chunk first. The read
+    # filled the read buffer, which doubled for the reads to come.
     region = decoder.read_buffer()
-    assert len(region) == len(wire) - first
-    # ... and the read filled the read buffer: it doubled, for the reads to come.
-    assert decoder.allocated == 2 * first + len(body)
-    region[:] = wire[first:]
-    assert decoder.commit(len(region)) == [[b"head", body]]
+    assert len(region) < len(wire) - first
+    assert decoder.allocated <= 2 * first + 2 * first
+    pos = first
+    items: list[Item] = []
+    while pos < len(wire):
+        region = decoder.read_buffer()
+        take = min(len(region), len(wire) - pos)
+        region[:take] = wire[pos : pos + take]
+        items += decoder.commit(take)
+        pos += take
+        # Once a 16th of the body is there, the rest is read straight into the final
+        # bytes, in one region.
+        if pos > len(body) // 16 + 200 and pos < len(wire):
+            assert len(decoder.read_buffer()) == len(wire) - pos
+    assert items == [[b"head", body]]
     assert decoder.allocated == 2 * first
     assert not decoder.has_partial
 
@@ -367,14 +378,14 @@ def test_big_malformed_command() -> None:
     assert decode_whole(wire, bufsize=1024) == [Command(bytes(255), bytes(4744))]
 
 
-def test_declared_size_beyond_max_prealloc_grows_with_data(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(FrameDecoder, "max_prealloc", 4096)
+def test_declared_size_grows_with_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(FrameDecoder, "growth_factor", 1)
     body = bytes(range(256)) * 100  # 25600 bytes
     wire = encode([body])
     decoder = FrameDecoder(bufsize=1024)
     decoder.feed(wire[:2000])
     # The 1015 body bytes read so far, and a chunk the size of the read buffer: not the
-    # declared 25600, nor max_prealloc.
+    # declared 25600.
     assert decoder.allocated == 1024 + 1015 + 1024
     assert decoder.feed(wire[2000:]) == [[body]]
     assert decoder.allocated == 1024
@@ -384,9 +395,7 @@ def test_declared_size_beyond_max_prealloc_grows_with_data(monkeypatch: pytest.M
     assert liar.allocated == 1024 + 600 + 1024  # read buffer, bytes received, one chunk
 
 
-@pytest.mark.parametrize(
-    "declared", [2**40, 100 * 2**20, 50 * 2**20, FrameDecoder.max_prealloc + 1]
-)
+@pytest.mark.parametrize("declared", [2**40, 100 * 2**20, 50 * 2**20, 2**20 + 1, 300_000])
 def test_declared_size_costs_memory_only_as_bytes_arrive(declared: int) -> None:
     """Issue 14: a declaration alone once cost up to 64 MiB, zero-filled, per connection."""
     decoder = FrameDecoder()  # unlimited maxmsgsize, the default bufsize
@@ -400,27 +409,44 @@ def test_declared_size_costs_memory_only_as_bytes_arrive(declared: int) -> None:
     while received + len(piece) < min(declared, 8 * 2**20):
         assert decoder.feed(piece) == []
         received += len(piece)
-        # At most the bytes received, plus one growth step no bigger than them.
-        assert decoder.allocated <= bufsize + 2 * received, (received, decoder.allocated)
+        # At most the bytes received, plus one growth step that is a bounded multiple
+        # of them (the final buffer, once the rest is at most growth_factor times them).
+        bound = bufsize + (FrameDecoder.growth_factor + 1) * received
+        assert decoder.allocated <= bound, (received, decoder.allocated)
         allocations.append(decoder.allocated)
     assert allocations == sorted(allocations)
     assert allocations[-1] > min(declared, 8 * 2**20) // 2  # it did grow with the data
+    assert allocations[-1] < allocations[0] + 17 * received
     assert decoder.has_partial
 
 
-def test_a_frame_up_to_max_prealloc_is_allocated_at_once() -> None:
-    # The fast path for legitimate big messages: received in place, no copy.
-    size = FrameDecoder.max_prealloc
+def test_a_big_frame_whose_first_read_brings_enough_is_allocated_at_once() -> None:
+    # The fast path for legitimate big messages: received in place, no copy. A 1 MiB
+    # frame whose first read brings a 16th of it (the read buffer is 64 KiB once it
+    # grew) gets its final buffer at once; the same header with 100 bytes does not.
+    size = 2**20
+    body = bytes(range(256)) * (size // 256)
+    wire = encode([body])
     decoder = FrameDecoder()
-    wire = encode([bytes(range(256)) * (size // 256)])
     decoder.feed(wire[:100])
-    assert decoder.allocated == FrameDecoder.initial_bufsize + size
-    (message,) = decoder.feed(wire[100:])
-    assert message == [bytes(range(256)) * (size // 256)]
+    assert decoder.allocated < FrameDecoder.initial_bufsize + 100_000
+    assert decoder.feed(wire[100:]) == [[body]]
+    decoder = FrameDecoder()
+    region = decoder.read_buffer()
+    while len(region) < 65536:  # let the read buffer grow as reads fill it
+        region[:] = bytes(len(region))
+        decoder.commit(len(region))
+        region = decoder.read_buffer()
+    fill = len(encode([b""]))  # empty frames filled it; they are decoded and gone
+    assert decoder.allocated == 65536 and fill
+    first = wire[: size // 16 + 9]
+    decoder.feed(first)
+    assert decoder.allocated == 65536 + size  # the final bytes, nothing besides
+    (message,) = decoder.feed(wire[len(first) :])
+    assert message == [body]
 
 
 def test_growth_steps_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(FrameDecoder, "max_prealloc", 2048)
     monkeypatch.setattr(FrameDecoder, "max_growth_step", 8192)
     body = bytes(range(251)) * 400  # 100400 bytes: many steps of at most 8192
     wire = encode([b"head"], [body, b"tail"], [b"next"])
@@ -437,15 +463,15 @@ def test_growth_steps_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("reads", [[65536], [1000, 65536, 3], [4097], [1 << 20]])
-def test_frames_beyond_max_prealloc_decode_through_chunks(reads: list[int]) -> None:
-    size = FrameDecoder.max_prealloc * 3 + 12345
+def test_big_frames_decode_through_chunks(reads: list[int]) -> None:
+    size = 2**20 * 3 + 12345
     body = bytes(range(253)) * (size // 253) + b"z" * (size % 253)
-    command = encode_command(b"BIG", body[: FrameDecoder.max_prealloc + 77])
+    command = encode_command(b"BIG", body[: 2**20 + 77])
     wire = encode([b"a", body], [body]) + command + encode([b"after"])
     expected: list[Item] = [
         [b"a", body],
         [body],
-        Command(b"BIG", body[: FrameDecoder.max_prealloc + 77]),
+        Command(b"BIG", body[: 2**20 + 77]),
         [b"after"],
     ]
     decoder = FrameDecoder()
@@ -509,6 +535,7 @@ def test_decoder_properties() -> None:
 def test_commit_past_the_direct_region_is_a_bug() -> None:
     decoder = FrameDecoder(bufsize=1024)
     decoder.feed(struct.pack(">BQ", 2, 5000) + bytes(100))
-    assert len(decoder.read_buffer()) == 4900
+    region = len(decoder.read_buffer())
+    assert 0 < region < 4900  # a chunk: 100 bytes do not buy the declared 5000
     with pytest.raises(ValueError):
-        decoder.commit(4901)
+        decoder.commit(region + 1)

@@ -37,7 +37,7 @@ SETTINGS = settings(
 class SmallPreallocDecoder(FrameDecoder):
     """Garbage may declare huge frames; keep what that allocates small in tests."""
 
-    max_prealloc: ClassVar[int] = 4096
+    max_growth_step: ClassVar[int] = 4096
 
 
 small_frames = st.binary(max_size=600)
