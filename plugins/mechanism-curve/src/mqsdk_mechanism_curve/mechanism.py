@@ -184,6 +184,15 @@ class CurveMechanism(Mechanism):
 
     def on_command(self, command: Command) -> list[bytes]:
         name = command.name
+        if self._done or self._pending_zap is not None or self.zap_refusal is not None:
+            # `expecting` then holds "" or "ZAP", which are not commands: a client's
+            # command named so would reach _on_ready, and a READY boxed with the session
+            # key (which the client knows) would complete the handshake without ZAP.
+            raise ProtocolError(
+                f"unexpected {name!r} command: the CURVE handshake "
+                + ("is over" if self._done else "waits for the ZAP handler's verdict"),
+                _Code.ZMTP_UNEXPECTED_COMMAND,
+            )
         if name == ERROR and not self.as_server and self.expecting in ("WELCOME", "READY"):
             raise PeerError(parse_error(command.data))
         if name != self.expecting.encode():

@@ -68,6 +68,14 @@ class PlainMechanism(Mechanism):
 
     def on_command(self, command: Command) -> list[bytes]:
         name = command.name
+        if self._done or self._pending_zap is not None or self.zap_refusal is not None:
+            # `expecting` then holds "" or "ZAP", which are not commands: a peer's
+            # command named so would otherwise match it and complete the handshake.
+            raise ProtocolError(
+                f"unexpected {name!r} command: the PLAIN handshake "
+                + ("is over" if self._done else "waits for the ZAP handler's verdict"),
+                _Code.ZMTP_UNEXPECTED_COMMAND,
+            )
         if name == ERROR and not self.as_server:
             raise PeerError(parse_error(command.data))
         if name != self.expecting.encode():
