@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -47,6 +48,7 @@ __all__ = ["Receiver"]
 log = logging.getLogger(__name__)
 
 BACK_OFF, WAIT_NCF, WAIT_DATA = 0, 1, 2
+_SQN_SPACE = 1 << 32  # sequence numbers wrap here (RFC 3208 3.2)
 _COUNTERS = (
     "pgm_naks_sent",
     "pgm_ncf_received",
@@ -83,6 +85,14 @@ class _Peer:
     lost: set[int] = field(default_factory=set)
 
 
+def _is_ipv4(address: str) -> bool:
+    try:
+        socket.inet_pton(socket.AF_INET, address)
+    except OSError:
+        return False
+    return True
+
+
 class Receiver:
     """Every source heard on one endpoint (group and port)."""
 
@@ -103,7 +113,9 @@ class Receiver:
         stats: dict[str, int] | None = None,
     ) -> None:
         self.dport, self.group = dport, group
-        self.rxw_sqns = max(1, rxw_sqns)
+        # Serial-number comparisons only order numbers less than 2**31 apart, so no
+        # window may span that (RFC 3208 3.2).
+        self.rxw_sqns = min(max(1, rxw_sqns), (1 << 31) - 1)
         self._send = send
         self.maxmsgsize = maxmsgsize
         self.nak_bo_ivl, self.nak_rpt_ivl, self.nak_rdata_ivl = (
@@ -130,7 +142,13 @@ class Receiver:
             elif peer.spm_sqn is not None and not sqn_lt(peer.spm_sqn, p.sqn):
                 return []  # an old or repeated SPM
             peer.spm_sqn = p.sqn
-            peer.nla = p.nla
+            if _is_ipv4(p.nla):
+                peer.nla = p.nla
+            else:
+                # RFC 3208 allows an IPv6 path NLA, but this endpoint is IPv4 and our
+                # NAKs carry IPv4 NLAs only: keep the address we had (an earlier NLA,
+                # else the packet's IP source) so that repair goes on.
+                log.debug("pgm: ignored SPM path NLA %s from %s:%d", p.nla, p.gsi.hex(), p.sport)
             peer.heard = now
             self._lead(peer, p.lead, now)
             return self._trail(peer, p.trail)
@@ -185,13 +203,15 @@ class Receiver:
         gap = sqn_diff(lead, peer.lead)
         if gap <= 0:
             return
-        if sqn_diff(lead, peer.next) >= self.rxw_sqns:
+        behind = sqn_diff(lead, peer.next)  # how far lead is past what we deliver next
+        if behind >= self.rxw_sqns:
             self._give_up(peer, sqn_add(lead, 1 - self.rxw_sqns))
-        sqn = sqn_add(peer.lead, 1)
-        for floor in (peer.next, sqn_add(lead, 1 - self.rxw_sqns)):
-            if sqn_lt(sqn, floor):
-                sqn = floor
-        while not sqn_lt(lead, sqn):
+        # The new sequence numbers, but only those inside our window and not yet
+        # delivered: a lead far ahead (a hostile packet can claim 2**31 - 1) costs at
+        # most one window of NAK states, never one step per claimed number.
+        count = min(gap, self.rxw_sqns, behind + 1)
+        sqn = sqn_add(lead, 1 - count)
+        for _ in range(count):
             if sqn not in peer.held and sqn not in peer.naks:
                 deadline = now + self.rng.uniform(0.0, self.nak_bo_ivl)
                 peer.naks[sqn] = _Nak(BACK_OFF, deadline)
@@ -213,31 +233,23 @@ class Receiver:
     def _drain(self, peer: _Peer) -> list[Message]:
         """Hand every in-order packet to the decoder, skipping those lost for good."""
         messages: list[Message] = []
+        lost = self._skip_to_trail(peer, messages)
+        first_lost = None if lost is None else lost[0]
+        lost_count = 0 if lost is None else lost[1]
         held = peer.held
-        first_lost = None
-        lost = 0
+        # Past the trail, only held data and NAKs given up on advance us: one step each,
+        # so this loop is bounded by the receive window.
         while True:
             sqn = peer.next
             data = held.pop(sqn, None)
             if data is not None:
-                unpacker = peer.unpacker
-                corrupt = unpacker.corrupt
-                messages += unpacker.feed(data)
-                if unpacker.corrupt != corrupt:
-                    self.stats["pgm_bad_stream"] += 1
-                    log.warning(
-                        "pgm: undecodable data from source %s:%d in sqn %d; dropped the "
-                        "partial message, resuming at the next message start",
-                        peer.gsi.hex(),
-                        peer.sport,
-                        sqn,
-                    )
-            elif sqn in peer.lost or (peer.trail is not None and sqn_lt(sqn, peer.trail)):
+                self._feed(peer, sqn, data, messages)
+            elif sqn in peer.lost:
                 peer.lost.discard(sqn)
                 peer.naks.pop(sqn, None)
                 if first_lost is None:
                     first_lost = sqn
-                lost += 1
+                lost_count += 1
                 if peer.unpacker.lose():
                     self.stats["pgm_resyncs"] += 1
             else:
@@ -245,17 +257,75 @@ class Receiver:
             peer.next = sqn_add(sqn, 1)
             if sqn_lt(peer.lead, sqn):
                 peer.lead = sqn
-        if lost:
-            self.stats["pgm_lost"] += lost
+        if lost_count:
+            self.stats["pgm_lost"] += lost_count
             log.warning(
                 "pgm: unrecoverable data loss from source %s:%d: %d packet(s) from sqn %d "
                 "are no longer in its transmit window; resuming at the next message start",
                 peer.gsi.hex(),
                 peer.sport,
-                lost,
+                lost_count,
                 first_lost,
             )
         return messages
+
+    def _skip_to_trail(self, peer: _Peer, messages: list[Message]) -> tuple[int, int] | None:
+        """Move ``next`` straight up to the source's trailing edge (RFC 3208: data
+        before it can no longer be repaired), delivering what we hold in between.
+
+        The trail comes from the packet, so it may be up to 2**31 - 1 ahead: the cost
+        must follow what we hold (at most a window), not the distance. Return the first
+        lost sequence number and how many were lost, or None if none were."""
+        trail = peer.trail
+        if trail is None or not sqn_lt(peer.next, trail):
+            return None
+        start = peer.next
+        distance = (trail - start) % _SQN_SPACE  # 2**31 apart counts as ahead here
+
+        def offset(sqn: int) -> int:
+            return (sqn - start) % _SQN_SPACE
+
+        first_lost: int | None = None
+        lost = 0
+        for sqn in sorted((s for s in peer.held if offset(s) < distance), key=offset):
+            gap = (sqn - peer.next) % _SQN_SPACE
+            if gap:
+                if first_lost is None:
+                    first_lost = peer.next
+                lost += gap
+                if peer.unpacker.lose():
+                    self.stats["pgm_resyncs"] += 1
+            self._feed(peer, sqn, peer.held.pop(sqn), messages)
+            peer.next = sqn_add(sqn, 1)
+        gap = (trail - peer.next) % _SQN_SPACE
+        if gap:
+            if first_lost is None:
+                first_lost = peer.next
+            lost += gap
+            if peer.unpacker.lose():
+                self.stats["pgm_resyncs"] += 1
+        peer.next = trail
+        # What we were still asking for, or had given up on, below the trail is settled.
+        for sqn in [s for s in peer.naks if offset(s) < distance]:
+            del peer.naks[sqn]
+        peer.lost = {s for s in peer.lost if offset(s) >= distance}
+        if sqn_lt(peer.lead, sqn_add(trail, -1)):
+            peer.lead = sqn_add(trail, -1)  # that data existed, or the trail could not pass it
+        return None if first_lost is None else (first_lost, lost)
+
+    def _feed(self, peer: _Peer, sqn: int, data: bytes, messages: list[Message]) -> None:
+        unpacker = peer.unpacker
+        corrupt = unpacker.corrupt
+        messages += unpacker.feed(data)
+        if unpacker.corrupt != corrupt:
+            self.stats["pgm_bad_stream"] += 1
+            log.warning(
+                "pgm: undecodable data from source %s:%d in sqn %d; dropped the "
+                "partial message, resuming at the next message start",
+                peer.gsi.hex(),
+                peer.sport,
+                sqn,
+            )
 
     # -- timers --------------------------------------------------------------------------
 
