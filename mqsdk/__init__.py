@@ -28,6 +28,7 @@ from mqsdk.options import OPTION_NUMBERS as _OPTION_NUMBERS
 from mqsdk.options import PLUGIN_OPTION_NUMBERS as _PLUGIN_OPTION_NUMBERS
 from mqsdk.polling import Poller, select
 from mqsdk.proxy import proxy, proxy_steerable
+from mqsdk.security import SECURITY_SPECS as _SECURITY_SPECS
 from mqsdk.socket import Socket
 from mqsdk.z85 import curve_keypair, curve_public, z85_decode, z85_encode
 
@@ -43,7 +44,14 @@ DEALER, ROUTER, PULL, PUSH = SocketType.DEALER, SocketType.ROUTER, SocketType.PU
 XPUB, XSUB, STREAM = SocketType.XPUB, SocketType.XSUB, SocketType.STREAM
 RADIO, DISH = SocketType.RADIO, SocketType.DISH
 globals().update(
-    {name.upper(): number for name, number in {**_PLUGIN_OPTION_NUMBERS, **_OPTION_NUMBERS}.items()}
+    {
+        name.upper(): number
+        for name, number in {
+            **_PLUGIN_OPTION_NUMBERS,
+            **{spec.name: spec.number for spec in _SECURITY_SPECS},
+            **_OPTION_NUMBERS,
+        }.items()
+    }
 )
 IDENTITY = _OPTION_NUMBERS["routing_id"]
 

@@ -29,6 +29,8 @@ _POLLOUT_RECHECK = 0.005  # s, see Socket._wait_for
 class Socket(mqsdk.socket.Socket):
     """A socket whose send/recv/poll are coroutines. Create it with Context.socket()."""
 
+    __slots__ = ("_reader_loop", "_waiters")  # no __dict__: a typo'd option raises
+
     def __init__(self, context: mqsdk.context.Context, socket_type: int) -> None:
         super().__init__(context, socket_type)
         self._waiters: list[asyncio.Future[None]] = []

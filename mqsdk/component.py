@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from mqsdk.options import OptionKind, OptionModel, OptionSpec, specs_from_model
+
 
 @dataclass(frozen=True)
 class Availability:
@@ -41,6 +43,24 @@ class Component:
 
     kind: ClassVar[str] = ""
     name: ClassVar[str] = ""
+    option_model: ClassVar[type[OptionModel] | None] = None
+    """The socket options this component owns, as an :class:`~mqsdk.options.OptionModel`
+    whose fields are declared with :func:`~mqsdk.options.option`. A transport's or a
+    mechanism's options exist on every socket (``sock.rate = 1000``); the component reads
+    the socket's values with ``socket.component_options(TheModel)``, a transport also in
+    the ``options`` mapping its methods get."""
+
+    @classmethod
+    def declared_options(cls) -> list[OptionSpec]:
+        """The options this component declares (from :attr:`option_model`)."""
+        if cls.option_model is None:
+            return []
+        kind: OptionKind = "mechanism"
+        if cls.kind == "transport":
+            kind = "transport"
+        elif cls.kind == "pattern":
+            kind = "pattern"
+        return specs_from_model(cls.option_model, kind, cls.name)
 
     @classmethod
     def available(cls) -> Availability:

@@ -1,14 +1,26 @@
-"""Socket options: names, libzmq numbers, defaults and validation.
+"""Socket options: how components declare them, and the kernel's own.
+
+Every component owns the options it uses: the kernel the generic ones below (HWMs,
+timeouts, routing id...), a transport or a mechanism its own pydantic model
+(:attr:`mqsdk.component.Component.option_model`), a pattern its ``options`` with
+:meth:`~mqsdk.pattern.Pattern.set_option`. Each field of an option model is declared
+with :func:`option`, the one place for its name, libzmq number, default, validation and
+documentation. The registry merges the kernel's, the socket type's, every transport's
+and every mechanism's into one :class:`OptionTable` per socket type, which gives
+``set``/``get`` by name or number and the socket's option attributes.
 
 Values follow ZeroMQ's conventions: times in milliseconds, ``-1`` for "infinite" or "OS
-default", HWMs in messages with ``0`` meaning no limit. The pydantic model validates a
-value when it is set (``setsockopt`` is not on the per-message path), so a bad value is
-refused with the option's name and the allowed range.
+default", HWMs in messages with ``0`` meaning no limit. A model validates a value when it
+is set (``setsockopt`` is not on the per-message path), so a bad value is refused with the
+option's name and the allowed range.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -19,47 +31,197 @@ Millis = Annotated[int, Field(ge=-1, le=2**31 - 1)]
 NonNegative = Annotated[int, Field(ge=0, le=2**31 - 1)]
 Flag = Annotated[int, Field(ge=0, le=1)]
 
+_NUMBER_KEY = "zmq_option"
 
-class SocketOptions(BaseModel):
-    """The writable options every socket has, with libzmq's defaults (but ``backlog``)."""
+
+def option(default: Any, *, number: int | None, doc: str = "", **constraints: Any) -> Any:
+    """Declare one field of an :class:`OptionModel`: its default, libzmq option number
+    (``None`` for an mqsdk-only option), documentation, and pydantic constraints
+    (``ge=``, ``le=``...)."""
+    return Field(
+        default, description=doc or None, json_schema_extra={_NUMBER_KEY: number}, **constraints
+    )
+
+
+class OptionModel(BaseModel):
+    """Base of the option models components declare (see :func:`option`).
+
+    One instance per socket holds the values; validation runs on every assignment.
+    """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=False)
 
-    sndhwm: NonNegative = 1000
-    rcvhwm: NonNegative = 1000
-    linger: Millis = -1
-    rcvtimeo: Millis = -1
-    sndtimeo: Millis = -1
-    reconnect_ivl: Millis = 100
-    reconnect_ivl_max: NonNegative = 0
-    routing_id: bytes = b""
-    immediate: Flag = 0
-    maxmsgsize: Annotated[int, Field(ge=-1, le=2**63 - 1)] = -1
-    handshake_ivl: NonNegative = 30000
-    heartbeat_ivl: NonNegative = 0
-    heartbeat_ttl: Annotated[int, Field(ge=0, le=6553599)] = 0
-    heartbeat_timeout: Millis = -1
-    tcp_keepalive: Annotated[int, Field(ge=-1, le=1)] = -1
-    tcp_keepalive_cnt: Millis = -1
-    tcp_keepalive_idle: Millis = -1
-    tcp_keepalive_intvl: Millis = -1
-    ipv6: Flag = 0
-    backlog: NonNegative = 1024
-    """Connections the OS queues until the I/O thread takes them (``listen()``'s backlog;
-    the OS may cap it: Linux at ``net.core.somaxconn``). libzmq's default is 100, enough
-    for a C thread that takes each at once; a Python one can be away for milliseconds
-    (another thread holds the GIL, a garbage collection, other connections), and each
-    SYN that finds the queue full is dropped and retried only 1 s, 3 s, 7 s... later."""
-    sndbuf: Millis = -1
-    rcvbuf: Millis = -1
-    multicast_hops: Annotated[int, Field(ge=1, le=255)] = 1
-    multicast_loop: Flag = 1
-    rate: Annotated[int, Field(ge=1, le=2**31 - 1)] = 100
-    """Multicast data rate in kbit/s (pgm/epgm), as libzmq's ZMQ_RATE."""
-    recovery_ivl: NonNegative = 10000
-    """How long (ms) multicast data stays repairable (pgm/epgm), as ZMQ_RECOVERY_IVL."""
-    multicast_maxtpdu: Annotated[int, Field(ge=64, le=65535)] = 1500
-    """Largest multicast packet in bytes, IP header included (pgm/epgm)."""
+
+OptionKind = Literal["kernel", "pattern", "transport", "mechanism", "security", "read-only"]
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One option as a socket sees it: who owns it and where its value lives.
+
+    ``model`` is the :class:`OptionModel` holding the value (kernel, transport,
+    mechanism, or a pattern's model); ``None`` when code handles it (a pattern's
+    ``set_option``, the security settings, the read-only socket state).
+    """
+
+    name: str
+    number: int | None
+    kind: OptionKind
+    owner: str
+    doc: str = ""
+    default: Any = None
+    model: type[OptionModel] | None = None
+
+
+def specs_from_model(model: type[OptionModel], kind: OptionKind, owner: str) -> list[OptionSpec]:
+    """The specs an option model declares, in field order."""
+    specs = []
+    for name, info in model.model_fields.items():
+        extra = info.json_schema_extra
+        number = extra.get(_NUMBER_KEY) if isinstance(extra, dict) else None
+        specs.append(
+            OptionSpec(
+                name,
+                number if isinstance(number, int) else None,
+                kind,
+                owner,
+                info.description or "",
+                info.default,
+                model,
+            )
+        )
+    return specs
+
+
+ALIASES: Mapping[str, tuple[str, ...]] = {
+    # pyzmq's other names: IDENTITY is ROUTING_ID's libzmq 3 name; HWM sets both.
+    "identity": ("routing_id",),
+    "hwm": ("sndhwm", "rcvhwm"),
+}
+
+
+@dataclass
+class OptionTable:
+    """Every option one socket type has, merged from the components that declare them.
+
+    Built once per socket type by the registry; read by ``set``/``get`` and by the
+    socket's option attributes. A name two components declare keeps the first
+    declaration (kernel, then pattern, transports, mechanisms) and the conflict is
+    listed in :attr:`conflicts`.
+    """
+
+    specs: dict[str, OptionSpec] = field(default_factory=dict)
+    by_number: dict[int, str] = field(default_factory=dict)
+    conflicts: list[str] = field(default_factory=list)
+
+    @classmethod
+    def merge(cls, groups: Iterable[Iterable[OptionSpec]]) -> OptionTable:
+        table = cls()
+        for group in groups:
+            for spec in group:
+                first = table.specs.get(spec.name)
+                if first is not None:
+                    if first.model is not spec.model or first.number != spec.number:
+                        table.conflicts.append(
+                            f"{spec.name} declared by {first.kind} {first.owner} and "
+                            f"{spec.kind} {spec.owner}"
+                        )
+                    continue
+                table.specs[spec.name] = spec
+                if spec.number is not None:
+                    table.by_number.setdefault(spec.number, spec.name)
+        return table
+
+    @property
+    def models(self) -> list[type[OptionModel]]:
+        """The option models whose values a socket of this type holds."""
+        seen: dict[type[OptionModel], None] = {}
+        for spec in self.specs.values():
+            if spec.model is not None:
+                seen.setdefault(spec.model)
+        return list(seen)
+
+    def names(self) -> list[str]:
+        return [*self.specs, *ALIASES]
+
+    def suggest(self, name: str) -> str:
+        """`` (did you mean 'rcvtimeo'?)`` for a near miss, else ``""``."""
+        close = difflib.get_close_matches(name.lower(), self.names(), n=1)
+        return f" (did you mean {close[0]!r}?)" if close else ""
+
+    def render_markdown(self, kinds: Iterable[OptionKind] | None = None) -> str:
+        """The table (or the options of some ``kinds``) as Markdown: name, libzmq
+        number, owner, default, description."""
+        wanted = None if kinds is None else set(kinds)
+        lines = ["| option | number | owner | default | description |", "|---|---|---|---|---|"]
+        for spec in sorted(self.specs.values(), key=lambda s: s.name):
+            if wanted is not None and spec.kind not in wanted:
+                continue
+            number = "" if spec.number is None else str(spec.number)
+            default = "" if spec.model is None else f"`{spec.default!r}`"
+            doc = " ".join(spec.doc.split()).replace("|", "\\|")
+            owner = spec.kind if spec.owner == "kernel" else f"{spec.kind} {spec.owner}"
+            lines.append(f"| `{spec.name}` | {number} | {owner} | {default} | {doc} |")
+        return "\n".join(lines) + "\n"
+
+
+def render_reference(tables: Mapping[str, OptionTable]) -> str:
+    """Markdown for the docs: the options every socket has, then each socket type's own
+    (``tables`` maps socket type names to their merged tables)."""
+    common: list[OptionKind] = ["kernel", "security", "read-only", "transport", "mechanism"]
+    parts: list[str] = []
+    for name, table in sorted(tables.items()):
+        if not parts:
+            parts.append("### Every socket\n\n" + table.render_markdown(common))
+            aliases = ", ".join(f"`{a}` sets {' and '.join(t)}" for a, t in ALIASES.items())
+            parts.append(f"Aliases, as in pyzmq: {aliases}.\n")
+        own = [spec for spec in table.specs.values() if spec.kind == "pattern"]
+        if own:
+            parts.append(f"### {name}\n\n" + table.render_markdown(["pattern"]))
+    return "\n".join(parts)
+
+
+class KernelOptions(OptionModel):
+    """The options every socket has, whatever its type and transports, with libzmq's
+    defaults (but ``backlog``)."""
+
+    sndhwm: NonNegative = option(1000, number=23, doc="Messages queued per peer to send.")
+    rcvhwm: NonNegative = option(1000, number=24, doc="Messages queued per peer received.")
+    linger: Millis = option(-1, number=17, doc="How long close() lets unsent messages go.")
+    rcvtimeo: Millis = option(-1, number=27, doc="How long recv() waits (-1: forever).")
+    sndtimeo: Millis = option(-1, number=28, doc="How long send() waits (-1: forever).")
+    reconnect_ivl: Millis = option(100, number=18, doc="Wait before reconnecting.")
+    reconnect_ivl_max: NonNegative = option(
+        0, number=21, doc="Upper bound of the reconnect back-off (0: no back-off)."
+    )
+    routing_id: bytes = option(b"", number=5, doc="The name peers' ROUTERs know us by.")
+    immediate: Flag = option(0, number=39, doc="Queue messages only to finished connections.")
+    maxmsgsize: int = option(
+        -1, number=22, doc="Largest message accepted (-1: no limit).", ge=-1, le=2**63 - 1
+    )
+    handshake_ivl: NonNegative = option(30000, number=66, doc="Time allowed for a handshake.")
+    heartbeat_ivl: NonNegative = option(0, number=75, doc="PING interval (0: none).")
+    heartbeat_ttl: int = option(0, number=76, doc="Time-to-live sent with PINGs.", ge=0, le=6553599)
+    heartbeat_timeout: Millis = option(-1, number=77, doc="Wait for PONG (-1: heartbeat_ivl).")
+    tcp_keepalive: int = option(-1, number=34, doc="SO_KEEPALIVE (-1: OS default).", ge=-1, le=1)
+    tcp_keepalive_cnt: Millis = option(-1, number=35, doc="TCP_KEEPCNT (-1: OS default).")
+    tcp_keepalive_idle: Millis = option(-1, number=36, doc="TCP_KEEPIDLE (-1: OS default).")
+    tcp_keepalive_intvl: Millis = option(-1, number=37, doc="TCP_KEEPINTVL (-1: OS default).")
+    ipv6: Flag = option(0, number=42, doc="Use IPv6 as well as IPv4.")
+    backlog: NonNegative = option(
+        1024,
+        number=19,
+        # libzmq's default is 100, enough for a C thread that takes each connection at
+        # once; a Python one can be away for milliseconds (GIL, garbage collection), and
+        # each SYN that finds the queue full is retried only 1 s, 3 s, 7 s... later.
+        doc="Connections the OS queues until the I/O thread takes them (listen()'s "
+        "backlog; Linux caps it at net.core.somaxconn).",
+    )
+    sndbuf: Millis = option(-1, number=11, doc="SO_SNDBUF in bytes (-1: OS default).")
+    rcvbuf: Millis = option(-1, number=12, doc="SO_RCVBUF in bytes (-1: OS default).")
+    # The multicast transports (udp and pgm/epgm) both read these, as in libzmq.
+    multicast_hops: int = option(1, number=25, doc="Multicast TTL (udp, pgm).", ge=1, le=255)
+    multicast_loop: Flag = option(1, number=96, doc="Loop multicast back to this host (udp).")
 
     @field_validator("routing_id", mode="before")
     @classmethod
@@ -76,61 +238,31 @@ class SocketOptions(BaseModel):
         return value
 
 
-# libzmq's option numbers (include/zmq.h), so code written against pyzmq constants works.
-OPTION_NUMBERS: dict[str, int] = {
-    "routing_id": 5,
-    "sndbuf": 11,
-    "rcvbuf": 12,
-    "rcvmore": 13,
-    "events": 15,
-    "type": 16,
-    "linger": 17,
-    "reconnect_ivl": 18,
-    "backlog": 19,
-    "reconnect_ivl_max": 21,
-    "maxmsgsize": 22,
-    "sndhwm": 23,
-    "rcvhwm": 24,
-    "rcvtimeo": 27,
-    "sndtimeo": 28,
-    "last_endpoint": 32,
-    "tcp_keepalive": 34,
-    "tcp_keepalive_cnt": 35,
-    "tcp_keepalive_idle": 36,
-    "tcp_keepalive_intvl": 37,
-    "immediate": 39,
-    "ipv6": 42,
-    "handshake_ivl": 66,
-    "heartbeat_ivl": 75,
-    "heartbeat_ttl": 76,
-    "heartbeat_timeout": 77,
-    "multicast_hops": 25,
-    "multicast_loop": 96,
+SocketOptions = KernelOptions
+"""The earlier name of :class:`KernelOptions`."""
+
+READ_ONLY_SPECS = (
+    OptionSpec("rcvmore", 13, "read-only", "kernel", "More frames of this message follow."),
+    OptionSpec("events", 15, "read-only", "kernel", "POLLIN / POLLOUT now."),
+    OptionSpec("type", 16, "read-only", "kernel", "The socket type number."),
+    OptionSpec("last_endpoint", 32, "read-only", "kernel", "The endpoint last bound."),
+)
+KERNEL_SPECS = (*specs_from_model(KernelOptions, "kernel", "kernel"), *READ_ONLY_SPECS)
+
+# libzmq's numbers of the options bundled plugins declare, only for the module constants
+# (``mqsdk.SUBSCRIBE`` exists before any plugin is loaded, as pyzmq's constants do). The
+# declarations are the source; a test checks that each agrees with these.
+PLUGIN_OPTION_NUMBERS: dict[str, int] = {
     "rate": 8,
     "recovery_ivl": 9,
-    "multicast_maxtpdu": 84,
-}
-# Options that belong to particular socket types, mechanisms or transports. The kernel
-# only knows their libzmq numbers (so ``mqsdk.SUBSCRIBE`` and ``setsockopt(6, ...)`` work);
-# the plugin that implements each one validates it.
-PLUGIN_OPTION_NUMBERS: dict[str, int] = {
     "subscribe": 6,
     "unsubscribe": 7,
     "router_mandatory": 33,
     "xpub_verbose": 40,
-    "mechanism": 43,
-    "plain_server": 44,
-    "plain_username": 45,
-    "plain_password": 46,
-    "curve_server": 47,
-    "curve_publickey": 48,
-    "curve_secretkey": 49,
-    "curve_serverkey": 50,
     "probe_router": 51,
     "req_correlate": 52,
     "req_relaxed": 53,
     "conflate": 54,
-    "zap_domain": 55,
     "router_handover": 56,
     "tos": 57,
     "connect_routing_id": 61,
@@ -141,13 +273,18 @@ PLUGIN_OPTION_NUMBERS: dict[str, int] = {
     "invert_matching": 74,
     "xpub_verboser": 78,
     "connect_timeout": 79,
+    "multicast_maxtpdu": 84,
     "vmci_buffer_size": 85,
     "vmci_buffer_min_size": 86,
     "vmci_buffer_max_size": 87,
     "vmci_connect_timeout": 88,
 }
+OPTION_NUMBERS: dict[str, int] = {
+    spec.name: spec.number for spec in KERNEL_SPECS if spec.number is not None
+}
+"""The kernel's own option numbers (declared above)."""
 
-READ_ONLY_OPTIONS = frozenset({"rcvmore", "events", "type", "last_endpoint"})
+READ_ONLY_OPTIONS = frozenset(spec.name for spec in READ_ONLY_SPECS)
 
 
 def validate_defaults(values: dict[str, Any], source: str) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from mqsdk.component import Component
 from mqsdk.errors import MQError
+from mqsdk.options import OptionSpec
 
 if TYPE_CHECKING:
     from mqsdk.pipe import Message, Pipe
@@ -88,8 +89,21 @@ class Pattern(Component, ABC):
         """The next whole message for the user, or None if none is queued."""
 
     options: ClassVar[dict[str, int]] = {}
-    """Pattern-specific options: name -> libzmq number (``{"subscribe": 6}``). They become
-    socket attributes and are set and read through :meth:`set_option`/:meth:`get_option`."""
+    """Pattern-specific options handled by code: name -> libzmq number (``{"subscribe":
+    6}``). They become attributes of this type's sockets and are set and read through
+    :meth:`set_option`/:meth:`get_option`. Options that are plain values can instead be
+    declared in :attr:`option_model` and read with ``socket.component_options(Model)``."""
+    option_docs: ClassVar[dict[str, str]] = {}
+    """One line per name in :attr:`options`, for the generated option table."""
+
+    @classmethod
+    def declared_options(cls) -> list[OptionSpec]:
+        coded = [
+            OptionSpec(name, number, "pattern", cls.name, cls.option_docs.get(name, ""))
+            for name, number in cls.options.items()
+        ]
+        return [*coded, *super().declared_options()]
+
     socket_methods: ClassVar[frozenset[str]] = frozenset()
     """Names of pattern methods offered on the socket itself (``pub.wait_for_subscribers``)."""
     commands: ClassVar[frozenset[bytes]] = frozenset()

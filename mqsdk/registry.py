@@ -34,8 +34,10 @@ from mqsdk.errors import (
     UnsupportedTransport,
 )
 from mqsdk.mechanism import Mechanism
+from mqsdk.options import KERNEL_SPECS, OptionSpec, OptionTable
 from mqsdk.pattern import Pattern
 from mqsdk.poller import PollerBackend
+from mqsdk.security import SECURITY_SPECS
 from mqsdk.transport import MessageTransport, StreamTransport, Transport
 
 log = logging.getLogger(__name__)
@@ -134,6 +136,7 @@ class Registry:
         self.patterns_by_number: dict[int, type[Pattern]] = {}
         self.mechanisms: dict[str, type[Mechanism]] = {}
         self._components: dict[tuple[str, str], ComponentInfo] = {}
+        self._option_tables: dict[type[Pattern], OptionTable] = {}
         self._discover(entry_points, extra_plugins)
         self._check_config_names()
         for info in self.plugins.values():
@@ -419,6 +422,23 @@ class Registry:
                 errno=errno.EINVAL,
             )
         return cls
+
+    def option_table(self, pattern: type[Pattern]) -> OptionTable:
+        """Every option a socket of this type has: the kernel's, the security settings,
+        the pattern's, and those of every registered transport and mechanism (available
+        here or not, so code that sets ``vmci_buffer_size`` runs on any host)."""
+        table = self._option_tables.get(pattern)
+        if table is None:
+            groups: list[Iterable[OptionSpec]] = [KERNEL_SPECS, SECURITY_SPECS]
+            groups.append(pattern.declared_options())
+            for kind in ("transport", "mechanism"):
+                for component in self.components(kind):
+                    groups.append(component.cls.declared_options())
+            table = OptionTable.merge(groups)
+            for conflict in table.conflicts:
+                log.warning("socket option conflict (the first declaration wins): %s", conflict)
+            self._option_tables[pattern] = table
+        return table
 
     def _why_missing(self, kind: str, name: str | None) -> str:
         if name is not None:

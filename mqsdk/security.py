@@ -18,21 +18,26 @@ from collections.abc import Collection
 from typing import Any
 
 from mqsdk.errors import MQError
+from mqsdk.options import OptionSpec
 from mqsdk.z85 import z85_decode, z85_encode
 
 MECHANISM_NUMBERS = {"NULL": 0, "PLAIN": 1, "CURVE": 2, "GSSAPI": 3}
 KEY_OPTIONS = ("curve_publickey", "curve_secretkey", "curve_serverkey")
-SECURITY_OPTIONS = frozenset(
-    {
-        "mechanism",
-        "plain_server",
-        "plain_username",
-        "plain_password",
-        "curve_server",
-        *KEY_OPTIONS,
-        "zap_domain",
-    }
+# Declared by the kernel, not by the mechanism plugins: which mechanism the socket uses
+# follows from the last of these set (see above), a rule across PLAIN and CURVE that
+# also has to refuse a mechanism whose plugin is missing.
+SECURITY_SPECS = (
+    OptionSpec("mechanism", 43, "security", "kernel", "NULL 0, PLAIN 1, CURVE 2 (read-only)."),
+    OptionSpec("plain_server", 44, "security", "kernel", "Be the PLAIN server."),
+    OptionSpec("plain_username", 45, "security", "kernel", "PLAIN user name (selects PLAIN)."),
+    OptionSpec("plain_password", 46, "security", "kernel", "PLAIN password (selects PLAIN)."),
+    OptionSpec("curve_server", 47, "security", "kernel", "Be the CURVE server."),
+    OptionSpec("curve_publickey", 48, "security", "kernel", "This side's CURVE public key."),
+    OptionSpec("curve_secretkey", 49, "security", "kernel", "This side's CURVE secret key."),
+    OptionSpec("curve_serverkey", 50, "security", "kernel", "The server's CURVE public key."),
+    OptionSpec("zap_domain", 55, "security", "kernel", "ZAP domain sent to the handler."),
 )
+SECURITY_OPTIONS = frozenset(spec.name for spec in SECURITY_SPECS)
 _SERVER_FLAGS = {"plain_server": "PLAIN", "curve_server": "CURVE"}
 _PLUGINS = {"PLAIN": "mqsdk-mechanism-plain", "CURVE": "mqsdk-mechanism-curve"}
 
@@ -148,4 +153,11 @@ class SecurityOptions:
         return dict(self.values)
 
 
-__all__ = ["KEY_OPTIONS", "MECHANISM_NUMBERS", "SECURITY_OPTIONS", "SecurityOptions", "parse_key"]
+__all__ = [
+    "KEY_OPTIONS",
+    "MECHANISM_NUMBERS",
+    "SECURITY_OPTIONS",
+    "SECURITY_SPECS",
+    "SecurityOptions",
+    "parse_key",
+]

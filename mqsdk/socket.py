@@ -21,11 +21,12 @@ import logging
 import pickle
 import threading
 import time
+import types
 import weakref
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import ValidationError
 
@@ -35,17 +36,12 @@ from mqsdk.engine import StreamEngine
 from mqsdk.errors import Again, ContextTerminated, EndpointError, MQError, ProtocolError
 from mqsdk.frame import Frame, group_bytes
 from mqsdk.monitor import EVENT_BY_NAME, Event, MonitorEvent
-from mqsdk.options import (
-    OPTION_NUMBERS,
-    PLUGIN_OPTION_NUMBERS,
-    READ_ONLY_OPTIONS,
-    SocketOptions,
-)
+from mqsdk.options import ALIASES, KernelOptions, OptionModel, OptionTable
 from mqsdk.pipe import Message, PeerInfo, Pipe
 from mqsdk.poller import ERROR, READ, WRITE, PollerBackend
 from mqsdk.raw_engine import RawEngine
 from mqsdk.reactor import Waker
-from mqsdk.security import SECURITY_OPTIONS, SecurityOptions
+from mqsdk.security import SecurityOptions
 from mqsdk.transport import MessageTransport, StreamTransport, Transport
 from mqsdk.zmtp.constants import PROP_IDENTITY, PROP_SOCKET_TYPE, PROP_USER_ID
 
@@ -57,11 +53,9 @@ if TYPE_CHECKING:
     from mqsdk.zmtp.frames import Command
 
 log = logging.getLogger(__name__)
+_Model = TypeVar("_Model", bound=OptionModel)
 
 _BYTES_LIKE = (bytes, bytearray, memoryview)
-_OPTION_NAMES = {
-    number: name for name, number in {**PLUGIN_OPTION_NUMBERS, **OPTION_NUMBERS}.items()
-}
 _FLUSH_EVERY = 64  # sends between flushes done by the user's thread itself
 _LOCK_WAIT = 0.01  # s a woken waiter waits for a connection the I/O thread is using
 
@@ -92,15 +86,88 @@ def _frame_bytes(data: Any, copy: bool) -> Any:
 
 
 class Socket:
-    """A ZeroMQ-style socket. Create it with :meth:`mqsdk.Context.socket`."""
+    """A ZeroMQ-style socket. Create it with :meth:`mqsdk.Context.socket`.
 
-    _option_properties: ClassVar[set[str]] = set()
+    Option attributes (``sock.sndhwm = 10``, ``sub.subscribe = b"x"``) are properties of
+    a subclass made once per socket class and option table (see :func:`_options_class`):
+    the instance's class is that subclass, named as its base. Instances have no
+    ``__dict__``, so setting an unknown public name (a typo such as ``rcvtimout``) raises
+    AttributeError, as pyzmq does, without a Python ``__setattr__`` that every internal
+    store on the hot path would pay for. Subclasses may declare ``__slots__`` to stay
+    strict, or not and take any attribute.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_attended",
+        "_burst_flushes",
+        "_closed",
+        "_component_options",
+        "_connecters",
+        "_direct",
+        "_engines",
+        "_engines_generation",
+        "_fd_waiters",
+        "_just_sent",
+        "_last_endpoint",
+        "_listeners",
+        "_message_endpoints",
+        "_monitor_addrs",
+        "_monitor_lock",
+        "_monitors",
+        "_option_table",
+        "_owner_thread",
+        "_pipe_events",
+        "_pipes",
+        "_pollout_waiters",
+        "_ready",
+        "_ridx",
+        "_rmsg",
+        "_rpipe",
+        "_sendbuf",
+        "_sends",
+        "_synced_engines",
+        "_synced_generation",
+        "_to_flush",
+        "_type",
+        "_wait_interest",
+        "_wait_poller",
+        "_waker",
+        "context",
+        "engine_class",
+        "options",
+        "pattern",
+        "reactor",
+        "security",
+        "socket_type_name",
+        "stats",
+    )
+    _options_of_class: ClassVar[OptionTable | None] = None
+
+    if TYPE_CHECKING:
+        # For type checkers only: option attributes and pattern methods exist per socket
+        # type (see _options_class), so they are typed Any, as pyzmq's are. At run time
+        # there is no __getattr__/__setattr__: either would slow every attribute access
+        # on the hot path (CPython does not specialise them).
+        def __getattr__(self, name: str) -> Any: ...
+        def __setattr__(self, name: str, value: Any) -> None: ...
+
+    def __new__(cls, context: Context, socket_type: int | str, *args: Any, **kwargs: Any) -> Any:
+        pattern_class = context.registry.pattern(socket_type)
+        table = context.registry.option_table(pattern_class)
+        return object.__new__(_options_class(cls, table, pattern_class))
 
     def __init__(self, context: Context, socket_type: int) -> None:
         self.context = context
         pattern_class = context.registry.pattern(socket_type)
-        self._add_option_properties(pattern_class)
-        self.options = SocketOptions.model_validate(context.config.socket_defaults)
+        table = context.registry.option_table(pattern_class)
+        self._option_table = table
+        self.options = KernelOptions.model_validate(context.config.socket_defaults)
+        """The kernel's option values (read directly on hot paths)."""
+        self._component_options: dict[type[OptionModel], OptionModel] = {
+            model: model() for model in table.models if model is not KernelOptions
+        }
+        self._component_options[KernelOptions] = self.options
         self._type: int = pattern_class.socket_type
         self.socket_type_name: str = pattern_class.name
         self.stats: dict[str, int] = dict.fromkeys(
@@ -169,85 +236,82 @@ class Socket:
 
     # -- options -----------------------------------------------------------------------
 
-    @classmethod
-    def _add_option_properties(cls, pattern_class: type[Pattern] | None) -> None:
-        """Options as attributes (``s.sndhwm = 10``), for the kernel's and the pattern's.
-
-        Always on the base class, so subclasses (mqsdk.asyncio.Socket) share them.
-        """
-        base = Socket
-        names = set(SocketOptions.model_fields) | SECURITY_OPTIONS
-        if pattern_class is not None:
-            names |= set(pattern_class.options)
-        for name in names - base._option_properties:
-            if hasattr(base, name):
-                continue
-
-            def getter(self: Socket, _name: str = name) -> Any:
-                return self.get(_name)
-
-            def setter(self: Socket, value: Any, _name: str = name) -> None:
-                self.set(_name, value)
-
-            setattr(base, name, property(getter, setter, doc=f"The {name} socket option."))
-            base._option_properties.add(name)
-
     def _option_name(self, option: int | str) -> str:
         if isinstance(option, str):
             return option.lower()
-        name = _OPTION_NAMES.get(option)
+        name = self._option_table.by_number.get(option)
         if name is None:
-            for pname, number in self.pattern.options.items():
-                if number == option:
-                    return pname
-            raise MQError(f"unknown socket option number {option}", errno.EINVAL)
+            raise MQError(
+                f"unknown socket option number {option} for a {self.socket_type_name} socket",
+                errno.EINVAL,
+            )
         return name
+
+    def _unknown_option(self, name: str) -> MQError:
+        return MQError(
+            f"unknown socket option {name!r} for a {self.socket_type_name} socket"
+            + self._option_table.suggest(name),
+            errno.EINVAL,
+        )
 
     def set(self, option: int | str, value: Any) -> None:
         """Set an option by name or libzmq number (``setsockopt``)."""
         name = self._option_name(option)
-        if name in READ_ONLY_OPTIONS:
-            raise MQError(f"socket option {name} is read-only", errno.EINVAL)
-        if self.pattern.set_option(name, value):
+        spec = self._option_table.specs.get(name)
+        if spec is None:
+            targets = ALIASES.get(name)
+            if targets is None:
+                raise self._unknown_option(name)
+            for target in targets:
+                self.set(target, value)
             return
-        if name in SECURITY_OPTIONS:
+        if spec.model is not None:
+            try:
+                setattr(self._component_options[spec.model], name, value)
+            except ValidationError as exc:
+                reason = "; ".join(
+                    str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()
+                )
+                raise MQError(
+                    f"invalid value {value!r} for socket option {name}: {reason}", errno.EINVAL
+                ) from None
+        elif spec.kind == "security":
             self.security.set(name, value)
-            return
-        if name not in SocketOptions.model_fields:
-            raise MQError(
-                f"unknown socket option {name!r} for a {self.socket_type_name} socket",
-                errno.EINVAL,
-            )
-        try:
-            setattr(self.options, name, value)
-        except ValidationError as exc:
-            reason = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
-            raise MQError(
-                f"invalid value {value!r} for socket option {name}: {reason}", errno.EINVAL
-            ) from None
+        elif spec.kind == "read-only":
+            raise MQError(f"socket option {name} is read-only", errno.EINVAL)
+        elif not self.pattern.set_option(name, value):
+            raise MQError(f"socket option {name} cannot be set", errno.EINVAL)
 
     def get(self, option: int | str) -> Any:
         """Read an option by name or libzmq number (``getsockopt``)."""
         name = self._option_name(option)
-        if name == "type":
-            return self._type
-        if name == "rcvmore":
-            return int(self._rmsg is not None)
-        if name == "last_endpoint":
-            return self._last_endpoint.encode()
-        if name == "events":
-            return self.poll_events()
-        if name in SocketOptions.model_fields:
-            return getattr(self.options, name)
-        if name in SECURITY_OPTIONS:
+        spec = self._option_table.specs.get(name)
+        if spec is None:
+            targets = ALIASES.get(name)
+            if targets is None:
+                raise self._unknown_option(name)
+            return self.get(targets[0])  # pyzmq's hwm reads sndhwm
+        if spec.model is not None:
+            return getattr(self._component_options[spec.model], name)
+        if spec.kind == "security":
             return self.security.get(name)
+        if spec.kind == "read-only":
+            if name == "type":
+                return self._type
+            if name == "rcvmore":
+                return int(self._rmsg is not None)
+            if name == "last_endpoint":
+                return self._last_endpoint.encode()
+            return self.poll_events()
         try:
             return self.pattern.get_option(name)
         except KeyError:
-            raise MQError(
-                f"unknown socket option {name!r} for a {self.socket_type_name} socket",
-                errno.EINVAL,
-            ) from None
+            raise MQError(f"socket option {name} cannot be read", errno.EINVAL) from None
+
+    def component_options(self, model: type[_Model]) -> _Model:
+        """This socket's values of the options a component declared in ``model`` (its
+        :attr:`~mqsdk.component.Component.option_model`)."""
+        return self._component_options[model]  # type: ignore[return-value]
 
     setsockopt = set
     getsockopt = get
@@ -279,13 +343,6 @@ class Socket:
         else:
             self.pattern.leave(name)
 
-    def __getattr__(self, name: str) -> Any:
-        # Only reached for names the class does not define: pattern-specific methods.
-        pattern = self.__dict__.get("pattern")
-        if pattern is not None and name in pattern.socket_methods:
-            return getattr(pattern, name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
     def setsockopt_string(self, option: int | str, value: str, encoding: str = "utf-8") -> None:
         self.set(option, value.encode(encoding))
 
@@ -294,7 +351,12 @@ class Socket:
         return value.decode(encoding) if isinstance(value, bytes) else str(value)
 
     def transport_options(self) -> dict[str, Any]:
-        return self.options.model_dump()
+        """Every option value a transport may read: the kernel's and those declared by
+        transports and mechanisms, by name."""
+        merged: dict[str, Any] = {}
+        for values in self._component_options.values():
+            merged.update(values.model_dump())
+        return merged
 
     @property
     def closed(self) -> bool:
@@ -994,6 +1056,10 @@ class Socket:
             "peer_types": self.pattern.peer_types,
             **self.security.mechanism_options(),
         }
+        model = mechanism_class.option_model
+        declared = self._component_options.get(model) if model is not None else None
+        if declared is not None:  # the options this mechanism declared
+            options.update(declared.model_dump())
         return mechanism_class(self.as_server, metadata, options)
 
     def _new_pipe(self, endpoint: str) -> Pipe:
@@ -1344,9 +1410,106 @@ class Socket:
         if not getattr(self, "_closed", True):
             with contextlib.suppress(Exception):
                 self.close(linger=0)
-        ready = self.__dict__.get("_ready")
+        ready = getattr(self, "_ready", None)
         if ready is not None:
             ready.close()  # a waiter never came back for it
 
 
-Socket._add_option_properties(None)  # the kernel's options exist before any socket
+class _OptionAttribute:
+    """``sock.<option>``: reads and sets the option by name (a data descriptor, so a
+    read never falls through to a per-instance lookup)."""
+
+    def __init__(self, name: str, doc: str) -> None:
+        self.name = name
+        self.__doc__ = doc or f"The {name} socket option."
+
+    def __get__(self, sock: Socket | None, owner: type | None = None) -> Any:
+        if sock is None:
+            return self
+        try:
+            return sock.get(self.name)
+        except MQError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+            # A write-only option (XPUB's welcome message...): hasattr() and
+            # getattr(sock, name, default) expect AttributeError and nothing else.
+            raise AttributeError(str(exc)) from None
+
+    def __set__(self, sock: Socket, value: Any) -> None:
+        sock.set(self.name, value)
+
+
+class _MethodAndOption:
+    """A socket method that is also an option name (``subscribe``): reading gives the
+    method, assigning sets the option, as pyzmq's ``sub.subscribe = b"topic"`` does."""
+
+    def __init__(self, name: str, function: Callable[..., Any]) -> None:
+        self.name = name
+        self.function = function
+        self.__doc__ = function.__doc__
+
+    def __get__(self, sock: Socket | None, owner: type | None = None) -> Any:
+        if sock is None:
+            return self.function
+        return types.MethodType(self.function, sock)
+
+    def __set__(self, sock: Socket, value: Any) -> None:
+        sock.set(self.name, value.encode() if isinstance(value, str) else value)
+
+
+class _PatternMethod:
+    """A pattern method offered on the socket (``pub.wait_for_subscribers``)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, sock: Socket | None, owner: type | None = None) -> Any:
+        if sock is None:
+            return self
+        return getattr(sock.pattern, self.name)
+
+
+_OPTION_CLASSES: dict[tuple[type[Socket], int, type[Pattern]], tuple[OptionTable, type]] = {}
+
+
+def _options_class(cls: type[Socket], table: OptionTable, pattern: type[Pattern]) -> type:
+    """``cls`` with an attribute per option in ``table`` and per method ``pattern``
+    offers, made once per combination (the shared class is never modified).
+
+    A name ``cls`` already defines wins (a subclass's own attribute, the ``type``
+    property), except a plain method named as an option (``subscribe``), which becomes a
+    :class:`_MethodAndOption`.
+    """
+    if cls.__dict__.get("_options_of_class") is not None:
+        cls = cls.__bases__[0]  # a class made here: start again from its base
+    key = (cls, id(table), pattern)
+    made = _OPTION_CLASSES.get(key)
+    if made is not None and made[0] is table:
+        return made[1]
+    namespace: dict[str, Any] = {
+        "__slots__": (),
+        "__module__": cls.__module__,
+        "__qualname__": cls.__qualname__,
+        "__doc__": cls.__doc__,
+        "_options_of_class": table,
+    }
+
+    def offer(name: str, attribute: Any) -> None:
+        defined = next((k.__dict__[name] for k in cls.__mro__ if name in k.__dict__), None)
+        if defined is None:
+            namespace[name] = attribute
+        elif isinstance(attribute, _OptionAttribute) and isinstance(defined, types.FunctionType):
+            namespace[name] = _MethodAndOption(name, defined)
+
+    for name in pattern.socket_methods:
+        offer(name, _PatternMethod(name))
+    docs = {name: spec.doc for name, spec in table.specs.items()}
+    docs.update({alias: f"Sets {' and '.join(t)}." for alias, t in ALIASES.items()})
+    for name, doc in docs.items():
+        offer(name, _OptionAttribute(name, doc))
+        offer(name.upper(), _OptionAttribute(name, doc))  # pyzmq's sock.SNDHWM
+    made_class = type(cls.__name__, (cls,), namespace)
+    _OPTION_CLASSES[key] = (table, made_class)
+    return made_class

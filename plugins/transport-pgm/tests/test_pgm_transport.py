@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import errno
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 
 import pytest
-from mqsdk_transport_pgm.transport import EpgmTransport, PgmTransport, parse_endpoint
+from mqsdk_transport_pgm.transport import EpgmTransport, PgmTransport, _Session, parse_endpoint
 
 import mqsdk
 from mqsdk.errors import ENOCOMPATPROTO, EndpointError, MQError
@@ -77,6 +78,41 @@ def test_rate_and_recovery_ivl_options(ctx: mqsdk.Context) -> None:
     with pytest.raises(MQError) as info:
         sock.rate = 0
     assert info.value.errno == errno.EINVAL
+
+
+def test_pgm_options_reach_the_session(ctx: mqsdk.Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The options pgm declares are set on the socket and read by the session it builds
+    (the OS sockets are plain loopback UDP ones: no multicast needed)."""
+    hops_seen: list[int] = []
+    opened: list[socket.socket] = []
+
+    def fake_open(self: _Session, address: object, hops: int) -> socket.socket:
+        hops_seen.append(hops)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.setblocking(False)
+        opened.append(sock)
+        return sock
+
+    monkeypatch.setattr(_Session, "_open", fake_open)
+    monkeypatch.setattr(
+        _Session, "_open_unicast", lambda self, address: fake_open(self, address, 0)
+    )
+    pub = ctx.socket(mqsdk.PUB)
+    pub.rate = 800  # kbit/s
+    pub.recovery_ivl = 3000
+    pub.multicast_maxtpdu = 1000
+    pub.multicast_hops = 7
+    pub.bind("epgm://127.0.0.1;239.192.7.7:47123")
+    session = pub._message_endpoints[pub.last_endpoint.decode()]._sessions[0]
+    assert session.maxtpdu == 1000
+    assert session.source is not None
+    assert session.source.rate == 800 * 1000 // 8  # bytes/s
+    assert session.source.txw_sqns == 800 * 3000 // 8 // 1000  # the repair window
+    assert hops_seen[0] == 7
+    pub.close(linger=0)
+    for sock in opened:
+        sock.close()
 
 
 def test_availability_is_reported() -> None:

@@ -15,6 +15,7 @@ import re
 import select
 import socket
 import time
+import types
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -297,3 +298,66 @@ def test_options_through_mqsdk_sockets() -> None:
         assert pull.recv() == payload
     finally:
         context.destroy(linger=0)
+
+
+class _RecordingSocket:
+    """Stands in for an AF_VSOCK socket: records the options set on it."""
+
+    calls: ClassVar[list[tuple[int, int, object]]] = []
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def setsockopt(self, level: int, optname: int, value: object) -> None:
+        self.calls.append((level, optname, value))
+
+    def setblocking(self, flag: bool) -> None:
+        pass
+
+    def connect_ex(self, sockaddr: object) -> int:
+        return errno.EINPROGRESS
+
+    def fileno(self) -> int:
+        return -1
+
+    def detach(self) -> int:
+        return -1
+
+    def close(self) -> None:
+        pass
+
+
+def test_socket_options_reach_the_transport(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sock.vmci_*`` set on an mqsdk socket are what the transport applies to the OS
+    socket it connects with (runs anywhere: the AF_VSOCK socket is a recording stand-in)."""
+    from mqsdk_transport_vmci import transport as vmci
+
+    family = 40  # AF_VSOCK on Linux
+    fake_module = types.SimpleNamespace(
+        socket=_RecordingSocket,
+        AF_VSOCK=family,
+        AF_UNIX=socket.AF_UNIX,
+        SOCK_STREAM=socket.SOCK_STREAM,
+    )
+    _RecordingSocket.calls = []
+    context = mqsdk.Context()
+    try:
+        push = context.socket(mqsdk.PUSH)
+        push.vmci_buffer_size = 1 << 20
+        push.setsockopt(mqsdk.VMCI_BUFFER_MAX_SIZE, 1 << 21)
+        push.vmci_connect_timeout = 1500
+        assert push.getsockopt(mqsdk.VMCI_BUFFER_SIZE) == 1 << 20
+        with pytest.raises(AttributeError, match="vmci_bufer_size"):
+            push.vmci_bufer_size = 1  # type: ignore[attr-defined]
+        options = push.transport_options()  # what the kernel hands the transport
+        monkeypatch.setattr(vmci, "socket", fake_module)
+        transport = VmciTransport()
+        transport.connect(transport.parse("2:5555", bind=False, options=options), options)
+    finally:
+        context.destroy(linger=0)
+    set_options = {(optname, value) for level, optname, value in _RecordingSocket.calls}
+    assert all(level == family for level, _, _ in _RecordingSocket.calls)
+    assert (vmci._BUFFER_OPTIONS[0][1], 1 << 20) in set_options
+    assert (vmci._BUFFER_OPTIONS[2][1], 1 << 21) in set_options
+    assert (vmci.CONNECT_TIMEOUT_OPT, vmci._TIMEVAL.pack(1, 500_000)) in set_options
+    assert not any(optname == vmci._BUFFER_OPTIONS[1][1] for optname, _ in set_options)

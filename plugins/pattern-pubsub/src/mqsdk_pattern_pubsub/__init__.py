@@ -135,6 +135,15 @@ class Pub(Pattern):
         "xpub_welcome_msg": 72,
         "xpub_verboser": 78,
     }
+    option_docs: ClassVar[dict[str, str]] = {
+        "subscribe": "XPUB in manual mode: subscribe the peer last heard from.",
+        "unsubscribe": "XPUB in manual mode: cancel that subscription.",
+        "xpub_verbose": "Pass every subscription up, duplicates too.",
+        "xpub_nodrop": "At the HWM, wait (or EAGAIN) instead of dropping.",
+        "xpub_manual": "Subscriptions are set by the user, not taken from peers.",
+        "xpub_welcome_msg": "A message sent to each new subscriber.",
+        "xpub_verboser": "As xpub_verbose, and pass every unsubscription up.",
+    }
     reports_upstream: ClassVar[bool] = False
     """XPUB hands subscriptions and other upstream messages to the user; PUB drops them."""
 
@@ -447,6 +456,10 @@ class _Subscriber(Pattern):
 
     peer_types: ClassVar[frozenset[str]] = frozenset({"PUB", "XPUB"})
     options: ClassVar[dict[str, int]] = {"subscribe": 6, "unsubscribe": 7}
+    option_docs: ClassVar[dict[str, str]] = {
+        "subscribe": "Receive messages starting with this prefix (write-only).",
+        "unsubscribe": "Cancel one earlier subscribe (write-only).",
+    }
 
     def __init__(self, socket: Any) -> None:
         super().__init__(socket)

@@ -60,6 +60,9 @@ class Radio(Pattern):
     grouped: ClassVar[bool] = True
     commands: ClassVar[frozenset[bytes]] = frozenset({JOIN, LEAVE})
     options: ClassVar[dict[str, int]] = {"xpub_nodrop": 69}
+    option_docs: ClassVar[dict[str, str]] = {
+        "xpub_nodrop": "At the HWM, wait (or EAGAIN) instead of dropping.",
+    }
 
     def __init__(self, socket: Any) -> None:
         super().__init__(socket)

@@ -24,6 +24,9 @@ class Dealer(Pattern):
     peer_types: ClassVar[frozenset[str]] = frozenset({"REP", "DEALER", "ROUTER"})
     sends_identity: ClassVar[bool] = True
     options: ClassVar[dict[str, int]] = {"probe_router": 51}
+    option_docs: ClassVar[dict[str, str]] = {
+        "probe_router": "Send an empty message on each new connection.",
+    }
 
     def __init__(self, socket: Any) -> None:
         super().__init__(socket)

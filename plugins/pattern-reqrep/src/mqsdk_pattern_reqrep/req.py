@@ -47,6 +47,11 @@ class Req(Pattern):
         "req_correlate": 52,
         "req_relaxed": 53,
     }
+    option_docs: ClassVar[dict[str, str]] = {
+        "probe_router": "Send an empty message on each new connection.",
+        "req_correlate": "Number requests; drop replies to older ones.",
+        "req_relaxed": "Allow a new request before the reply to the last one.",
+    }
 
     def __init__(self, socket: Any) -> None:
         super().__init__(socket)

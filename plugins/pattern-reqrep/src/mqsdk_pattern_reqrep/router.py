@@ -54,6 +54,12 @@ class Router(Pattern):
         "router_handover": 56,
         "connect_routing_id": 61,
     }
+    option_docs: ClassVar[dict[str, str]] = {
+        "router_mandatory": "EHOSTUNREACH for an unknown peer instead of dropping.",
+        "probe_router": "Send an empty message on each new connection.",
+        "router_handover": "A new peer with a routing id in use takes it over.",
+        "connect_routing_id": "The routing id given to the peer of the next connect().",
+    }
 
     def __init__(self, socket: Any) -> None:
         super().__init__(socket)

@@ -22,6 +22,9 @@ class Stream(Pattern):
     peer_types: ClassVar[frozenset[str]] = frozenset()
     raw: ClassVar[bool] = True
     options: ClassVar[dict[str, int]] = {"stream_notify": 73}
+    option_docs: ClassVar[dict[str, str]] = {
+        "stream_notify": "An empty message on each connect and disconnect.",
+    }
 
     def __init__(self, socket: Any) -> None:
         super().__init__(socket)

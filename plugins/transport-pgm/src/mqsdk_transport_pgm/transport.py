@@ -38,6 +38,7 @@ from typing import Any, ClassVar
 
 from mqsdk.component import Availability
 from mqsdk.errors import ENOCOMPATPROTO, EndpointError, MQError
+from mqsdk.options import NonNegative, OptionModel, option
 from mqsdk.pipe import Message, PeerInfo, Pipe
 from mqsdk.reactor import TimerHandle
 from mqsdk.transport import MessageTransport
@@ -55,7 +56,7 @@ from mqsdk_transport_pgm.packets import (
 from mqsdk_transport_pgm.receiver import Receiver
 from mqsdk_transport_pgm.source import Source
 
-__all__ = ["EpgmTransport", "PgmAddress", "PgmTransport", "hooks", "parse_endpoint"]
+__all__ = ["EpgmTransport", "PgmAddress", "PgmOptions", "PgmTransport", "hooks", "parse_endpoint"]
 
 log = logging.getLogger(__name__)
 
@@ -207,8 +208,7 @@ class _Session:
     """One endpoint's OS socket and protocol state; runs in the reactor thread."""
 
     def __init__(self, sock: Any, scheme: str, address: PgmAddress, endpoint: str) -> None:
-        options = sock.options
-        transport_options = sock.transport_options()
+        options = sock.component_options(PgmOptions)
         self.socket = sock
         self.reactor = sock.reactor
         self.raw = scheme == "pgm"
@@ -218,7 +218,7 @@ class _Session:
         overhead = 20 if self.raw else 28  # IPv4 (+ UDP) header
         max_tsdu = self.maxtpdu - overhead - 24  # PGM header and data header
         window = int(options.rate) * int(options.recovery_ivl) // 8 // self.maxtpdu
-        self.os = self._open(address, int(transport_options.get("multicast_hops", 1)))
+        self.os = self._open(address, int(sock.options.multicast_hops))
         self.unicast: socket.socket | None = None
         if not self.raw and sock.socket_type_name in _SENDERS:
             self.unicast = self._open_unicast(address)
@@ -254,7 +254,7 @@ class _Session:
                 group=address.group,
                 rxw_sqns=max(window, _MIN_RXW),
                 send=self._send,
-                maxmsgsize=int(options.maxmsgsize),
+                maxmsgsize=int(sock.options.maxmsgsize),
                 stats=sock.stats,
             )
         self._timer: TimerHandle | None = None
@@ -459,12 +459,16 @@ class _Session:
         if self.closed:
             return
         now = time.monotonic()
-        if self.source is not None:
-            self.source.tick(now)
-        elif self.receiver is not None:
-            messages, _ = self.receiver.tick(now)
-            self._deliver(messages)
-        self._arm()
+        try:
+            if self.source is not None:
+                self.source.tick(now)
+            elif self.receiver is not None:
+                messages, _ = self.receiver.tick(now)
+                self._deliver(messages)
+        finally:
+            # Re-arm even if that raised (the reactor logs it): without the timer, no
+            # source on this endpoint would get NAKs, SPMs or expiry again.
+            self._arm()
 
     def _readable(self, sock: socket.socket | None = None) -> None:
         if self.closed:
@@ -551,8 +555,29 @@ class _Session:
             stats["pgm_read_pauses"] = stats.get("pgm_read_pauses", 0) + 1
 
 
+class PgmOptions(OptionModel):
+    """The socket options pgm and epgm own, as libzmq names and numbers them (the
+    multicast TTL, ``multicast_hops``, is the kernel's: udp reads it too)."""
+
+    rate: int = option(
+        100, number=8, doc="Multicast data rate in kbit/s (pgm, epgm).", ge=1, le=2**31 - 1
+    )
+    recovery_ivl: NonNegative = option(
+        10000, number=9, doc="How long (ms) multicast data stays repairable (pgm, epgm)."
+    )
+    multicast_maxtpdu: int = option(
+        1500,
+        number=84,
+        doc="Largest multicast packet in bytes, IP header included (pgm, epgm).",
+        ge=64,
+        le=65535,
+    )
+
+
 class _PgmBase(MessageTransport):
     """What pgm and epgm share; they differ in the OS socket only."""
+
+    option_model = PgmOptions
 
     def __init__(self) -> None:
         self._sessions: list[_Session] = []

@@ -24,11 +24,18 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from mqsdk.component import Availability
+from mqsdk.options import Millis, OptionModel, option
 from mqsdk.transport import StreamTransport, start_connect
 
 from .address import CID_ANY, CID_LOCAL, PORT_ANY, VmciAddress, format_sockaddr, parse_vmci
 
-__all__ = ["CONNECT_TIMEOUT_OPT", "PROBE_TIMEOUT", "VmciTransport", "get_connect_timeout"]
+__all__ = [
+    "CONNECT_TIMEOUT_OPT",
+    "PROBE_TIMEOUT",
+    "VmciOptions",
+    "VmciTransport",
+    "get_connect_timeout",
+]
 
 # linux/vm_sockets.h; SO_VM_SOCKETS_CONNECT_TIMEOUT(_OLD) takes a native struct timeval
 # (two longs). CPython does not export it.
@@ -43,10 +50,29 @@ _IN_PROGRESS = frozenset({0, errno.EINPROGRESS, errno.EINTR})
 PROBE_TIMEOUT = 0.5  # seconds the availability probe waits for a loopback connect
 
 
+class VmciOptions(OptionModel):
+    """The socket options vmci owns (libzmq's names and numbers); -1 leaves the OS
+    default. They exist on every socket and apply to its vmci:// connections."""
+
+    vmci_buffer_size: int = option(
+        -1, number=85, doc="SO_VM_SOCKETS_BUFFER_SIZE in bytes (vmci).", ge=-1, le=2**63 - 1
+    )
+    vmci_buffer_min_size: int = option(
+        -1, number=86, doc="SO_VM_SOCKETS_BUFFER_MIN_SIZE in bytes (vmci).", ge=-1, le=2**63 - 1
+    )
+    vmci_buffer_max_size: int = option(
+        -1, number=87, doc="SO_VM_SOCKETS_BUFFER_MAX_SIZE in bytes (vmci).", ge=-1, le=2**63 - 1
+    )
+    vmci_connect_timeout: Millis = option(
+        -1, number=88, doc="SO_VM_SOCKETS_CONNECT_TIMEOUT in ms (vmci)."
+    )
+
+
 class VmciTransport(StreamTransport):
     """VM sockets (``AF_VSOCK`` ``SOCK_STREAM``) with libzmq's ``vmci://CID:port`` forms."""
 
     name = "vmci"
+    option_model = VmciOptions
     loopback_endpoint = "vmci://*:*"
 
     @classmethod
@@ -111,8 +137,8 @@ def apply_options(
 ) -> None:
     """Set the ``vmci_*`` options that are present and ``>= 0`` on an AF_VSOCK socket."""
     level = _family()
-    for option, optname in _BUFFER_OPTIONS:
-        value = options.get(option)
+    for name, optname in _BUFFER_OPTIONS:
+        value = options.get(name)
         if value is not None and int(value) >= 0:
             sock.setsockopt(level, optname, int(value))
     timeout = options.get("vmci_connect_timeout")
