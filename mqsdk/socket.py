@@ -952,6 +952,10 @@ class Socket:
             self._synced_generation = generation
         wanted: dict[int, int] = {}
         for fd, engine in engines.items():
+            if engine.dead:
+                # Handed over to the I/O thread for closing: its fd may stay readable
+                # (EOF, unread garbage) until then, and watching it would spin this wait.
+                continue
             mask = 0 if engine.read_paused else READ
             if engine.has_pending_output:
                 mask |= WRITE
