@@ -226,12 +226,32 @@ def mqsdk_socket_event(socket: Any, event: Any) -> None:
 
 @hookspec
 def mqsdk_messages_dropped(socket: Any, reason: str, count: int) -> None:
-    """Messages were discarded where the pattern allows it (PUB at HWM, unroutable...).
+    """Messages were discarded where the pattern allows it, as libzmq does silently.
 
-    Drops are counted on the hot path and reported here in batches, never once per
-    message: the I/O thread reports the count accumulated since the last report.
+    The drops are counted where they happen (one integer in ``socket.stats`` per
+    message dropped) and reported here in batches, never once per message: the I/O
+    thread reports what accumulated since the previous report about once a second
+    (:data:`mqsdk.drops.REPORT_INTERVAL`) for sockets created while an implementation
+    of this hook was registered, and every socket reports what is left when it closes,
+    after its linger and before :func:`mqsdk_socket_closed`. A socket that dropped
+    nothing never calls it. Called in the I/O thread, or in the thread closing the socket.
+
+    Reasons, and the ``socket.stats`` counters they sum:
+
+    * ``"hwm"``: a PUB, XPUB or RADIO skipped a peer at its SNDHWM (``dropped_hwm``;
+      with udp, also datagrams the OS send buffer refused and, on a DISH, datagrams
+      that arrived while RCVHWM messages were waiting); a ROUTER, without
+      ``router_mandatory``, dropped a message for a peer at its SNDHWM (``hwm_dropped``).
+    * ``"unroutable"``: a ROUTER, without ``router_mandatory``, got a message for a
+      routing id that no connected peer has (``unroutable``).
+    * ``"malformed"``: a udp DISH received a datagram that is not a valid message
+      (``dropped_malformed``).
+
+    Not reported: messages still queued on a connection when the linger ends or the
+    connection is lost, as in libzmq.
 
     :param socket: the socket that dropped them.
-    :param reason: ``"hwm"``, ``"unroutable"``, ``"no delimiter"``, ...
-    :param count: how many messages since the previous report for this reason.
+    :param reason: ``"hwm"``, ``"unroutable"`` or ``"malformed"``.
+    :param count: how many messages, for this reason, since the previous report for it
+        (always > 0).
     """

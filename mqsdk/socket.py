@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from pydantic import ValidationError
 
 from mqsdk.constants import NOBLOCK, POLLIN, POLLOUT, SNDMORE
+from mqsdk.drops import DropReporter
 from mqsdk.endpoints import Connecter, Listener
 from mqsdk.engine import StreamEngine
 from mqsdk.errors import Again, ContextTerminated, EndpointError, MQError, ProtocolError
@@ -105,6 +106,7 @@ class Socket:
         "_component_options",
         "_connecters",
         "_direct",
+        "_drop_reporter",
         "_engines",
         "_engines_generation",
         "_fd_waiters",
@@ -231,6 +233,7 @@ class Socket:
         self._monitor_addrs: dict[str, Socket] = {}
         self._monitor_lock = threading.Lock()
         self._pipes: set[Pipe] = set()
+        self._drop_reporter = DropReporter(self)
         context._socket_opened(self)
         context.registry.notify("mqsdk_socket_created", socket=self)
 
@@ -1349,6 +1352,8 @@ class Socket:
         if self._monitors:
             self.disable_monitor()
         self.context._socket_closed(self)
+        # After the linger: the last drops are counted, and reported before "closed".
+        self._drop_reporter.close()
         self.context.registry.notify("mqsdk_socket_closed", socket=self)
 
     def _close_in_reactor(self, linger_ms: int) -> None:
