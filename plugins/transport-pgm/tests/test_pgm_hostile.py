@@ -102,14 +102,17 @@ def test_a_trailing_edge_far_ahead_is_one_jump(step_budget: list[int], lead: int
 
 def test_data_far_ahead_costs_one_window(step_budget: list[int]) -> None:
     """ODATA 2**31 - 1 ahead: what falls out of the window is lost in one jump, and
-    only the window's sequence numbers get a NAK state."""
+    only the newest ``max_naks`` sequence numbers (here fewer than the window) get a NAK
+    state."""
     rx = _receiver()
+    rx.nak_budget = 256  # as if the endpoint's budget were shared by many sources
+    assert rx.max_naks < RXW
     rx.on_packet(_spm(1, 0, 0), SOURCE_IP, 0.0)
     far = dataclasses.replace(_odata_from(2**31 - 1, [b"far"]), trail=0)
     assert rx.on_packet(far, SOURCE_IP, 0.0) == []
     (peer,) = rx.peers.values()
-    assert peer.next == sqn_add(far.sqn, 1 - RXW)
-    assert len(peer.naks) == RXW - 1  # the window, minus the packet we hold
+    assert peer.next == sqn_add(far.sqn, 1 - rx.max_naks)
+    assert len(peer.naks) == rx.max_naks - 1  # minus the packet we hold
     assert set(peer.held) == {far.sqn}
 
 
@@ -201,3 +204,89 @@ def test_the_timer_survives_an_exception_in_receiver_work(
     finally:
         sub.close(linger=0)
         ctx.term()
+
+
+def _forged_odata(index: int, sqn: int) -> Packet:
+    """ODATA from the ``index``-th forged TSI (anyone on the group can send one)."""
+    return Packet(ODATA, SPORT, DPORT, b"F" + index.to_bytes(5, "big"), sqn=sqn, data=b"x")
+
+
+def test_forged_sources_are_bounded_and_the_quietest_goes() -> None:
+    """Each new TSI used to get its own source state for peer_expiry (300 s): 1,000
+    forged ones held 1,000 sources. Now at most ``max_sources`` are held; a new one
+    evicts the least recently heard, so an honest source heard in between stays."""
+    held = 256  # the default bound
+    rx = _receiver()
+    rx.on_packet(_spm(1, 0, 0), SOURCE_IP, 0.0)
+    for index in range(held + 50):
+        now = float(index + 1)
+        rx.on_packet(_forged_odata(index, 5), "10.9.9.9", now)
+        rx.on_packet(_spm(index + 2, 0, 0), SOURCE_IP, now)  # the honest heartbeat
+        assert len(rx.peers) <= held
+    assert (GSI, SPORT) in rx.peers
+    assert rx.stats["pgm_sources_evicted"] == 50 + 1
+    after = _odata_from(1, [b"still here"])
+    assert rx.on_packet(after, SOURCE_IP, 200.0) == [[b"still here"]]
+
+
+def test_a_lone_source_may_repair_its_whole_window() -> None:
+    """The NAK budget is shared by the sources: one honest source that lost a whole
+    window's worth of packets gets a NAK for each, as in libzmq."""
+    rx = _receiver()
+    rx.on_packet(_spm(1, 0, 0), SOURCE_IP, 0.0)
+    (peer,) = rx.peers.values()
+    rx.on_packet(dataclasses.replace(_odata_from(RXW - 1, [b"x"]), trail=0), SOURCE_IP, 0.0)
+    assert len(peer.naks) == RXW - 2  # 1 .. RXW - 2: every number before the held one
+    assert rx.stats.get("pgm_lost", 0) == 0
+
+
+def test_naks_per_source_are_bounded_whatever_the_gaps() -> None:
+    """Gaps opened one after another used to keep a NAK state for every missing
+    number in the window (RXW - 1 per source); now at most ``max_naks``, and what
+    is given up beyond that is counted as lost."""
+    bound = 256
+    rx = _receiver()
+    rx.nak_budget = bound  # as if the endpoint's budget were shared by many sources
+    rx.on_packet(_spm(1, 0, 0), SOURCE_IP, 0.0)
+    (peer,) = rx.peers.values()
+    for sqn in range(50, RXW, 50):
+        odata = dataclasses.replace(_odata_from(sqn, [b"x"]), trail=0)
+        rx.on_packet(odata, SOURCE_IP, 0.0)
+        assert len(peer.naks) <= bound
+    assert len(peer.naks) == bound  # the newest missing numbers
+    assert rx.stats["pgm_lost"] > 0
+
+
+def test_next_deadline_does_not_walk_every_nak(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The transport asks for the next deadline after every batch of packets; it used
+    to read every NAK's deadline (55 ms with a million of them). Count the reads."""
+    reads = [0]
+
+    class CountingNak(receiver_module._Nak):
+        __slots__ = ()
+
+        def __getattribute__(self, name: str) -> object:
+            if name == "deadline":
+                reads[0] += 1
+            return object.__getattribute__(self, name)
+
+    monkeypatch.setattr(receiver_module, "_Nak", CountingNak)
+    rx = Receiver(
+        dport=DPORT, group=GROUP, rxw_sqns=RXW, send=[].append, rng=random.Random(1), stats={}
+    )
+    for index in range(16):
+        rx.on_packet(_forged_odata(index, 0), "10.9.9.9", 0.0)
+        rx.on_packet(_forged_odata(index, RXW - 1), "10.9.9.9", 0.0)
+
+    def earliest() -> float:
+        return min(n.deadline for p in rx.peers.values() for n in p.naks.values())
+
+    total = sum(len(p.naks) for p in rx.peers.values())
+    assert total >= 16 * 100
+    for now in (0.0, 0.02, 0.3, 0.7):
+        rx.tick(now)
+        expected = earliest()
+        reads[0] = 0
+        for _ in range(10):
+            assert rx.next_deadline() == expected
+        assert reads[0] <= 10 * 4, f"{reads[0]} deadline reads for 10 calls, {total} NAKs"

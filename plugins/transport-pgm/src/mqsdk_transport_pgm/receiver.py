@@ -15,10 +15,20 @@ the loss is counted and logged.
 A source is joined at the first SPM (from its leading edge on) or ODATA (from that
 packet on) heard from it; an ODATA from a source whose SPM we have not heard yet makes
 us send an SPMR.
+
+Anyone on the group can forge packets from any TSI, so what the receiver keeps is
+bounded whatever they claim: at most ``max_sources`` sources (a new one evicts the one
+heard from least recently), and NAK states within ``nak_budget`` for the endpoint,
+shared by its sources: each may repair up to :attr:`Receiver.max_naks` missing sequence
+numbers (its share, never under ``min_naks``; older gaps beyond that are lost, as if they
+had left the window). A lone honest source can thus repair its whole window, while a
+thousand forged ones cost a bounded total.
+NAK deadlines sit in one heap, so finding the next one does not walk every NAK.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 import random
 import socket
@@ -49,6 +59,7 @@ log = logging.getLogger(__name__)
 
 BACK_OFF, WAIT_NCF, WAIT_DATA = 0, 1, 2
 _SQN_SPACE = 1 << 32  # sequence numbers wrap here (RFC 3208 3.2)
+_MIN_COMPACT = 1024  # deadline heap size below which stale entries are left to surface
 _COUNTERS = (
     "pgm_naks_sent",
     "pgm_ncf_received",
@@ -58,6 +69,7 @@ _COUNTERS = (
     "pgm_resyncs",
     "pgm_spmr_sent",
     "pgm_bad_stream",
+    "pgm_sources_evicted",
 )
 
 
@@ -109,6 +121,9 @@ class Receiver:
         nak_rdata_ivl: float = 0.2,
         nak_retries: int = 50,
         peer_expiry: float = 300.0,
+        max_sources: int = 256,
+        nak_budget: int = 65536,
+        min_naks: int = 64,
         rng: random.Random | None = None,
         stats: dict[str, int] | None = None,
     ) -> None:
@@ -125,13 +140,26 @@ class Receiver:
         )
         self.nak_retries = nak_retries
         self.peer_expiry = peer_expiry
+        self.max_sources = max(1, max_sources)
+        self.nak_budget = max(1, nak_budget)
+        self.min_naks = max(1, min_naks)
         self.rng = rng or random.Random()
         self.peers: dict[tuple[bytes, int], _Peer] = {}
+        # (deadline, tsi, sqn) for every NAK deadline ever set. An entry whose NAK is
+        # gone or has another deadline by now is stale and skipped when it surfaces.
+        self._deadlines: list[tuple[float, tuple[bytes, int], int]] = []
+        self._compact_at = _MIN_COMPACT
         self.stats = {} if stats is None else stats
         for name in _COUNTERS:
             self.stats.setdefault(name, 0)
 
     # -- packets in ----------------------------------------------------------------------
+
+    @property
+    def max_naks(self) -> int:
+        """How many missing sequence numbers one source may have under repair now: its
+        share of ``nak_budget`` (at least ``min_naks``)."""
+        return max(self.min_naks, self.nak_budget // max(1, len(self.peers)))
 
     def on_packet(self, p: Packet, source_ip: str, now: float) -> list[Message]:
         """Handle one downstream packet; return the messages it completes, in order."""
@@ -177,10 +205,25 @@ class Receiver:
                 nak = peer.naks.get(sqn)
                 if nak is not None and nak.state != WAIT_DATA:
                     nak.state = WAIT_DATA  # the source will repair it: no NAK from us
-                    nak.deadline = now + self.nak_rdata_ivl
+                    self._set_deadline(peer, sqn, nak, now + self.nak_rdata_ivl)
         return []
 
     def _join(self, p: Packet, source_ip: str, now: float, start: int) -> _Peer:
+        if len(self.peers) >= self.max_sources:
+            # Every packet can claim a new TSI: without a bound, forged ones would each
+            # cost a window of state for peer_expiry. An honest source is heard at least
+            # every SPM interval, so it is rarely the least recently heard one.
+            tsi = min(self.peers, key=lambda t: self.peers[t].heard)
+            old = self.peers.pop(tsi)
+            self.stats["pgm_sources_evicted"] += 1
+            log.debug(
+                "pgm: %d sources held; forgot %s:%d (the least recently heard) for %s:%d",
+                self.max_sources,
+                old.gsi.hex(),
+                old.sport,
+                p.gsi.hex(),
+                p.sport,
+            )
         peer = _Peer(
             p.gsi,
             p.sport,
@@ -209,14 +252,23 @@ class Receiver:
         # The new sequence numbers, but only those inside our window and not yet
         # delivered: a lead far ahead (a hostile packet can claim 2**31 - 1) costs at
         # most one window of NAK states, never one step per claimed number.
-        count = min(gap, self.rxw_sqns, behind + 1)
+        count = min(gap, self.rxw_sqns, behind + 1, self.max_naks)
         sqn = sqn_add(lead, 1 - count)
         for _ in range(count):
             if sqn not in peer.held and sqn not in peer.naks:
-                deadline = now + self.rng.uniform(0.0, self.nak_bo_ivl)
-                peer.naks[sqn] = _Nak(BACK_OFF, deadline)
+                nak = peer.naks[sqn] = _Nak(BACK_OFF, 0.0)
+                self._set_deadline(peer, sqn, nak, now + self.rng.uniform(0.0, self.nak_bo_ivl))
             sqn = sqn_add(sqn, 1)
+        if count < gap:
+            # Numbers between the old lead and the first one we NAK get no NAK state:
+            # give them up (with anything older) so delivery does not wait on them.
+            self._give_up(peer, sqn_add(lead, 1 - count))
         peer.lead = lead
+        if len(peer.naks) > self.max_naks:
+            # Gaps opened one after another: repair the newest max_naks, lose the rest.
+            # (The window keeps at most max(rxw, max_naks) of them, so this sort is too.)
+            newest = sorted(peer.naks, key=lambda s: sqn_diff(s, lead))
+            self._give_up(peer, newest[-self.max_naks])
 
     def _give_up(self, peer: _Peer, before: int) -> None:
         """Everything we miss older than ``before`` is lost."""
@@ -333,43 +385,68 @@ class Receiver:
         """Run the NAK state machines and peer expiry; return the messages that loss
         declared here lets through, and when to call again (None: nothing pending)."""
         messages: list[Message] = []
-        deadline: float | None = None
         for tsi, peer in list(self.peers.items()):
             if now - peer.heard > self.peer_expiry:
-                del self.peers[tsi]
+                del self.peers[tsi]  # its heap entries go stale
+        due: dict[tuple[bytes, int], list[int]] = {}
+        gave_up: set[tuple[bytes, int]] = set()
+        # New deadlines go in the heap after the loop: each NAK moves at most one step
+        # per tick, even when its next deadline is already due (a zero interval).
+        later: list[tuple[_Peer, int, _Nak, float]] = []
+        heap = self._deadlines
+        while heap and heap[0][0] <= now:
+            when, tsi, sqn = heapq.heappop(heap)
+            found = self.peers.get(tsi)
+            nak = None if found is None else found.naks.get(sqn)
+            if found is None or nak is None or nak.deadline != when:
+                continue  # stale: the NAK is settled, or has a later deadline
+            if nak.state == BACK_OFF:
+                due.setdefault(tsi, []).append(sqn)
+                nak.state = WAIT_NCF
+                nak.deadline = now + self.nak_rpt_ivl  # any other entry for it is stale now
+                later.append((found, sqn, nak, nak.deadline))
                 continue
-            due: list[int] = []
-            gave_up = False
-            for sqn, nak in list(peer.naks.items()):
-                if nak.deadline <= now:
-                    if nak.state == BACK_OFF:
-                        due.append(sqn)
-                        nak.state = WAIT_NCF
-                        nak.deadline = now + self.nak_rpt_ivl
-                    else:
-                        if nak.state == WAIT_NCF:
-                            nak.ncf_retries += 1
-                            retries = nak.ncf_retries
-                        else:
-                            nak.data_retries += 1
-                            retries = nak.data_retries
-                        if retries > self.nak_retries:
-                            del peer.naks[sqn]
-                            peer.lost.add(sqn)
-                            gave_up = True
-                            continue
-                        nak.state = BACK_OFF
-                        nak.deadline = now + self.rng.uniform(0.0, self.nak_bo_ivl)
-                if deadline is None or nak.deadline < deadline:
-                    deadline = nak.deadline
-            if due:
-                self._send_naks(peer, sorted(due, key=lambda s: sqn_diff(s, peer.next)))
-            if gave_up:
-                messages += self._drain(peer)
+            if nak.state == WAIT_NCF:
+                nak.ncf_retries += 1
+                retries = nak.ncf_retries
+            else:
+                nak.data_retries += 1
+                retries = nak.data_retries
+            if retries > self.nak_retries:
+                del found.naks[sqn]
+                found.lost.add(sqn)
+                gave_up.add(tsi)
+                continue
+            nak.state = BACK_OFF
+            nak.deadline = now + self.rng.uniform(0.0, self.nak_bo_ivl)
+            later.append((found, sqn, nak, nak.deadline))
+        for peer, sqn, nak, when in later:
+            self._set_deadline(peer, sqn, nak, when)
+        for tsi, sqns in due.items():
+            peer = self.peers[tsi]
+            self._send_naks(peer, sorted(sqns, key=lambda s: sqn_diff(s, peer.next)))
+        for tsi in gave_up:
+            messages += self._drain(self.peers[tsi])
+        deadline = self.next_deadline()
         if self.peers:
             expiry = min(p.heard for p in self.peers.values()) + self.peer_expiry
             deadline = expiry if deadline is None else min(deadline, expiry)
         return messages, deadline
+
+    def _set_deadline(self, peer: _Peer, sqn: int, nak: _Nak, deadline: float) -> None:
+        nak.deadline = deadline
+        heapq.heappush(self._deadlines, (deadline, (peer.gsi, peer.sport), sqn))
+        if len(self._deadlines) > self._compact_at:
+            # Stale entries (evicted sources, repaired data) only leave when they reach
+            # the top; a flood could pile them up faster. Rebuilding once the heap has
+            # doubled keeps it within twice the live NAKs, at amortised O(1) a push.
+            self._deadlines = [
+                (live.deadline, tsi, live_sqn)
+                for tsi, held_peer in self.peers.items()
+                for live_sqn, live in held_peer.naks.items()
+            ]
+            heapq.heapify(self._deadlines)
+            self._compact_at = max(_MIN_COMPACT, 2 * len(self._deadlines))
 
     def _send_naks(self, peer: _Peer, sqns: list[int]) -> None:
         step = MAX_NAK_LIST + 1
@@ -380,5 +457,14 @@ class Receiver:
             self.stats["pgm_naks_sent"] += 1
 
     def next_deadline(self) -> float | None:
-        deadlines = [n.deadline for p in self.peers.values() for n in p.naks.values()]
-        return min(deadlines) if deadlines else None
+        """The earliest NAK deadline, or None. The transport asks after every batch of
+        packets, so this costs the stale entries it drops, not one step per NAK."""
+        heap = self._deadlines
+        while heap:
+            deadline, tsi, sqn = heap[0]
+            peer = self.peers.get(tsi)
+            nak = None if peer is None else peer.naks.get(sqn)
+            if nak is not None and nak.deadline == deadline:
+                return deadline
+            heapq.heappop(heap)
+        return None
