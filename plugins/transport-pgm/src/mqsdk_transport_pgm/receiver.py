@@ -339,7 +339,10 @@ class Receiver:
 
         first_lost: int | None = None
         lost = 0
-        for sqn in sorted((s for s in peer.held if offset(s) < distance), key=offset):
+
+        def lose_up_to(sqn: int) -> None:
+            # Everything from peer.next to just before sqn is gone for good.
+            nonlocal first_lost, lost
             gap = (sqn - peer.next) % _SQN_SPACE
             if gap:
                 if first_lost is None:
@@ -347,15 +350,12 @@ class Receiver:
                 lost += gap
                 if peer.unpacker.lose():
                     self.stats["pgm_resyncs"] += 1
+
+        for sqn in sorted((s for s in peer.held if offset(s) < distance), key=offset):
+            lose_up_to(sqn)
             self._feed(peer, sqn, peer.held.pop(sqn), messages)
             peer.next = sqn_add(sqn, 1)
-        gap = (trail - peer.next) % _SQN_SPACE
-        if gap:
-            if first_lost is None:
-                first_lost = peer.next
-            lost += gap
-            if peer.unpacker.lose():
-                self.stats["pgm_resyncs"] += 1
+        lose_up_to(trail)
         peer.next = trail
         # What we were still asking for, or had given up on, below the trail is settled.
         for sqn in [s for s in peer.naks if offset(s) < distance]:
