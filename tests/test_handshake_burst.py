@@ -151,15 +151,20 @@ def _garbage_connections(port: int, count: int) -> None:
             client.sendall(payloads[index % len(payloads)])
 
 
+def _bound_pull(ctx: mqsdk.Context) -> tuple[mqsdk.Socket, int]:
+    """A PULL on a free loopback port, and the port."""
+    pull = ctx.socket(mqsdk.PULL)
+    pull.linger = 0
+    pull.bind("tcp://127.0.0.1:*")
+    return pull, int(pull.last_endpoint.decode().rpartition(":")[2])
+
+
 def test_failed_handshakes_leave_nothing_for_the_garbage_collector() -> None:
     gc.collect()
     gc.disable()
     ctx = mqsdk.Context()
     try:
-        pull = ctx.socket(mqsdk.PULL)
-        pull.linger = 0
-        pull.bind("tcp://127.0.0.1:*")
-        port = int(pull.last_endpoint.decode().rpartition(":")[2])
+        pull, port = _bound_pull(ctx)
         _garbage_connections(port, 25)
         wait_until(lambda: pull.stats["handshake_failures"] == 25, "25 failed handshakes")
 
@@ -183,10 +188,7 @@ def test_failed_handshakes_are_not_logged_at_info(caplog: pytest.LogCaptureFixtu
     caplog.set_level(logging.INFO, logger="mqsdk")
     ctx = mqsdk.Context()
     try:
-        pull = ctx.socket(mqsdk.PULL)
-        pull.linger = 0
-        pull.bind("tcp://127.0.0.1:*")
-        port = int(pull.last_endpoint.decode().rpartition(":")[2])
+        pull, port = _bound_pull(ctx)
         _garbage_connections(port, 5)
         wait_until(lambda: pull.stats["handshake_failures"] == 5, "5 failed handshakes")
         pull.close()
@@ -199,10 +201,7 @@ def test_failed_handshakes_are_not_logged_at_info(caplog: pytest.LogCaptureFixtu
 def test_failed_handshakes_do_not_wake_the_users_thread() -> None:
     ctx = mqsdk.Context()
     try:
-        pull = ctx.socket(mqsdk.PULL)
-        pull.linger = 0
-        pull.bind("tcp://127.0.0.1:*")
-        port = int(pull.last_endpoint.decode().rpartition(":")[2])
+        pull, port = _bound_pull(ctx)
         ready = pull.fileno()  # readable while recv would not block, or when woken
         assert not select.select([ready], [], [], 0)[0]
         _garbage_connections(port, 5)
