@@ -13,14 +13,14 @@ from __future__ import annotations
 import time
 
 import mqsdk
-from mqsdk.pipe import Pipe
+from mqsdk.pipe import StreamPipe
 
 HWM = 1000
 ROUNDS = 300
 
 
 class StubEngine:
-    def __init__(self, pipe: Pipe) -> None:
+    def __init__(self, pipe: StreamPipe) -> None:
         self.pipe = pipe
 
     def resume_reading(self) -> None:
@@ -30,7 +30,7 @@ class StubEngine:
 def main() -> None:
     ctx = mqsdk.Context()
     sock = ctx.socket(mqsdk.PULL)
-    pipe = Pipe(sock, "stub://", HWM, HWM)
+    pipe = StreamPipe(sock.handle, "stub://", HWM, HWM)
     pipe.engine = StubEngine(pipe)  # type: ignore[assignment]
     pipe.attached = True
     payload = b"x" * 16

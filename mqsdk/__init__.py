@@ -6,12 +6,13 @@ mechanisms are separate distributions found through the ``mqsdk.plugins`` entry 
 
 from __future__ import annotations
 
+import importlib
 import logging
+from typing import TYPE_CHECKING, Any
 
 from mqsdk.component import Availability, Component
 from mqsdk.config import Config
 from mqsdk.constants import DONTWAIT, NOBLOCK, POLLERR, POLLIN, POLLOUT, SNDMORE, SocketType
-from mqsdk.context import Context
 from mqsdk.errors import (
     Again,
     ConfigError,
@@ -26,11 +27,46 @@ from mqsdk.frame import Frame
 from mqsdk.hookspecs import hookimpl
 from mqsdk.options import OPTION_NUMBERS as _OPTION_NUMBERS
 from mqsdk.options import PLUGIN_OPTION_NUMBERS as _PLUGIN_OPTION_NUMBERS
-from mqsdk.polling import Poller, select
-from mqsdk.proxy import proxy, proxy_steerable
 from mqsdk.security import SECURITY_SPECS as _SECURITY_SPECS
-from mqsdk.socket import Socket
 from mqsdk.z85 import curve_keypair, curve_public, z85_decode, z85_encode
+
+if TYPE_CHECKING:
+    from mqsdk.context import Context
+    from mqsdk.polling import Poller, select
+    from mqsdk.proxy import proxy, proxy_steerable
+    from mqsdk.socket import Socket
+
+# The socket machinery (context, registry, reactor, engines) is imported on first use,
+# so that importing a light module such as mqsdk.z85 or mqsdk.errors does not load it.
+_LAZY = {
+    "Context": "mqsdk.context",
+    "Socket": "mqsdk.socket",
+    "Poller": "mqsdk.polling",
+    "select": "mqsdk.polling",
+    "proxy": "mqsdk.proxy",
+    "proxy_steerable": "mqsdk.proxy",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        # A submodule nobody imported yet (``mqsdk.registry`` after ``import mqsdk``),
+        # as it would be had the whole kernel been imported eagerly.
+        try:
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module 'mqsdk' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups are plain module attributes
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 # Socket types and option numbers as module constants, the way pyzmq spells them.
 PAIR, PUB, SUB, REQ, REP = (

@@ -84,12 +84,12 @@ class Socket(mqsdk.socket.Socket):
         # then signals it, instead of happening while there was no fd to signal.
         self.fileno()
         if wanted & POLLOUT:
-            self._pollout_waiters += 1
+            self.io_policy.pollout_wait_begins()
         try:
             await self._wait_loop(loop, wanted, deadline)
         finally:
             if wanted & POLLOUT:
-                self._pollout_waiters -= 1
+                self.io_policy.pollout_wait_ends()
 
     async def _wait_loop(
         self, loop: asyncio.AbstractEventLoop, wanted: int, deadline: float | None

@@ -45,10 +45,12 @@ class Component:
     name: ClassVar[str] = ""
     option_model: ClassVar[type[OptionModel] | None] = None
     """The socket options this component owns, as an :class:`~mqsdk.options.OptionModel`
-    whose fields are declared with :func:`~mqsdk.options.option`. A transport's or a
-    mechanism's options exist on every socket (``sock.rate = 1000``); the component reads
-    the socket's values with ``socket.component_options(TheModel)``, a transport also in
-    the ``options`` mapping its methods get."""
+    whose fields are declared with :func:`~mqsdk.options.option` (and, for a pattern,
+    :func:`~mqsdk.options.action`). A transport's or a mechanism's options exist on every
+    socket while its plugin is installed (``sock.rate = 1000``), a pattern's on the
+    sockets of its type; the component reads the socket's values with
+    ``socket.component_options(TheModel)``, a transport also in the ``options`` mapping
+    its methods get, a mechanism in its ``options``."""
 
     @classmethod
     def declared_options(cls) -> list[OptionSpec]:

@@ -12,11 +12,13 @@ Threads: like :class:`mqsdk.routing.LoadBalancer`, use it from the socket's user
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from mqsdk.pipe import Message, Pipe
+from mqsdk.subscriptions import SubscriptionTrie
 
-__all__ = ["Distributor"]
+__all__ = ["Distributor", "Publisher"]
 
 
 class Distributor:
@@ -57,3 +59,67 @@ class Distributor:
             else:
                 dropped += 1
         return dropped
+
+
+class Publisher:
+    """PUB's and XPUB's routing of outgoing messages (libzmq's ``dist`` with its
+    ``mtrie``): each message goes to the pipes subscribed to a prefix of its first frame.
+
+    A pipe at SNDHWM misses the message (counted in ``stats["dropped_hwm"]``), unless
+    :attr:`nodrop` (XPUB_NODROP): then :meth:`send` takes the message only when every
+    matching pipe has room. Subscriptions that peers sent as messages (``01topic``, ZMTP
+    3.0) wait in ``pending`` until ``apply_pending`` (the pattern's) applies them, which
+    happens before the next message is routed.
+    """
+
+    __slots__ = ("apply_pending", "dist", "nodrop", "pending", "stats", "trie")
+
+    def __init__(
+        self,
+        trie: SubscriptionTrie[Pipe],
+        stats: dict[str, int],
+        pending: Any,
+        apply_pending: Callable[[], None],
+    ) -> None:
+        self.trie = trie
+        self.dist = Distributor()
+        self.stats = stats
+        self.pending = pending  # a sized container; true while something waits
+        self.apply_pending = apply_pending
+        self.nodrop = False
+
+    def send(self, message: Message) -> bool:
+        if self.pending:
+            self.apply_pending()
+        trie = self.trie
+        if not trie:
+            return True
+        pipes = trie.match(message[0])
+        if not pipes:
+            return True
+        if self.nodrop:
+            if not Distributor.all_writable(pipes):
+                return False
+            self.dist.send(message, pipes)
+            return True
+        dropped = self.dist.send(message, pipes)
+        if dropped:
+            stats = self.stats
+            stats["dropped_hwm"] = stats.get("dropped_hwm", 0) + dropped
+        return True
+
+    def can_send(self) -> bool:
+        if self.pending:
+            self.apply_pending()
+        if self.nodrop:
+            # Which pipes a message goes to depends on it: without one, every pipe that
+            # has a subscription must have room (would_send checks one message).
+            return Distributor.all_writable(self.trie.keys())
+        return True
+
+    def would_send(self, message: Message) -> bool:
+        if self.pending:
+            self.apply_pending()
+        if self.nodrop:
+            return Distributor.all_writable(self.trie.match(message[0]))
+        return True

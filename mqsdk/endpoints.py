@@ -19,7 +19,7 @@ from mqsdk.engine import CloseReason, StreamEngine
 from mqsdk.poller import READ, WRITE
 
 if TYPE_CHECKING:
-    from mqsdk.pipe import Pipe
+    from mqsdk.pipe import StreamPipe
     from mqsdk.reactor import Reactor, TimerHandle
     from mqsdk.transport import StreamTransport
 
@@ -173,7 +173,7 @@ class Connecter:
         transport: StreamTransport,
         address: Any,
         reactor: Reactor,
-        pipe: Pipe | None,
+        pipe: StreamPipe | None,
     ) -> None:
         self.owner = owner
         self.endpoint = endpoint

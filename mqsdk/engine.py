@@ -1,14 +1,24 @@
 """The stream engine: one ZMTP connection over a connected, non-blocking stream socket.
 
-The engine runs the greeting and the security handshake in the I/O thread, then moves
-messages between the OS socket and the connection's :class:`~mqsdk.pipe.Pipe`.
+The protocol is :class:`mqsdk.zmtp.connection.Connection`'s, a sans-I/O state machine;
+the engine is its driver: it reads and writes the OS socket, runs the timers (handshake
+deadline, heartbeats, the TTL the peer asks for), sends the ZAP requests through the
+ZAP client its socket gives it, and moves messages between the OS socket and the
+connection's :class:`~mqsdk.pipe.Pipe`. The greeting and the handshake run in the I/O
+thread, through the connection's events. Once it reports ``Ready`` the engine picks its
+data path, once: plain ZMTP, or the mechanism's traffic codec (CURVE). From then on
+reads go into the connection's frame decoder directly and its items are delivered as a
+batch, without an event object per message; only commands go back to the connection
+(PING is answered there, other commands come back for the pattern).
 
 Who does the I/O (see docs/architecture.md): once the handshake is done, reading and
 writing happen in whichever thread gets there first, the user's thread when it would
-otherwise wait, the I/O thread for everything else. ``lock`` makes one of them the
-owner at a time; the I/O thread only ever *tries* the lock, so a user thread never waits
-on it for long. Everything about the connection's life (timers, close, reconnect) stays
-in the I/O thread: a user thread that meets EOF or an error only hands it over.
+otherwise wait, the I/O thread for everything else; the engine asks its socket's
+:class:`~mqsdk.io_policy.IoPolicy` before it reads, flushes or writes in the I/O thread.
+``lock`` makes one of them the owner at a time; the I/O thread only ever *tries* the
+lock, so a user thread never waits on it for long. Everything about the connection's
+life (timers, close, reconnect) stays in the I/O thread: a user thread that meets EOF
+or an error only hands it over.
 """
 
 from __future__ import annotations
@@ -23,27 +33,55 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mqsdk.errors import MQError, ProtocolError
-from mqsdk.mechanism import (
-    HANDSHAKE_FRAME_LIMIT,
-    AuthenticationFailed,
-    Mechanism,
-    SocketTypeMismatch,
-    ZapReply,
+from mqsdk.mechanism import Mechanism, SocketTypeMismatch, TrafficCodec, ZapReply, ZapRequest
+from mqsdk.zmtp.commands import PeerError
+from mqsdk.zmtp.connection import (
+    NEED_DATA,
+    CommandReceived,
+    Connection,
+    GreetingReceived,
+    MessageReceived,
+    PingAnswered,
+    PongReceived,
+    Ready,
+    State,
+    ZapRefused,
+    ZapRequested,
 )
-from mqsdk.zap import zap_client
-from mqsdk.zmtp.commands import PeerError, parse_ping, ping, pong
-from mqsdk.zmtp.constants import PING, PONG, ProtocolErrorCode
-from mqsdk.zmtp.frames import Command, FrameDecoder, Item, encode_message
-from mqsdk.zmtp.greeting import GreetingParser, make_greeting
+from mqsdk.zmtp.frames import Command, Item, encode_message
 
 if TYPE_CHECKING:
     from collections import deque
+    from typing import Protocol
 
-    from mqsdk.pipe import Message, Pipe
+    from mqsdk.io_policy import IoPolicy
+    from mqsdk.pipe import Message, Pipe, StreamPipe
     from mqsdk.reactor import Reactor, TimerHandle
 
 log = logging.getLogger(__name__)
 
+if TYPE_CHECKING:
+
+    class ZapRequester(Protocol):
+        """What the engine needs of a ZAP client (:class:`mqsdk.zap.ZapClient`), which
+        the socket gives it (``owner.zap_client(reactor)``): the engine never imports
+        the ZAP client, which is built on a socket."""
+
+        def request(
+            self,
+            request: ZapRequest,
+            *,
+            domain: bytes,
+            address: bytes,
+            identity: bytes,
+            callback: Callable[[ZapReply | ProtocolError | None], None],
+        ) -> bytes | None: ...
+
+        def cancel(self, request_id: bytes | None) -> None: ...
+
+
+# The engine's own coarse state, an int compared on the data path; the protocol's
+# state is the connection's (mqsdk.zmtp.connection.State, with its transition table).
 _GREETING = 0
 _HANDSHAKE = 1
 _ACTIVE = 2
@@ -96,7 +134,7 @@ class StreamEngine:
         self.on_close = on_close
         self.lock = threading.Lock()
         self.state = _GREETING
-        self.pipe: Pipe | None = None
+        self.pipe: StreamPipe | None = None
         self.mechanism: Mechanism | None = None
         self.peer_minor = 1
         self.read_paused = False
@@ -107,11 +145,20 @@ class StreamEngine:
         self.last_rx = time.monotonic()
         options = owner.options
         self.maxmsgsize: int = options.maxmsgsize
-        self.decoder = FrameDecoder(self.maxmsgsize)
+        # The protocol itself (greeting, handshake, ZAP, PING) is the sans-I/O
+        # connection's; this engine does its I/O, timers and threads.
+        self.connection = Connection(
+            mechanism_name=owner.mechanism_name,
+            as_server=owner.as_server,
+            make_mechanism=owner.make_mechanism,
+            maxmsgsize=self.maxmsgsize,
+        )
+        # In READY, reads go straight into the connection's decoder (see _dispatch).
+        self.decoder = self.connection.decoder
+        self._codec: TrafficCodec | None = None  # chosen once, when the handshake ends
         # A wrapped stream (TLS, see StreamTransport.wrap) may hold decoded bytes that
         # the fd no longer signals; plain sockets have no pending().
         self._buffered: Callable[[], int] | None = getattr(sock, "pending", None)
-        self._greeting = GreetingParser(owner.mechanism_name)
         self._pending: list[Any] = []  # encoded pieces not yet written
         self._pending_size = 0
         self._writer_armed = False
@@ -119,25 +166,25 @@ class StreamEngine:
         self._flush_scheduled = False
         self._timers: list[TimerHandle] = []
         self._rewatch: TimerHandle | None = None
-        self._seen_burst_flushes = 0  # owner._burst_flushes when the I/O thread last looked
-        self.user_reads = 0  # reads done by the user's thread (it counts them)
-        self._seen_user_reads = 0  # user_reads when the I/O thread last looked
+        # Who reads and writes this connection: asked of the socket's policy, which
+        # alone changes the three counters below (see mqsdk/io_policy.py).
+        self.io_policy: IoPolicy = owner.io_policy
+        self.user_reads = 0  # reads done by the user's thread
+        self.io_seen_user_reads = 0  # user_reads when the I/O thread last looked
+        self.io_seen_burst_flushes = 0  # the socket's burst flushes then
         self._heartbeat_ivl = options.heartbeat_ivl / 1000
         self._heartbeat_timeout = (
             options.heartbeat_timeout if options.heartbeat_timeout >= 0 else options.heartbeat_ivl
         ) / 1000
         self._heartbeat_ttl_ds = options.heartbeat_ttl // 100
         self._zap_id: bytes | None = None  # a ZAP request in flight
-        self._zap_held: list[Item] = []  # handshake items that came while ZAP decides
+        self._zap: ZapRequester | None = None  # the socket's, once a ZAP request is made
 
     # -- start and handshake (I/O thread) ----------------------------------------------------
 
     def start(self) -> None:
-        greeting = make_greeting(self.owner.mechanism_name, self.owner.as_server)
-        self._pending.append(greeting)
-        self._pending_size = len(greeting)
         self.reactor.add_reader(self.fd, self._on_readable)
-        self._write_pending()
+        self._send_frames(self.connection.data_to_send())  # our greeting
         ivl = self.owner.options.handshake_ivl
         if ivl > 0:
             self._timers.append(self.reactor.call_later(ivl / 1000, self._handshake_expired))
@@ -160,8 +207,7 @@ class StreamEngine:
             if self.read_paused:
                 self._stop_watching_reads()  # paused by a user's thread (see _pause_reading)
                 return
-            owner = self.owner
-            if owner._attended or self._user_keeps_up():
+            if not self.io_policy.should_io_thread_read(self):
                 # The user's thread is waiting on this fd, or reads it itself whenever
                 # its queue runs dry: stop watching it here so both threads do not
                 # wake (and trade the GIL) for every packet.
@@ -195,115 +241,81 @@ class StreamEngine:
             self._terminate(CloseReason(str(exc), error=exc, fatal=True, handshake=True))
 
     def _handshake_read(self) -> None:
-        parser = self._greeting
-        while not parser.done:
-            want = 64 - parser.received
-            data = self._recv_or_close(want, handshake=True)
-            if data is None:
+        """Read what the handshake needs and let the connection decide (I/O thread)."""
+        connection = self.connection
+        while not self.dead:
+            state = connection.state
+            if state is not State.GREETING and state is not State.HANDSHAKE:
+                return  # waiting for ZAP (not reading meanwhile), or done
+            region = connection.read_buffer()
+            try:
+                n = self.sock.recv_into(region)
+            except BlockingIOError:
                 return
-            parser.feed(data)
-            if len(data) < want and (self._buffered is None or not self._buffered()):
+            if n == 0:
+                text = (
+                    "closed by peer"
+                    if state is State.GREETING
+                    else "closed by peer during the handshake"
+                )
+                self._terminate(CloseReason(text, error=None, fatal=False, handshake=True))
+                return
+            try:
+                connection.commit(n)
+            except ProtocolError as exc:
+                # What the same read completed (a READY, then messages) goes first.
+                self._handle_events()
+                if self.state == _ACTIVE:
+                    self._traffic_failure(exc)
+                    return
+                raise
+            self._send_frames(connection.data_to_send())
+            self._handle_events()
+            if (
+                state is State.GREETING
+                and n < len(region)
+                and (self._buffered is None or not self._buffered())
+            ):
                 # A short read took all there was (libzmq sends its greeting in three
                 # parts, each after ours arrived): trying again would only fail with
                 # EAGAIN. The poller is level-triggered and reports the rest.
                 return
-        if self.state == _GREETING:
-            self.state = _HANDSHAKE
-            version = parser.version
-            self.peer_minor = version[1] if version and version[0] == 3 else 1
-            self.mechanism = self.owner.make_mechanism()
-            self._send_frames(self.mechanism.start())
-            if self.mechanism.pending_zap is not None:
-                self._ask_zap([])
+
+    def _handle_events(self) -> None:
+        """Act on what the connection reported (I/O thread, before activation)."""
+        connection = self.connection
+        while True:
+            event = connection.next_event()
+            if event is NEED_DATA:
                 return
-        mechanism = self.mechanism
-        assert mechanism is not None
-        while self.state == _HANDSHAKE and self._zap_id is None:
-            try:
-                n = self.sock.recv_into(self.decoder.read_buffer())
-            except BlockingIOError:
-                return
-            if n == 0:
+            if isinstance(event, GreetingReceived):
+                self.state = _HANDSHAKE
+                self.peer_minor = connection.peer_minor
+                self.mechanism = connection.mechanism
+            elif isinstance(event, ZapRequested):
+                self._ask_zap(event)
+            elif isinstance(event, Ready):
+                self._activate(event)
+            elif isinstance(event, ZapRefused):
+                self._send_frames(connection.data_to_send())  # the ERROR, if any
                 self._terminate(
-                    CloseReason(
-                        "closed by peer during the handshake",
-                        error=None,
-                        fatal=False,
-                        handshake=True,
-                    )
+                    CloseReason(str(event.error), error=event.error, fatal=True, handshake=True)
                 )
                 return
-            try:
-                items = self.decoder.commit(n)
-            except ProtocolError as exc:
-                if exc.errno == errno.EMSGSIZE:
-                    raise mechanism.oversized_command(exc) from None
-                raise
-            if self._handshake_items(items):
-                return
-            self._bound_handshake_input(mechanism)
-
-    def _bound_handshake_input(self, mechanism: Mechanism) -> None:
-        """Refuse, before it is buffered, what no handshake needs: a frame over the
-        mechanism's limit, or a message (legitimate only after the handshake's last
-        command, which would have ended the handshake already).
-
-        Checked after each read rather than by lowering the decoder's maxmsgsize: a
-        peer may send its last command and a big message in one segment, and that
-        message must not be held to the handshake's bound.
-        """
-        pending = self.decoder.pending_frame
-        limit = mechanism.handshake_frame_limit
-        if limit < 0:
-            limit = HANDSHAKE_FRAME_LIMIT  # no mechanism goes unbounded
-        if pending is not None and pending[0] > limit:
-            error = ProtocolError(
-                f"the peer declared a frame of {pending[0]} bytes during the handshake, "
-                f"more than the {limit} bytes a {mechanism.name} handshake frame may have",
-                ProtocolErrorCode.ZMTP_UNSPECIFIED,
-            )
-            error.errno = errno.EMSGSIZE
-            raise mechanism.oversized_command(error)
-        if self.decoder.message_in_progress:
-            raise ProtocolError(
-                "the peer sent a message before the handshake completed",
-                ProtocolErrorCode.ZMTP_UNEXPECTED_COMMAND,
-            )
-
-    def _handshake_items(self, items: list[Item]) -> bool:
-        """Feed handshake commands to the mechanism; True once it is done or waits for ZAP."""
-        mechanism = self.mechanism
-        assert mechanism is not None
-        for index, item in enumerate(items):
-            if type(item) is list:
-                raise ProtocolError(
-                    "the peer sent a message before the handshake completed",
-                    ProtocolErrorCode.ZMTP_UNEXPECTED_COMMAND,
-                )
-            assert isinstance(item, Command)
-            self._send_frames(mechanism.on_command(item))
-            if mechanism.pending_zap is not None:
-                self._ask_zap(items[index + 1 :])
-                return True
-            if mechanism.done:
-                self._activate(items[index + 1 :])
-                return True
-        return False
 
     # -- ZAP (I/O thread) ------------------------------------------------------------------
 
-    def _ask_zap(self, held: list[Item]) -> None:
+    def _ask_zap(self, event: ZapRequested) -> None:
         """Send the mechanism's ZAP request; stop reading until the answer comes (the
         handshake timer still runs, so a handler that never answers cannot pin us)."""
-        mechanism = self.mechanism
-        assert mechanism is not None and mechanism.pending_zap is not None
-        self._zap_held = held
         self._zap_id = b""  # waiting; the client's id replaces it below
         self.reactor.remove_reader(self.fd)
-        domain = mechanism.options.get("zap_domain")
-        request_id = zap_client(self.owner.context, self.reactor).request(
-            mechanism.pending_zap,
-            domain=domain if isinstance(domain, bytes) else b"",
+        zap = self._zap
+        if zap is None:
+            zap = self._zap = self.owner.zap_client(self.reactor)
+        request_id = zap.request(
+            event.request,
+            domain=event.domain,
             address=self.peer_address.encode(),
             identity=self.owner.options.routing_id,  # our own id: libzmq's quirk
             callback=self._on_zap_answer,
@@ -313,49 +325,29 @@ class StreamEngine:
 
     def _on_zap_answer(self, answer: ZapReply | ProtocolError | None) -> None:
         self._zap_id = None
-        if self.dead or self.state != _HANDSHAKE:
+        connection = self.connection
+        if self.dead or connection.state is not State.ZAP_PENDING:
             return
-        mechanism = self.mechanism
-        assert mechanism is not None
         try:
-            if isinstance(answer, ProtocolError):
-                raise answer
-            self._send_frames(mechanism.on_zap_reply(answer))
-            refusal = mechanism.zap_refusal
-            if refusal is not None:
-                error = AuthenticationFailed(refusal)
-                self._terminate(CloseReason(str(error), error=error, fatal=True, handshake=True))
-                return
-            held, self._zap_held = self._zap_held, []
-            self.reactor.add_reader(self.fd, self._on_readable)
-            if mechanism.pending_zap is not None:
-                self._ask_zap(held)
-            elif mechanism.done:
-                self._activate(held)
-            else:
-                self._handshake_items(held)
+            try:
+                connection.zap_reply(answer)
+            finally:
+                self._send_frames(connection.data_to_send())
+            if not connection.closed:
+                self.reactor.add_reader(self.fd, self._on_readable)  # _ask_zap removed it
+            self._handle_events()
         except ProtocolError as exc:
             self._protocol_failure(exc)
         except MQError as exc:  # e.g. PLAIN without a ZAP handler (EFAULT, as libzmq)
             self._terminate(CloseReason(str(exc), error=exc, fatal=True, handshake=True))
 
-    def _recv_or_close(self, size: int, *, handshake: bool) -> bytes | None:
-        try:
-            data = self.sock.recv(size)
-        except BlockingIOError:
-            return None
-        if not data:
-            self._terminate(
-                CloseReason("closed by peer", error=None, fatal=False, handshake=handshake)
-            )
-            return None
-        return data
-
-    def _activate(self, rest: list[Any]) -> None:
-        mechanism = self.mechanism
-        assert mechanism is not None
-        if mechanism.wraps_messages:
-            self._wrap_traffic(mechanism)
+    def _activate(self, ready: Ready) -> None:
+        """The handshake completed: choose the data path, start heartbeats, publish the
+        engine, and deliver what came with the handshake's last command."""
+        connection = self.connection
+        self._codec = ready.codec  # the data path, chosen once (see _dispatch)
+        if self.dead:
+            return
         self.state = _ACTIVE
         for timer in self._timers:
             timer.cancel()
@@ -372,72 +364,27 @@ class StreamEngine:
                 # What the pattern sends first on every connection: SUB's subscriptions,
                 # XPUB's welcome message, PROBE_ROUTER's empty message...
                 for greeting in self.owner.pattern.greet(pipe, self.peer_minor):
-                    frame = self._wrap_encoded(greeting) if mechanism.wraps_messages else greeting
-                    self._pending.append(frame)
-                    self._pending_size += len(frame)
+                    connection.send_encoded(greeting)
+                self._queue_output(schedule=False)
             self.greeted = True
+            # What the same read brought after the handshake's end, already decoded.
+            rest: list[Item] = []
+            while True:
+                event = connection.next_event()
+                if event is NEED_DATA:
+                    break
+                if isinstance(event, MessageReceived):
+                    rest.append(event.frames)
+                    continue
+                if rest:
+                    self._dispatch(rest, plaintext=True)
+                    rest = []
+                if isinstance(event, (PingAnswered, PongReceived, CommandReceived)):
+                    self._after_command(event)
             if rest:
-                self._dispatch(rest)
+                self._dispatch(rest, plaintext=True)
+            self._queue_output(schedule=False)
             self.flush()
-
-    # -- traffic through the mechanism (CURVE); NULL and PLAIN never come here -------------
-
-    def _wrap_traffic(self, mechanism: Mechanism) -> None:
-        """Route this connection's traffic through the mechanism's hooks.
-
-        Instance attributes shadow the class's plain methods, so the NULL data path
-        keeps its code and costs nothing extra; only this connection takes the detour.
-        """
-        self._encode_batch = self._encode_batch_wrapped  # type: ignore[method-assign]
-        self._dispatch = self._dispatch_wrapped  # type: ignore[method-assign]
-        self._queue_frame = self._queue_frame_wrapped  # type: ignore[method-assign]
-
-    def _encode_batch_wrapped(self, outq: deque[Message]) -> tuple[int, int]:
-        mechanism = self.mechanism
-        assert mechanism is not None
-        pieces = self._pending
-        size = 0
-        count = 0
-        while outq and size < FLUSH_BYTES:
-            size += mechanism.encode_message(outq.popleft(), pieces)
-            count += 1
-        return count, size
-
-    def _dispatch_wrapped(self, items: list[Any], messages_only: bool = False) -> int:
-        # CURVE: every frame on the wire is a MESSAGE or another command; what they
-        # carry is sorted after decryption.
-        mechanism = self.mechanism
-        assert mechanism is not None
-        try:
-            plain = mechanism.decode_items(items)
-        except ProtocolError as exc:
-            # libzmq reports a bad box or nonce as a handshake protocol failure even
-            # after the handshake (curve_mechanism_base.cpp); nothing of it is delivered,
-            # what came before it in the batch is.
-            StreamEngine._dispatch(self, mechanism.decoded_before_error)
-            self.owner._event("handshake_failed_protocol", self.endpoint, exc.code)
-            self._hand_over(
-                CloseReason(f"protocol error: {exc}", error=exc, fatal=True, handshake=False)
-            )
-            return 0
-        return StreamEngine._dispatch(self, plain)
-
-    def _wrap_encoded(self, frame: bytes) -> bytes:
-        """Box frames a pattern or the engine encoded in plain ZMTP (commands, 3.0
-        subscriptions): decode them and encode each through the mechanism."""
-        mechanism = self.mechanism
-        assert mechanism is not None
-        pieces: list[Any] = []
-        for item in FrameDecoder().feed(frame):
-            if type(item) is list:
-                mechanism.encode_message(item, pieces)
-            else:
-                assert isinstance(item, Command)
-                pieces.append(mechanism.encode_command(item.name, item.data))
-        return b"".join(pieces)
-
-    def _queue_frame_wrapped(self, frame: bytes) -> None:
-        StreamEngine._queue_frame(self, self._wrap_encoded(frame))
 
     # -- reading (any thread holding the lock) ---------------------------------------------
 
@@ -486,12 +433,21 @@ class StreamEngine:
                 break  # drained the OS buffer most likely; don't pay for an EAGAIN
         return delivered
 
-    def _dispatch(self, items: list[Any], messages_only: bool = False) -> int:
+    def _dispatch(
+        self, items: list[Any], messages_only: bool = False, plaintext: bool = False
+    ) -> int:
         """Hand decoded items over in wire order: messages to the pipe, commands to
-        :meth:`_command`. ``messages_only``: the caller knows there is no command."""
+        :meth:`_command`. ``messages_only``: the caller knows there is no command.
+
+        The data path is the decoder's items as they are, unless the handshake chose a
+        traffic codec (CURVE): then they go through it first (``plaintext``: they did).
+        One test per batch, never per message, and no event object per message.
+        """
         pipe = self.pipe
         if pipe is None:
             return 0
+        if self._codec is not None and not plaintext:
+            return self._dispatch_decoded(self._codec, items)
         if messages_only:
             if not pipe.deliver(items):
                 self._pause_reading()
@@ -512,28 +468,54 @@ class StreamEngine:
         self.owner.stats["msgs_in"] += len(items)
         return len(items)
 
+    def _dispatch_decoded(self, codec: TrafficCodec, items: list[Item]) -> int:
+        """The codec's data path: every wire item is a box to open first (CURVE)."""
+        try:
+            plain = codec.decode_items(items)
+        except ProtocolError as exc:
+            # Nothing of the bad item is delivered, what came before it in the batch is.
+            self._dispatch(codec.decoded_before_error, plaintext=True)
+            self._traffic_failure(exc)
+            return 0
+        return self._dispatch(plain, plaintext=True)
+
+    def _traffic_failure(self, exc: ProtocolError) -> None:
+        """A protocol error after the handshake."""
+        if self._codec is not None:
+            # libzmq reports a bad box or nonce as a handshake protocol failure even
+            # after the handshake (curve_mechanism_base.cpp).
+            self.owner._event("handshake_failed_protocol", self.endpoint, exc.code)
+        self._hand_over(
+            CloseReason(f"protocol error: {exc}", error=exc, fatal=True, handshake=False)
+        )
+
     def _command(self, command: Command) -> None:
-        name = command.name
-        if name == PING:
-            try:
-                ttl, context = parse_ping(command.data)
-            except ProtocolError as exc:
-                self._hand_over(
-                    CloseReason(f"protocol error: {exc}", error=exc, fatal=True, handshake=False)
+        try:
+            event = self.connection.receive_command(command)
+        except ProtocolError as exc:  # a PING without its TTL
+            self._hand_over(
+                CloseReason(f"protocol error: {exc}", error=exc, fatal=True, handshake=False)
+            )
+            return
+        self._after_command(event)
+
+    def _after_command(self, event: PingAnswered | PongReceived | CommandReceived) -> None:
+        if isinstance(event, PingAnswered):
+            self._queue_output()  # the PONG
+            if event.ttl > 0:
+                # The peer drops us after ttl of silence; we drop it likewise if it
+                # sends nothing for that long (libzmq's heartbeat TTL).
+                self.reactor.call_later(event.ttl, self._ttl_expired, time.monotonic())
+        elif isinstance(event, CommandReceived):
+            command = event.command
+            if not self.owner._engine_command(self, command):
+                # libzmq ignores commands it does not know after the handshake; so do
+                # we, but we say so in the log.
+                log.debug(
+                    "ignoring %r command from %s",
+                    command.name,
+                    self.peer_address or self.endpoint,
                 )
-                return
-            self._queue_frame(pong(context))
-            if ttl > 0:
-                deadline = time.monotonic()
-                self.reactor.call_later(ttl / 10, self._ttl_expired, deadline)
-            return
-        if name == PONG:
-            return
-        handled = self.owner._engine_command(self, command)
-        if not handled:
-            # libzmq ignores commands it does not know after the handshake; so do we,
-            # but we say so once in the log.
-            log.debug("ignoring %r command from %s", name, self.peer_address or self.endpoint)
 
     def _pause_reading(self) -> None:
         self.read_paused = True
@@ -545,6 +527,7 @@ class StreamEngine:
             if len(pipe.inq) <= pipe.low_water:
                 self.resume_reading()
                 return
+        self.io_policy.connection_interest_changed(self.fd)  # a waiting user stops watching
         if self.reactor.in_thread():
             self._stop_watching_reads()
         # From a user's thread there is no need to wake the I/O thread for this: if the
@@ -556,25 +539,15 @@ class StreamEngine:
             self.read_paused = False
             if self.pipe is not None:
                 self.pipe.read_paused = False
+            self.io_policy.connection_interest_changed(self.fd)  # a waiting user reads it
             if self.reactor.in_thread():
                 self._watch_reads()
-            elif self.owner._ready is not None:
+            elif self.io_policy.should_io_thread_resume_reads():
                 # fileno() users (asyncio, Poller) wait for the I/O thread to read for them.
                 self.reactor.call_soon(self._watch_reads)
             # Otherwise the user's thread reads the connection itself whenever its queue
             # runs dry; the I/O thread, if it stopped watching, looks again within 50 ms
-            # (a rewatch timer is always pending while it does not watch). This saves two
-            # wake-ups (and GIL hand-offs) per HWM's worth of messages.
-
-    def _user_keeps_up(self) -> bool:
-        """True if the user's thread read this connection since the I/O thread last
-        asked (I/O thread). Not while someone sleeps on the socket's readiness fd
-        (:meth:`Socket.fileno`, pollers, asyncio): only this thread's reads wake them."""
-        reads = self.user_reads
-        if reads == self._seen_user_reads or self.owner._ready is not None:
-            return False
-        self._seen_user_reads = reads
-        return True
+            # (a rewatch timer is always pending while it does not watch).
 
     def _stop_watching_reads(self, recheck: float = _REWATCH) -> None:
         if self.dead:
@@ -596,7 +569,7 @@ class StreamEngine:
             self._rewatch = None
         if self.dead:
             return
-        if self.read_paused or self.owner._attended or self._user_keeps_up():
+        if self.read_paused or not self.io_policy.should_io_thread_read(self):
             self._rewatch = self.reactor.call_later(_REWATCH, self._watch_reads)
             return
         self.reactor.add_reader(self.fd, self._on_readable)
@@ -608,12 +581,10 @@ class StreamEngine:
     def want_flush(self, deferred: bool = False) -> None:
         """The pipe's outq went from empty to non-empty: have it flushed.
 
-        In the socket's direct mode the user's thread flushes right after routing;
-        otherwise the I/O thread is asked, once per batch.
+        In a direct send (see :meth:`IoPolicy.send_directly`) the user's thread flushes
+        right after routing; otherwise the I/O thread is asked, once per batch.
         """
-        owner = self.owner
-        if owner._direct and not deferred:
-            owner._to_flush.append(self)
+        if not deferred and self.io_policy.wants_direct_flush(self):
             return
         if not self._flush_scheduled and self.state == _ACTIVE:
             self._flush_scheduled = True
@@ -623,14 +594,12 @@ class StreamEngine:
         if self.dead:
             self._flush_scheduled = False
             return
-        flushes = self.owner._burst_flushes
-        if flushes != self._seen_burst_flushes:
+        if not self.io_policy.should_io_thread_flush(self):
             # The user's thread is in a send burst and flushes every few sends itself.
             # Flushing here too would make the two threads trade the GIL on every batch
             # (each of its sends then waits for ours): look again in a moment instead,
             # staying scheduled so its sends do not wake us meanwhile. When the burst
             # ends, the leftovers go out on the next look.
-            self._seen_burst_flushes = flushes
             self.reactor.call_later(_BURST_RECHECK, self._scheduled_flush)
             return
         self._flush_scheduled = False
@@ -672,8 +641,8 @@ class StreamEngine:
         self._pending_size += size
         owner = self.owner
         # Tell a blocked sender there is room. "was_full" alone misses a sender that
-        # filled the pipe while the batch was encoded and then went to wait: waiters say so.
-        if was_full or owner._attended or owner._pollout_waiters:
+        # filled the pipe while the batch was encoded and then went to wait.
+        if was_full or self.io_policy.should_report_room():
             owner._pipe_writable(pipe)
         owner._sent(self, count, size)
 
@@ -683,8 +652,11 @@ class StreamEngine:
         size = 0
         count = 0
         popleft = outq.popleft
+        # The data path chosen at READY: plain ZMTP, or the mechanism's codec (CURVE).
+        codec = self._codec
+        encode = encode_message if codec is None else codec.encode_message
         while outq and size < FLUSH_BYTES:
-            size += encode_message(popleft(), pieces)
+            size += encode(popleft(), pieces)
             count += 1
         return count, size
 
@@ -737,7 +709,12 @@ class StreamEngine:
         return True
 
     def _arm_writer(self) -> None:
-        if not self._writer_armed and not self.dead:
+        if self.dead:
+            return
+        # The OS socket is full: a waiting user's thread watches for room itself (the
+        # I/O thread's writer steps back while it waits, see _on_writable).
+        self.io_policy.connection_interest_changed(self.fd)
+        if not self._writer_armed:
             self._writer_armed = True
             self.reactor.add_writer(self.fd, self._on_writable)
 
@@ -753,8 +730,7 @@ class StreamEngine:
             if self._write_pending():
                 self._disarm_writer()
             return
-        owner = self.owner
-        if owner._attended:
+        if not self.io_policy.should_io_thread_write():
             # A user's thread is blocked in a send or a poll: it writes this connection
             # itself when it is writable (as it reads it). Writing here too would make
             # both threads wake for every writable edge and fight over the lock and the
@@ -763,7 +739,8 @@ class StreamEngine:
             # later failed write arms this writer again; should that thread stop
             # waiting with output still pending, the recheck takes it up.
             self._disarm_writer()
-            owner._wake_waiter()
+            self.io_policy.connection_interest_changed(self.fd)
+            self.owner._wake_waiter()
             if not self._writer_recheck:
                 self._writer_recheck = True
                 self.reactor.call_later(_WRITER_RECHECK, self._recheck_writer)
@@ -780,7 +757,7 @@ class StreamEngine:
         if self.dead or self._writer_armed or not self._pending:
             self._writer_recheck = False
             return
-        if self.owner._attended:
+        if not self.io_policy.should_io_thread_write():
             self.reactor.call_later(_WRITER_RECHECK, self._recheck_writer)
             return
         self._writer_recheck = False
@@ -798,11 +775,16 @@ class StreamEngine:
             if not self._write_pending():
                 return
 
-    def _queue_frame(self, frame: bytes) -> None:
-        """Queue a command frame after the handshake (lock held by the caller's thread)."""
-        self._pending.append(frame)
-        self._pending_size += len(frame)
-        if not self._flush_scheduled:
+    def _queue_output(self, schedule: bool = True) -> None:
+        """Queue what the connection has to send after the handshake (PONG, PING, a
+        pattern's commands: already through the codec, if any), and have it flushed
+        unless the caller flushes itself (lock held by the caller's thread)."""
+        frames = self.connection.data_to_send()
+        if not frames:
+            return
+        self._pending.extend(frames)
+        self._pending_size += sum(len(frame) for frame in frames)
+        if schedule and not self._flush_scheduled:
             self._flush_scheduled = True
             self.reactor.call_soon(self._scheduled_flush)
 
@@ -816,7 +798,8 @@ class StreamEngine:
         with self.lock:
             if not self.greeted or self.dead:
                 return False
-            self._queue_frame(frame)
+            self.connection.send_encoded(frame)
+            self._queue_output()
             return True
 
     # -- heartbeats (I/O thread) ---------------------------------------------------------
@@ -826,7 +809,10 @@ class StreamEngine:
             return
         sent_at = time.monotonic()
         with self.lock:
-            self._queue_frame(ping(self._heartbeat_ttl_ds))
+            if not self.connection.ready:
+                return
+            self.connection.send_ping(self._heartbeat_ttl_ds)
+            self._queue_output()
         self._timers.append(
             self.reactor.call_later(self._heartbeat_timeout, self._heartbeat_check, sent_at)
         )
@@ -907,7 +893,8 @@ class StreamEngine:
             return
         self.state = _CLOSED
         if self._zap_id:
-            zap_client(self.owner.context, self.reactor).cancel(self._zap_id)
+            if self._zap is not None:
+                self._zap.cancel(self._zap_id)
             self._zap_id = None
         for timer in self._timers:
             timer.cancel()
@@ -920,6 +907,7 @@ class StreamEngine:
             self._writer_armed = False
             self.reactor.remove_writer(self.fd)
         with self.lock:
+            self.connection.close()
             self._close_socket()
         # A failed handshake is logged at DEBUG only: it is counted (stats) and reported
         # (monitor event, mqsdk_handshake_failed), and anyone who can connect could

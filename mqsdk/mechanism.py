@@ -1,8 +1,9 @@
 """The security-mechanism interface: NULL is built in, PLAIN and CURVE come as plugins.
 
 A mechanism is sans-I/O, like the rest of :mod:`mqsdk.zmtp`: it never touches a socket.
-The engine creates one per connection, after both greetings were exchanged and the
-peer's mechanism name matched ours, and drives it with what the frame decoder yields::
+The connection (:class:`mqsdk.zmtp.connection.Connection`, which the engine drives)
+creates one once the peer's greeting arrived with our mechanism name, and drives it with
+what the frame decoder yields::
 
     mech = MechanismClass(as_server, own_metadata, options)
     send(mech.start())                                # e.g. NULL's READY
@@ -15,8 +16,8 @@ peer's mechanism name matched ours, and drives it with what the frame decoder yi
         if mech.zap_refusal is not None: flush what was returned, then close
 
 Items of one decoder batch can straddle the end of the handshake (a peer may send its
-READY and its first message in one TCP segment), so the engine checks ``done`` between
-items, not per batch.
+READY and its first message in one TCP segment), so the connection checks ``done``
+between items, not per batch.
 
 **Errors.** ``start``, ``on_command`` and ``on_zap_reply`` raise
 :class:`~mqsdk.errors.ProtocolError` (``code`` = libzmq's ZMQ_PROTOCOL_ERROR_* value)
@@ -38,15 +39,14 @@ accept as libzmq does, PLAIN refuses). After a refusal :attr:`zap_refusal` holds
 reply: the engine writes the frames ``on_zap_reply`` returned (an ERROR for 400/500,
 nothing for 300), closes, and reports HANDSHAKE_FAILED_AUTH with its status code.
 
-**Traffic.** When ``wraps_messages`` is False (NULL, PLAIN), the engine uses
+**Traffic.** Once the handshake is done the engine asks :meth:`Mechanism.traffic_codec`
+once, and picks its data path then. ``None`` (NULL, PLAIN): the engine uses
 :func:`mqsdk.zmtp.encode_message`, :func:`~mqsdk.zmtp.encode_command` and the
-decoder's items directly, so the mechanism costs nothing per message. It should
-read the class attribute once, when the handshake completes, and pick its send and
-receive paths then. When it is True (CURVE), the engine routes all post-handshake
-traffic through :meth:`Mechanism.encode_message`, :meth:`Mechanism.encode_command`
-and :meth:`Mechanism.decode_items` instead (CURVE boxes each frame into a MESSAGE
-carried in a ZMTP *message* frame, flags ``00``/``02`` with MORE never set, with an
-inner flags byte: ``01`` MORE, ``02`` COMMAND; protocols.md 2.2).
+decoder's items directly, so the mechanism costs nothing per message. A
+:class:`TrafficCodec` (CURVE): all post-handshake traffic goes through its
+``encode_message``, ``encode_command`` and ``decode_items`` (CURVE boxes each frame
+into a MESSAGE carried in a ZMTP *message* frame, flags ``00``/``02`` with MORE never
+set, with an inner flags byte: ``01`` MORE, ``02`` COMMAND; protocols.md 2.2).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ import errno as _errno
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from mqsdk.component import Component
 from mqsdk.errors import MQError, ProtocolError
@@ -67,7 +67,7 @@ from mqsdk.zmtp.constants import (
     VALID_PEERS,
     ProtocolErrorCode,
 )
-from mqsdk.zmtp.frames import Buffer, Command, Item, encode_command, encode_message
+from mqsdk.zmtp.frames import Buffer, Command, Item
 
 ZAP_ENDPOINT = "inproc://zeromq.zap.01"
 """Where a ZAP handler binds (RFC 27)."""
@@ -206,6 +206,35 @@ class ZapReply:
         )
 
 
+class TrafficCodec(Protocol):
+    """How a mechanism that protects the traffic (CURVE) encodes and decodes it after the
+    handshake; see :meth:`Mechanism.traffic_codec`. Used by one connection, by one
+    thread at a time (the engine's lock)."""
+
+    decoded_before_error: list[Item]
+    """After :meth:`decode_items` raised: what the batch held before the bad item, for
+    the engine to deliver first (as libzmq does)."""
+
+    def encode_message(self, frames: Sequence[Buffer], out: list[Buffer]) -> int:
+        """Append the wire pieces of a message to ``out``; return their byte count."""
+        ...
+
+    def encode_command(self, name: bytes, data: bytes = b"") -> bytes:
+        """Return the wire bytes of a post-handshake command (PING, SUBSCRIBE...)."""
+        ...
+
+    def decode_items(self, items: list[Item]) -> list[Item]:
+        """Turn a batch of decoded wire items into plaintext messages and commands.
+
+        Called once per decoder batch (never per frame). A multipart message split
+        across batches is the codec's to reassemble.
+
+        :raises ProtocolError: e.g. a bad box (``ZMTP_CRYPTOGRAPHIC``) or a replayed
+            nonce (``ZMTP_INVALID_SEQUENCE``); see :attr:`decoded_before_error`.
+        """
+        ...
+
+
 class Mechanism(Component, ABC):
     """One connection's security handshake (and, for CURVE, its traffic encryption).
 
@@ -230,8 +259,6 @@ class Mechanism(Component, ABC):
 
     kind: ClassVar[str] = "mechanism"
     number: ClassVar[int] = -1
-    wraps_messages: ClassVar[bool] = False
-    """True if post-handshake traffic must go through the traffic hooks (CURVE)."""
     handshake_frame_limit: ClassVar[int] = HANDSHAKE_FRAME_LIMIT
     """Largest frame accepted during the handshake (MAXMSGSIZE applies too, if smaller).
     The engine checks each frame's declared size as soon as its header is read, before
@@ -273,8 +300,6 @@ class Mechanism(Component, ABC):
         """The User-Id the ZAP handler returned (empty without ZAP)."""
         self.zap_metadata: Metadata = Metadata()
         """Metadata the ZAP handler returned, for the messages' properties."""
-        self.decoded_before_error: list[Item] = []
-        """See :meth:`decode_items`."""
         self.expecting = ""
         """The handshake command expected next (``"HELLO"``, ``"INITIATE"``...), if the
         mechanism tracks it; names the error for an oversized frame."""
@@ -337,29 +362,13 @@ class Mechanism(Component, ABC):
             return error
         return ProtocolError(f"{self.name} {self.expecting} command too big: {error}", code)
 
-    # -- traffic hooks (used only when wraps_messages is True) ----------------------------
+    # -- traffic -------------------------------------------------------------------------
 
-    def encode_message(self, frames: Sequence[Buffer], out: list[Buffer]) -> int:
-        """Append the wire pieces of a message to ``out``; return their byte count."""
-        return encode_message(frames, out)
-
-    def encode_command(self, name: bytes, data: bytes = b"") -> bytes:
-        """Return the wire bytes of a post-handshake command (PING, SUBSCRIBE...)."""
-        return encode_command(name, data)
-
-    def decode_items(self, items: list[Item]) -> list[Item]:
-        """Turn a batch of decoded wire items into plaintext messages and commands.
-
-        Called once per decoder batch (never per frame) with the items that follow the
-        handshake. A multipart message split across batches is the mechanism's to
-        reassemble.
-
-        :raises ProtocolError: e.g. a bad box (``ZMTP_CRYPTOGRAPHIC``) or a replayed
-            nonce (``ZMTP_INVALID_SEQUENCE``); what the batch held before the bad item
-            is then in :attr:`decoded_before_error`, for the engine to deliver first
-            (as libzmq does).
-        """
-        return items
+    def traffic_codec(self) -> TrafficCodec | None:
+        """How post-handshake traffic is encoded: ``None`` (the default) leaves it as
+        plain ZMTP; a mechanism that protects it returns its codec. Asked once, when
+        :attr:`done` became true."""
+        return None
 
     # -- helpers for subclasses ----------------------------------------------------------
 
@@ -416,6 +425,7 @@ __all__ = [
     "Command",
     "Mechanism",
     "SocketTypeMismatch",
+    "TrafficCodec",
     "ZapReply",
     "ZapRequest",
 ]

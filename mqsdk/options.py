@@ -1,13 +1,15 @@
 """Socket options: how components declare them, and the kernel's own.
 
 Every component owns the options it uses: the kernel the generic ones below (HWMs,
-timeouts, routing id...), a transport or a mechanism its own pydantic model
-(:attr:`mqsdk.component.Component.option_model`), a pattern its ``options`` with
-:meth:`~mqsdk.pattern.Pattern.set_option`. Each field of an option model is declared
-with :func:`option`, the one place for its name, libzmq number, default, validation and
-documentation. The registry merges the kernel's, the socket type's, every transport's
-and every mechanism's into one :class:`OptionTable` per socket type, which gives
-``set``/``get`` by name or number and the socket's option attributes.
+timeouts, routing id...) and the generic security ones (:mod:`mqsdk.security`), a
+transport, a mechanism or a pattern its own pydantic model
+(:attr:`mqsdk.component.Component.option_model`). Each field of an option model is
+declared with :func:`option` (a value) or :func:`action` (write-only: setting it makes
+the pattern do something, as ``subscribe`` does), the one place for its name, libzmq
+number, default, validation and documentation. The registry merges the kernel's, the
+socket type's, every transport's and every mechanism's into one :class:`OptionTable`
+per socket type, which gives ``set``/``get`` by name or number and the socket's option
+attributes.
 
 Values follow ZeroMQ's conventions: times in milliseconds, ``-1`` for "infinite" or "OS
 default", HWMs in messages with ``0`` meaning no limit. A model validates a value when it
@@ -32,24 +34,69 @@ NonNegative = Annotated[int, Field(ge=0, le=2**31 - 1)]
 Flag = Annotated[int, Field(ge=0, le=1)]
 
 _NUMBER_KEY = "zmq_option"
+_WRITE_ONLY_KEY = "write_only"
+_SELECTS_KEY = "selects_mechanism"
+_AS_SERVER_KEY = "as_server"
 
 
-def option(default: Any, *, number: int | None, doc: str = "", **constraints: Any) -> Any:
+def option(
+    default: Any,
+    *,
+    number: int | None,
+    doc: str = "",
+    selects_mechanism: str | None = None,
+    as_server: bool | None = None,
+    **constraints: Any,
+) -> Any:
     """Declare one field of an :class:`OptionModel`: its default, libzmq option number
     (``None`` for an mqsdk-only option), documentation, and pydantic constraints
-    (``ge=``, ``le=``...)."""
-    return Field(
-        default, description=doc or None, json_schema_extra={_NUMBER_KEY: number}, **constraints
-    )
+    (``ge=``, ``le=``...).
+
+    A security option names the mechanism it selects, as libzmq's rule goes: setting it
+    to a true value (1, a non-empty credential, a key) makes the socket use
+    ``selects_mechanism`` with the role ``as_server`` (``None``: the role stays as it
+    is); setting it to a false value (0, empty) goes back to NULL. An option with
+    ``as_server=True`` reads back whether the socket is that mechanism's server now
+    (``plain_server`` reads 0 once ``curve_server`` was set).
+    """
+    extra: dict[str, Any] = {_NUMBER_KEY: number}
+    if selects_mechanism is not None:
+        extra[_SELECTS_KEY] = selects_mechanism
+        extra[_AS_SERVER_KEY] = as_server
+    elif as_server is not None:
+        raise TypeError("as_server= is meaningful only with selects_mechanism=")
+    return Field(default, description=doc or None, json_schema_extra=extra, **constraints)
+
+
+def action(*, number: int | None, doc: str = "", **constraints: Any) -> Any:
+    """Declare a write-only field of a pattern's :class:`OptionModel`: setting it runs
+    the pattern's handler, the method named ``on_<field name>`` (``subscribe`` calls
+    ``on_subscribe(value)`` with the validated value); reading it is EINVAL, as in
+    libzmq. The field's type validates the value."""
+    extra: dict[str, Any] = {_NUMBER_KEY: number, _WRITE_ONLY_KEY: True}
+    return Field(b"", description=doc or None, json_schema_extra=extra, **constraints)
 
 
 class OptionModel(BaseModel):
     """Base of the option models components declare (see :func:`option`).
 
     One instance per socket holds the values; validation runs on every assignment.
+    A component reads its values as attributes of that instance (a plain attribute
+    read, cheap enough for a per-message check).
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=False)
+
+    def read_option(self, name: str) -> Any:
+        """The value ``getsockopt`` gives for field ``name``; override to give a stored
+        value in another form (CURVE keys are stored raw and read back as Z85)."""
+        return getattr(self, name)
+
+    def reset_option(self, name: str) -> None:
+        """Give field ``name`` its declared default again, which need not pass the
+        field's validation (ROUTER's ``connect_routing_id`` is used up by the connect it
+        names, and libzmq refuses an empty one from the user)."""
+        self.__dict__[name] = type(self).model_fields[name].default
 
 
 OptionKind = Literal["kernel", "pattern", "transport", "mechanism", "security", "read-only"]
@@ -60,8 +107,9 @@ class OptionSpec:
     """One option as a socket sees it: who owns it and where its value lives.
 
     ``model`` is the :class:`OptionModel` holding the value (kernel, transport,
-    mechanism, or a pattern's model); ``None`` when code handles it (a pattern's
-    ``set_option``, the security settings, the read-only socket state).
+    mechanism, pattern); ``None`` for the read-only socket state (``rcvmore``...) and
+    the ``mechanism`` read-back. ``handler`` names the pattern method called after the
+    value is set (``on_subscribe``; required for a ``write_only`` action).
     """
 
     name: str
@@ -71,14 +119,30 @@ class OptionSpec:
     doc: str = ""
     default: Any = None
     model: type[OptionModel] | None = None
+    write_only: bool = False
+    selects_mechanism: str | None = None
+    as_server: bool | None = None
+    handler: str | None = None
 
 
-def specs_from_model(model: type[OptionModel], kind: OptionKind, owner: str) -> list[OptionSpec]:
-    """The specs an option model declares, in field order."""
+def specs_from_model(
+    model: type[OptionModel], kind: OptionKind, owner: str, handlers: Iterable[str] = ()
+) -> list[OptionSpec]:
+    """The specs an option model declares, in field order. ``handlers`` are the
+    ``on_<name>`` methods the owner (a pattern) provides."""
+    available = set(handlers)
     specs = []
     for name, info in model.model_fields.items():
-        extra = info.json_schema_extra
-        number = extra.get(_NUMBER_KEY) if isinstance(extra, dict) else None
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        number = extra.get(_NUMBER_KEY)
+        selects = extra.get(_SELECTS_KEY)
+        as_server = extra.get(_AS_SERVER_KEY)
+        write_only = extra.get(_WRITE_ONLY_KEY) is True
+        handler = f"on_{name}" if f"on_{name}" in available else None
+        if write_only and handler is None:
+            raise TypeError(
+                f"{owner} declares the action option {name!r} but has no on_{name} method"
+            )
         specs.append(
             OptionSpec(
                 name,
@@ -86,8 +150,12 @@ def specs_from_model(model: type[OptionModel], kind: OptionKind, owner: str) -> 
                 kind,
                 owner,
                 info.description or "",
-                info.default,
+                None if write_only else info.default,
                 model,
+                write_only,
+                selects if isinstance(selects, str) else None,
+                as_server if isinstance(as_server, bool) else None,
+                handler,
             )
         )
     return specs
@@ -107,7 +175,8 @@ class OptionTable:
     Built once per socket type by the registry; read by ``set``/``get`` and by the
     socket's option attributes. A name two components declare keeps the first
     declaration (kernel, then pattern, transports, mechanisms) and the conflict is
-    listed in :attr:`conflicts`.
+    listed in :attr:`conflicts`; so is a libzmq number two names claim (the first
+    name keeps it).
     """
 
     specs: dict[str, OptionSpec] = field(default_factory=dict)
@@ -127,9 +196,17 @@ class OptionTable:
                             f"{spec.kind} {spec.owner}"
                         )
                     continue
-                table.specs[spec.name] = spec
                 if spec.number is not None:
-                    table.by_number.setdefault(spec.number, spec.name)
+                    holder = table.by_number.get(spec.number)
+                    if holder is not None:
+                        other = table.specs[holder]
+                        table.conflicts.append(
+                            f"number {spec.number} declared for {holder} by {other.kind} "
+                            f"{other.owner} and for {spec.name} by {spec.kind} {spec.owner}"
+                        )
+                        continue
+                    table.by_number[spec.number] = spec.name
+                table.specs[spec.name] = spec
         return table
 
     @property
@@ -138,6 +215,15 @@ class OptionTable:
         seen: dict[type[OptionModel], None] = {}
         for spec in self.specs.values():
             if spec.model is not None:
+                seen.setdefault(spec.model)
+        return list(seen)
+
+    def models_of(self, kinds: Iterable[OptionKind]) -> list[type[OptionModel]]:
+        """The option models that declare options of these ``kinds``."""
+        wanted = set(kinds)
+        seen: dict[type[OptionModel], None] = {}
+        for spec in self.specs.values():
+            if spec.model is not None and spec.kind in wanted:
                 seen.setdefault(spec.model)
         return list(seen)
 
@@ -158,8 +244,10 @@ class OptionTable:
             if wanted is not None and spec.kind not in wanted:
                 continue
             number = "" if spec.number is None else str(spec.number)
-            default = "" if spec.model is None else f"`{spec.default!r}`"
+            default = "" if spec.model is None or spec.write_only else f"`{spec.default!r}`"
             doc = " ".join(spec.doc.split()).replace("|", "\\|")
+            if spec.write_only:
+                doc += " (write-only)"
             owner = spec.kind if spec.owner == "kernel" else f"{spec.kind} {spec.owner}"
             lines.append(f"| `{spec.name}` | {number} | {owner} | {default} | {doc} |")
         return "\n".join(lines) + "\n"
@@ -249,36 +337,76 @@ READ_ONLY_SPECS = (
 )
 KERNEL_SPECS = (*specs_from_model(KernelOptions, "kernel", "kernel"), *READ_ONLY_SPECS)
 
-# libzmq's numbers of the options bundled plugins declare, only for the module constants
-# (``mqsdk.SUBSCRIBE`` exists before any plugin is loaded, as pyzmq's constants do). The
-# declarations are the source; a test checks that each agrees with these.
-PLUGIN_OPTION_NUMBERS: dict[str, int] = {
-    "rate": 8,
-    "recovery_ivl": 9,
-    "subscribe": 6,
-    "unsubscribe": 7,
-    "router_mandatory": 33,
-    "xpub_verbose": 40,
-    "probe_router": 51,
-    "req_correlate": 52,
-    "req_relaxed": 53,
-    "conflate": 54,
-    "router_handover": 56,
-    "tos": 57,
-    "connect_routing_id": 61,
-    "xpub_nodrop": 69,
-    "xpub_manual": 71,
-    "xpub_welcome_msg": 72,
-    "stream_notify": 73,
-    "invert_matching": 74,
-    "xpub_verboser": 78,
-    "connect_timeout": 79,
-    "multicast_maxtpdu": 84,
-    "vmci_buffer_size": 85,
-    "vmci_buffer_min_size": 86,
-    "vmci_buffer_max_size": 87,
-    "vmci_connect_timeout": 88,
+# libzmq's numbers of the options bundled plugins declare, by distribution, only for the
+# module constants (``mqsdk.SUBSCRIBE`` exists before any plugin is loaded, as pyzmq's
+# constants do) and to name the distribution when a transport's or mechanism's option is
+# unknown because its plugin is missing. The declarations are the source; a test checks
+# that each agrees with these.
+BUNDLED_PLUGIN_OPTIONS: dict[str, dict[str, int]] = {
+    "mqsdk-mechanism-plain": {"plain_server": 44, "plain_username": 45, "plain_password": 46},
+    "mqsdk-mechanism-curve": {
+        "curve_server": 47,
+        "curve_publickey": 48,
+        "curve_secretkey": 49,
+        "curve_serverkey": 50,
+    },
+    "mqsdk-transport-pgm": {"rate": 8, "recovery_ivl": 9, "multicast_maxtpdu": 84},
+    "mqsdk-transport-vmci": {
+        "vmci_buffer_size": 85,
+        "vmci_buffer_min_size": 86,
+        "vmci_buffer_max_size": 87,
+        "vmci_connect_timeout": 88,
+    },
+    "mqsdk-pattern-pubsub": {
+        "subscribe": 6,
+        "unsubscribe": 7,
+        "xpub_verbose": 40,
+        "xpub_nodrop": 69,
+        "xpub_manual": 71,
+        "xpub_welcome_msg": 72,
+        "xpub_verboser": 78,
+    },
+    "mqsdk-pattern-reqrep": {
+        "router_mandatory": 33,
+        "probe_router": 51,
+        "req_correlate": 52,
+        "req_relaxed": 53,
+        "router_handover": 56,
+        "connect_routing_id": 61,
+    },
+    "mqsdk-pattern-stream": {"stream_notify": 73},
 }
+# libzmq options pyzmq names that nothing here implements yet: constants only.
+_UNIMPLEMENTED_OPTION_NUMBERS = {
+    "conflate": 54,
+    "tos": 57,
+    "invert_matching": 74,
+    "connect_timeout": 79,
+}
+PLUGIN_OPTION_NUMBERS: dict[str, int] = {
+    **_UNIMPLEMENTED_OPTION_NUMBERS,
+    **{
+        name: number
+        for numbers in BUNDLED_PLUGIN_OPTIONS.values()
+        for name, number in numbers.items()
+    },
+}
+
+
+def missing_plugin_hint(name: str) -> str:
+    """`` (declared by the mqsdk-mechanism-curve plugin, which is not loaded)`` for an
+    option of a bundled transport or mechanism that is missing, else ``""``. (A
+    pattern's option is missing because the socket is of another type, not because a
+    plugin is.)"""
+    for distribution, numbers in BUNDLED_PLUGIN_OPTIONS.items():
+        if name in numbers and "-pattern-" not in distribution:
+            return (
+                f" (it is declared by the {distribution} plugin, which is not installed "
+                "or is disabled)"
+            )
+    return ""
+
+
 OPTION_NUMBERS: dict[str, int] = {
     spec.name: spec.number for spec in KERNEL_SPECS if spec.number is not None
 }

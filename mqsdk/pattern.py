@@ -21,14 +21,16 @@ from __future__ import annotations
 
 import errno
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from mqsdk.component import Component
 from mqsdk.errors import MQError
-from mqsdk.options import OptionSpec
+from mqsdk.options import OptionSpec, specs_from_model
 
 if TYPE_CHECKING:
+    from mqsdk.handle import SocketHandle
     from mqsdk.pipe import Message, Pipe
+    from mqsdk.routing import Receiver, Sender
     from mqsdk.zmtp.frames import Command
 
 
@@ -55,8 +57,20 @@ class Pattern(Component, ABC):
     group given) or ``[group, body]`` (``send(data, group=...)``), and puts
     :attr:`last_group` on the frames ``recv(copy=False)`` returns."""
 
-    def __init__(self, socket: Any) -> None:
+    def __init__(self, socket: SocketHandle) -> None:
         self.socket = socket
+        """The socket, as patterns may use it (:class:`~mqsdk.handle.SocketHandle`)."""
+        self.sender: Sender | None = None
+        """The kernel brick that routes every outgoing message when this pattern has no
+        per-message policy of its own (PUSH, DEALER, PAIR: a
+        :class:`~mqsdk.routing.LoadBalancer`). Set it in ``__init__`` and never replace
+        it: the socket then calls the brick directly per message, and :meth:`send` is
+        not called. Leave it None and override :meth:`send` for a policy (REQ, ROUTER)."""
+        self.receiver: Receiver | None = None
+        """The same for incoming messages (PULL, DEALER, PAIR: a
+        :class:`~mqsdk.routing.FairQueue`): the socket takes messages from it directly,
+        announces readable pipes to it (:meth:`pipe_readable` is not called) and reads
+        its ``last_pipe``."""
         self.last_pipe: Pipe | None = None
         """The pipe the message :meth:`recv` returned last came from (for Frame.get)."""
         self.last_group: bytes | None = None
@@ -74,35 +88,47 @@ class Pattern(Component, ABC):
         Messages already in ``pipe.inq`` may still be received: the kernel keeps them.
         """
 
-    @abstractmethod
     def send(self, message: Message) -> bool:
-        """Route one whole message without blocking.
+        """Route one whole message without blocking (by default: through
+        :attr:`sender`; a socket type without one cannot send, ENOTSUP).
 
         :returns: True if it was queued (or deliberately dropped, as PUB does), False
             if it cannot be queued now (every pipe full, or no peer yet); the kernel
             then waits or raises :class:`~mqsdk.errors.Again`.
         :raises MQError: the pattern forbids this send (e.g. REQ twice: EFSM).
         """
+        sender = self.sender
+        if sender is None:
+            raise MQError(f"a {self.name} socket cannot send", errno.ENOTSUP)
+        return bool(sender.send(message))
 
-    @abstractmethod
     def recv(self) -> Message | None:
-        """The next whole message for the user, or None if none is queued."""
+        """The next whole message for the user, or None if none is queued (by default:
+        from :attr:`receiver`; a socket type without one cannot receive, ENOTSUP)."""
+        receiver = self.receiver
+        if receiver is None:
+            raise MQError(f"a {self.name} socket cannot receive", errno.ENOTSUP)
+        message = receiver.recv()
+        self.last_pipe = receiver.last_pipe
+        return message
 
-    options: ClassVar[dict[str, int]] = {}
-    """Pattern-specific options handled by code: name -> libzmq number (``{"subscribe":
-    6}``). They become attributes of this type's sockets and are set and read through
-    :meth:`set_option`/:meth:`get_option`. Options that are plain values can instead be
-    declared in :attr:`option_model` and read with ``socket.component_options(Model)``."""
-    option_docs: ClassVar[dict[str, str]] = {}
-    """One line per name in :attr:`options`, for the generated option table."""
+    # option_model (from Component): this type's options, as an OptionModel whose
+    # fields are declared with option() (values) and action() (write-only). The pattern
+    # keeps ``socket.component_options(TheModel)`` as ``self.options`` and reads its
+    # fields where it checks them: no lookup by name, no copy to keep in step.
 
     @classmethod
     def declared_options(cls) -> list[OptionSpec]:
-        coded = [
-            OptionSpec(name, number, "pattern", cls.name, cls.option_docs.get(name, ""))
-            for name, number in cls.options.items()
-        ]
-        return [*coded, *super().declared_options()]
+        """The options of :attr:`option_model`, each with its handler: the method
+        ``on_<option>(value)`` of this class, if it has one, is called after the
+        validated value is stored (an :func:`~mqsdk.options.action` must have one; a
+        value option may, to keep related state in step, e.g. XPUB_VERBOSE turning
+        XPUB_VERBOSER off as libzmq does). A handler raising
+        :class:`~mqsdk.errors.MQError` makes ``setsockopt`` raise it."""
+        if cls.option_model is None:
+            return []
+        handlers = [name for name in dir(cls) if name.startswith("on_")]
+        return specs_from_model(cls.option_model, "pattern", cls.name, handlers)
 
     socket_methods: ClassVar[frozenset[str]] = frozenset()
     """Names of pattern methods offered on the socket itself (``pub.wait_for_subscribers``)."""
@@ -125,11 +151,18 @@ class Pattern(Component, ABC):
         """A command named in :attr:`commands` arrived on ``pipe`` (user's thread)."""
 
     def pipe_readable(self, pipe: Pipe) -> None:
-        """``pipe.inq`` went from empty to non-empty (called from the reading thread)."""
+        """``pipe.inq`` went from empty to non-empty (called from the reading thread;
+        with a :attr:`receiver`, the socket tells the receiver instead)."""
+        receiver = self.receiver
+        if receiver is not None:
+            receiver.activate(pipe)
 
     def can_send(self) -> bool:
         """Would :meth:`send` succeed now? (``POLLOUT`` in ``events``)."""
-        return True
+        sender = self.sender
+        if sender is not None:
+            return sender.can_send()
+        return type(self).send is not Pattern.send  # no sender: only an override sends
 
     def would_send(self, message: Message) -> bool:
         """Would :meth:`send` take this very message now? A blocked send waits on this
@@ -138,15 +171,8 @@ class Pattern(Component, ABC):
 
     def can_recv(self) -> bool:
         """Would :meth:`recv` return a message now? (``POLLIN`` in ``events``)."""
-        return False
-
-    def set_option(self, name: str, value: Any) -> bool:
-        """Handle a pattern-specific option; return False if ``name`` is not one."""
-        return False
-
-    def get_option(self, name: str) -> Any:
-        """Value of a pattern-specific option; raise KeyError if ``name`` is not one."""
-        raise KeyError(name)
+        receiver = self.receiver
+        return receiver is not None and receiver.can_recv()
 
     def join(self, group: bytes) -> None:
         """``socket.join(group)`` (DISH); ``group`` is already checked (<= 255 bytes)."""

@@ -1,35 +1,48 @@
-"""The import surface for plugin authors (first version).
+"""The import surface for plugin authors.
 
-A plugin (transport, pattern, security mechanism, poller backend) should import what it
-needs from here rather than from the kernel's modules, so the kernel can move its
-internals without breaking it::
+A plugin (transport, pattern, security mechanism, poller backend) imports what it needs
+from here, and the wire codec from :mod:`mqsdk.zmtp` when it speaks ZMTP itself (a
+mechanism), never from the kernel's other modules, so the kernel can move its internals
+without breaking it::
 
-    from mqsdk.plugin import StreamTransport, hookimpl, start_connect
+    from mqsdk.plugin import MessageTransport, Pipe, SocketHandle, hookimpl
 
-**Stable** (changes only with a new major :data:`API_VERSION`):
+Everything in ``__all__`` is declared: it changes only with a new major
+:data:`API_VERSION` (a new minor only adds). Anything else is internal, even if
+importable, and a test keeps the bundled plugins and ``contrib/`` to this surface (no
+kernel module but this one and :mod:`mqsdk.zmtp`, no ``_private`` member of a kernel
+object).
 
-- the component bases and their documented methods: :class:`Transport`,
-  :class:`StreamTransport` (``parse``, ``listen``, ``connect``, ``accepted``, ``wrap``,
-  ``handshake``, ``close_listener``, ``peer_address``), :func:`start_connect`,
-  :class:`Pattern`, :class:`Mechanism`, :class:`PollerBackend` with :data:`READ`,
-  :data:`WRITE`, :data:`ERROR`, :class:`Component`, :class:`Availability`;
-- the registration marker :data:`hookimpl` and the hooks of :mod:`mqsdk.hookspecs`;
-- the option declaration API: :class:`OptionModel` and :func:`option`;
-- the errors a plugin raises (:class:`EndpointError`, :class:`MQError`,
-  :class:`ProtocolError`).
+What a plugin gets:
 
-**Not yet declared** (re-exported because bundled plugins use them today; their
-signatures may change in a minor version while the plugin interface is being declared):
-
-- :class:`MessageTransport`, whose methods still receive the socket as ``Any`` and
-  reach into its private members;
-- :class:`Pipe`, :data:`Message` and :class:`PeerInfo`;
-- the routing bricks :class:`FairQueue`, :class:`LoadBalancer`, :class:`Distributor`
-  and :class:`SubscriptionTrie`;
-- :func:`get_registry` and :class:`Registry` (a wrapping transport finds the transport
-  it wraps with ``get_registry().transport(scheme)``).
-
-Anything not named in ``__all__`` is internal, even if importable.
+- **Components**: :class:`Transport`, :class:`StreamTransport` (``parse``, ``listen``,
+  ``connect``, ``accepted``, ``wrap``, ``handshake``, ``close_listener``,
+  ``peer_address``) with :func:`start_connect`, :class:`MessageTransport` (``bind``,
+  ``connect``, ``close``), :class:`Pattern`, :class:`Mechanism` (with
+  :class:`ZapRequest`/:class:`ZapReply`), :class:`PollerBackend` (with :data:`READ`,
+  :data:`WRITE`, :data:`ERROR`, :func:`check_events`), :class:`Component`,
+  :class:`Availability`; the registration marker :data:`hookimpl` and the hooks of
+  :mod:`mqsdk.hookspecs`.
+- **The socket as plugins see it**: :class:`SocketHandle` (pipes attached and detached,
+  readable/writable, commands delivered, traffic counted, monitor events, the I/O
+  thread as :class:`IoThread`, waiting in the user's thread), never the user's socket.
+- **Pipes**: :class:`Pipe`, the one contract between a pattern and a peer, which the
+  kernel's ZMTP connections and every message transport implement; :data:`Message`
+  (a list of frames) and :class:`PeerInfo`.
+- **Routing bricks** patterns are made of: :class:`FairQueue`,
+  :class:`FilteringFairQueue`, :class:`LoadBalancer`, :class:`Distributor`,
+  :class:`Publisher`, :class:`SubscriptionTrie`. A pattern that is a plain composition
+  sets ``self.sender`` (a :class:`Sender`) and ``self.receiver`` (a :class:`Receiver`) to
+  bricks, and the socket drives them directly per message without calling the pattern.
+- **Options**: :class:`OptionModel`, :func:`option` (a value; a security option also
+  names the mechanism it selects), :func:`action` (write-only, handled by a pattern's
+  ``on_<name>`` method) and the value types :data:`Flag`, :data:`Millis` and
+  :data:`NonNegative`.
+- **Errors and constants**: :class:`MQError`, :class:`EndpointError`,
+  :class:`ProtocolError`, :class:`PollerError`, :data:`EFSM`, :data:`ENOCOMPATPROTO`,
+  :data:`GROUP_MAX_LENGTH`; :func:`get_registry` and :class:`Registry` (a wrapping
+  transport finds the transport it wraps with ``get_registry().transport(scheme)``);
+  :func:`z85_encode`/:func:`z85_decode`.
 
 Pinning the kernel range: :data:`API_VERSION` is ``(major, minor)``. A plugin declares
 the kernel releases it was written for in its ``pyproject.toml`` dependencies, for
@@ -41,52 +54,73 @@ tested with, up to the next one that may change the interface), and may check
 from __future__ import annotations
 
 from mqsdk.component import Availability, Component
-from mqsdk.distributor import Distributor
-from mqsdk.errors import EndpointError, MQError, ProtocolError
+from mqsdk.distributor import Distributor, Publisher
+from mqsdk.errors import EFSM, ENOCOMPATPROTO, EndpointError, MQError, PollerError, ProtocolError
+from mqsdk.frame import GROUP_MAX_LENGTH
+from mqsdk.handle import IoThread, SocketHandle, TimerHandle
 from mqsdk.hookspecs import hookimpl
-from mqsdk.mechanism import Mechanism
-from mqsdk.options import OptionModel, option
+from mqsdk.mechanism import Mechanism, ZapReply, ZapRequest
+from mqsdk.options import Flag, Millis, NonNegative, OptionModel, action, option
 from mqsdk.pattern import Pattern
 from mqsdk.pipe import Message, PeerInfo, Pipe
-from mqsdk.poller import ERROR, READ, WRITE, PollerBackend
+from mqsdk.poller import ERROR, READ, WRITE, PollerBackend, check_events
 from mqsdk.registry import Registry, get_registry
-from mqsdk.routing import FairQueue, LoadBalancer
+from mqsdk.routing import FairQueue, FilteringFairQueue, LoadBalancer, Receiver, Sender
 from mqsdk.subscriptions import SubscriptionTrie
 from mqsdk.transport import MessageTransport, StreamTransport, Transport, start_connect
+from mqsdk.z85 import z85_decode, z85_encode
 
 API_VERSION: tuple[int, int] = (1, 0)
 """The version of this interface, ``(major, minor)``: a new minor adds names, a new
 major removes or changes a stable one."""
 
-__all__ = [  # noqa: RUF022 - grouped as the docstring describes them
+__all__ = [
     "API_VERSION",
-    # stable
+    "EFSM",
+    "ENOCOMPATPROTO",
+    "ERROR",
+    "GROUP_MAX_LENGTH",
+    "READ",
+    "WRITE",
     "Availability",
     "Component",
-    "ERROR",
+    "Distributor",
     "EndpointError",
+    "FairQueue",
+    "FilteringFairQueue",
+    "Flag",
+    "IoThread",
+    "LoadBalancer",
     "MQError",
     "Mechanism",
+    "Message",
+    "MessageTransport",
+    "Millis",
+    "NonNegative",
     "OptionModel",
     "Pattern",
+    "PeerInfo",
+    "Pipe",
     "PollerBackend",
+    "PollerError",
     "ProtocolError",
-    "READ",
+    "Publisher",
+    "Receiver",
+    "Registry",
+    "Sender",
+    "SocketHandle",
     "StreamTransport",
+    "SubscriptionTrie",
+    "TimerHandle",
     "Transport",
-    "WRITE",
+    "ZapReply",
+    "ZapRequest",
+    "action",
+    "check_events",
+    "get_registry",
     "hookimpl",
     "option",
     "start_connect",
-    # not yet declared
-    "Distributor",
-    "FairQueue",
-    "LoadBalancer",
-    "Message",
-    "MessageTransport",
-    "PeerInfo",
-    "Pipe",
-    "Registry",
-    "SubscriptionTrie",
-    "get_registry",
+    "z85_decode",
+    "z85_encode",
 ]

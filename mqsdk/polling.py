@@ -78,12 +78,12 @@ class Poller:
         for sock in sockets:
             sock._fd_wait_begin()
         for sock in writers:
-            sock._pollout_waiters += 1
+            sock.io_policy.pollout_wait_begins()
         try:
             return self._poll(backend, deadline)
         finally:
             for sock in writers:
-                sock._pollout_waiters -= 1
+                sock.io_policy.pollout_wait_ends()
             for sock in sockets:
                 sock._fd_wait_end()
 

@@ -35,7 +35,7 @@ class RawEngine(StreamEngine):
         with self.lock:
             if not self.owner._engine_ready(self):
                 return
-            if self.pipe is not None and self.owner.pattern.get_option("stream_notify"):
+            if self.pipe is not None and self.owner.get("stream_notify"):
                 self.pipe.deliver([[b""]])
 
     def read_available(self) -> int:
@@ -95,5 +95,5 @@ class RawEngine(StreamEngine):
     def _cleanup(self, reason: CloseReason) -> None:
         pipe = self.pipe
         super()._cleanup(reason)  # the pipe is detached first: its id is unroutable now
-        if pipe is not None and self.owner.pattern.get_option("stream_notify"):
+        if pipe is not None and self.owner.get("stream_notify"):
             pipe.deliver([[b""]])  # the disconnect notification

@@ -424,9 +424,11 @@ class Registry:
         return cls
 
     def option_table(self, pattern: type[Pattern]) -> OptionTable:
-        """Every option a socket of this type has: the kernel's, the security settings,
-        the pattern's, and those of every registered transport and mechanism (available
-        here or not, so code that sets ``vmci_buffer_size`` runs on any host)."""
+        """Every option a socket of this type has: the kernel's (generic security ones
+        included), the pattern's, and those of every registered transport and mechanism
+        (available here or not, so code that sets ``vmci_buffer_size`` runs on any host;
+        selecting a mechanism that cannot run here is refused when set). A name or a
+        number declared twice is logged and listed in the table's ``conflicts``."""
         table = self._option_tables.get(pattern)
         if table is None:
             groups: list[Iterable[OptionSpec]] = [KERNEL_SPECS, SECURITY_SPECS]

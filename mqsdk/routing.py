@@ -6,8 +6,36 @@ Both are O(1) per message in the common case and never call out except to the pi
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
+from typing import Protocol
 
 from mqsdk.pipe import Message, Pipe
+
+
+class Sender(Protocol):
+    """A brick a pattern routes every outgoing message through (``Pattern.sender``)."""
+
+    def send(self, message: Message) -> object:
+        """Queue ``message``; a true value if it was taken (or deliberately dropped),
+        a false one if it cannot go now (no peer with room)."""
+
+    def can_send(self) -> bool:
+        """Would :meth:`send` take a message now?"""
+
+
+class Receiver(Protocol):
+    """A brick a pattern takes every incoming message from (``Pattern.receiver``)."""
+
+    last_pipe: Pipe | None
+
+    def activate(self, pipe: Pipe) -> None:
+        """``pipe.inq`` went from empty to non-empty (any thread)."""
+
+    def recv(self) -> Message | None:
+        """The next message, or None; sets ``last_pipe``."""
+
+    def can_recv(self) -> bool:
+        """Would :meth:`recv` return a message now?"""
 
 
 class LoadBalancer:
@@ -96,3 +124,42 @@ class FairQueue:
                 return message
             active.popleft()
         return None
+
+
+class FilteringFairQueue(FairQueue):
+    """A fair queue that passes only the messages whose first frame ``accept`` takes
+    (SUB's local filter on its subscriptions); the others are dropped as they are read."""
+
+    __slots__ = ("_next", "_next_pipe", "accept")
+
+    def __init__(self, accept: Callable[[bytes], bool]) -> None:
+        super().__init__()
+        self.accept = accept
+        self._next: Message | None = None
+        self._next_pipe: Pipe | None = None
+
+    def _prefetch(self) -> bool:
+        if self._next is not None:
+            return True
+        accept = self.accept
+        while True:
+            message = FairQueue.recv(self)
+            if message is None:
+                return False
+            if accept(message[0]):
+                self._next = message
+                self._next_pipe = self.last_pipe
+                return True
+
+    def recv(self) -> Message | None:
+        message = self._next
+        if message is None:
+            if not self._prefetch():
+                return None
+            message = self._next
+        self._next = None
+        self.last_pipe = self._next_pipe
+        return message
+
+    def can_recv(self) -> bool:
+        return self._prefetch()

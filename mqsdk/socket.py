@@ -36,14 +36,24 @@ from mqsdk.endpoints import Connecter, Listener
 from mqsdk.engine import StreamEngine
 from mqsdk.errors import Again, ContextTerminated, EndpointError, MQError, ProtocolError
 from mqsdk.frame import Frame, group_bytes
+from mqsdk.handle import SocketHandle
+from mqsdk.io_policy import IoPolicy
 from mqsdk.monitor import EVENT_BY_NAME, Event, MonitorEvent
-from mqsdk.options import ALIASES, KernelOptions, OptionModel, OptionTable
-from mqsdk.pipe import Message, PeerInfo, Pipe
+from mqsdk.options import (
+    ALIASES,
+    PLUGIN_OPTION_NUMBERS,
+    KernelOptions,
+    OptionModel,
+    OptionTable,
+    missing_plugin_hint,
+)
+from mqsdk.pipe import Message, PeerInfo, Pipe, StreamPipe
 from mqsdk.poller import ERROR, READ, WRITE, PollerBackend
 from mqsdk.raw_engine import RawEngine
 from mqsdk.reactor import Waker
-from mqsdk.security import SecurityOptions
+from mqsdk.security import KernelSecurityOptions, MechanismSelection
 from mqsdk.transport import MessageTransport, StreamTransport, Transport
+from mqsdk.zap import ZapClient, zap_client
 from mqsdk.zmtp.constants import PROP_IDENTITY, PROP_SOCKET_TYPE, PROP_USER_ID
 
 if TYPE_CHECKING:
@@ -51,6 +61,8 @@ if TYPE_CHECKING:
     from mqsdk.engine import CloseReason
     from mqsdk.mechanism import Mechanism
     from mqsdk.pattern import Pattern
+    from mqsdk.reactor import Reactor
+    from mqsdk.routing import Receiver
     from mqsdk.zmtp.frames import Command
 
 log = logging.getLogger(__name__)
@@ -59,6 +71,7 @@ _Model = TypeVar("_Model", bound=OptionModel)
 _BYTES_LIKE = (bytes, bytearray, memoryview)
 _FLUSH_EVERY = 64  # sends between flushes done by the user's thread itself
 _LOCK_WAIT = 0.01  # s a woken waiter waits for a connection the I/O thread is using
+_READ_EACH_UP_TO = 2  # connections a receive reads without asking the wait poller first
 
 
 def _frame_bytes(data: Any, copy: bool) -> Any:
@@ -100,17 +113,14 @@ class Socket:
 
     __slots__ = (
         "__weakref__",
-        "_attended",
-        "_burst_flushes",
+        "_announce",
         "_closed",
         "_component_options",
         "_connecters",
-        "_direct",
         "_drop_reporter",
         "_engines",
         "_engines_generation",
         "_fd_waiters",
-        "_just_sent",
         "_last_endpoint",
         "_listeners",
         "_message_endpoints",
@@ -121,22 +131,27 @@ class Socket:
         "_owner_thread",
         "_pipe_events",
         "_pipes",
-        "_pollout_waiters",
+        "_read_first",
         "_ready",
         "_ridx",
         "_rmsg",
+        "_route",
         "_rpipe",
         "_sendbuf",
         "_sends",
         "_synced_engines",
         "_synced_generation",
-        "_to_flush",
+        "_take",
+        "_taken_from",
         "_type",
         "_wait_interest",
         "_wait_poller",
         "_waker",
+        "_watching_writes",
         "context",
         "engine_class",
+        "handle",
+        "io_policy",
         "options",
         "pattern",
         "reactor",
@@ -187,15 +202,31 @@ class Socket:
         )
         """Counters: messages and bytes in and out, messages dropped at HWM or unroutable
         (where the pattern drops), reconnects, handshake failures."""
-        self.pattern: Pattern = pattern_class(self)
-        self.engine_class: type[StreamEngine] = RawEngine if pattern_class.raw else StreamEngine
         self.reactor = context.reactor()
-        self.security = SecurityOptions(context.registry.mechanisms)
-        self._attended = 0  # ident of the thread (about to be) blocked in _wait, or 0
-        self._burst_flushes = 0  # times the user's thread flushed in a send burst (see engine)
+        self.handle = SocketHandle(self, pattern_class)
+        """This socket as its plugins see it (the pattern, message transports, pipes)."""
+        self.pattern: Pattern = pattern_class(self.handle)
+        # Per message the socket drives a plain pattern's bricks directly (see
+        # Pattern.sender/receiver): no call into the pattern plugin on the hot path.
+        pattern = self.pattern
+        sender, receiver = pattern.sender, pattern.receiver
+        self._route: Callable[[Message], object] = (
+            sender.send if sender is not None else pattern.send
+        )
+        self._take: Callable[[], Message | None] = (
+            receiver.recv if receiver is not None else pattern.recv
+        )
+        self._taken_from: Receiver | Pattern = receiver if receiver is not None else pattern
+        self._announce: Callable[[Pipe], None] = (
+            receiver.activate if receiver is not None else pattern.pipe_readable
+        )
+        self.engine_class: type[StreamEngine] = RawEngine if pattern_class.raw else StreamEngine
+        self.security = MechanismSelection(context.registry)
+        self.io_policy = IoPolicy()
+        """Which thread reads and writes the connections (the kernel's; see
+        :class:`~mqsdk.io_policy.IoPolicy`)."""
         self._waker = Waker()
         self._ready: Waker | None = None  # the fd behind fileno(), made on first use
-        self._pollout_waiters = 0  # fd users (asyncio, Poller) waiting for room to send
         self._fd_waiters = 0  # our Pollers / asyncio waiters sleeping on fileno() now
         self._wait_poller: PollerBackend | None = None
         self._wait_interest: dict[int, int] = {}
@@ -211,6 +242,8 @@ class Socket:
         # even while its socket sits idle between two waits.
         self._synced_generation = -1
         self._synced_engines: dict[int, weakref.ref[StreamEngine]] = {}
+        self._watching_writes: set[int] = set()  # fds the wait poller watches for WRITE
+        self._read_first: list[int] = []  # fds just watched for READ: read before waiting
         self._pipe_events: deque[tuple[str, Pipe, Any]] = deque()
         self._listeners: dict[str, Listener] = {}
         self._message_endpoints: dict[str, MessageTransport] = {}
@@ -220,13 +253,10 @@ class Socket:
         self._rmsg: Message | None = None
         self._ridx = 0
         self._rpipe: Pipe | None = None
-        self._sends = 0  # consecutive sends since the last receive or wait
-        self._direct = False  # pattern.send runs in "write it out now" mode
-        self._to_flush: list[StreamEngine] = []
-        # A message went out from this thread just now (a request, a reply): the next
-        # receive skips its speculative read, the answer cannot be there yet (the wait
-        # polls the connection anyway), saving a syscall per round trip.
-        self._just_sent = False
+        # Consecutive sends since the last receive or wait: the first is written out at
+        # once (IoPolicy.send_directly), the others are a burst. Kept here rather than
+        # in the policy: every send and receive touches it, one attribute away.
+        self._sends = 0
         self._closed = False
         self._owner_thread: int | None = None
         self._monitors: dict[Socket, int] = {}
@@ -244,8 +274,10 @@ class Socket:
             return option.lower()
         name = self._option_table.by_number.get(option)
         if name is None:
+            owned = next((n for n, v in PLUGIN_OPTION_NUMBERS.items() if v == option), "")
             raise MQError(
-                f"unknown socket option number {option} for a {self.socket_type_name} socket",
+                f"unknown socket option number {option} for a {self.socket_type_name} socket"
+                + missing_plugin_hint(owned),
                 errno.EINVAL,
             )
         return name
@@ -253,7 +285,7 @@ class Socket:
     def _unknown_option(self, name: str) -> MQError:
         return MQError(
             f"unknown socket option {name!r} for a {self.socket_type_name} socket"
-            + self._option_table.suggest(name),
+            + (missing_plugin_hint(name) or self._option_table.suggest(name)),
             errno.EINVAL,
         )
 
@@ -268,22 +300,25 @@ class Socket:
             for target in targets:
                 self.set(target, value)
             return
-        if spec.model is not None:
-            try:
-                setattr(self._component_options[spec.model], name, value)
-            except ValidationError as exc:
-                reason = "; ".join(
-                    str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()
-                )
-                raise MQError(
-                    f"invalid value {value!r} for socket option {name}: {reason}", errno.EINVAL
-                ) from None
-        elif spec.kind == "security":
-            self.security.set(name, value)
-        elif spec.kind == "read-only":
+        if spec.model is None:
             raise MQError(f"socket option {name} is read-only", errno.EINVAL)
-        elif not self.pattern.set_option(name, value):
-            raise MQError(f"socket option {name} cannot be set", errno.EINVAL)
+        values = self._component_options[spec.model]
+        try:
+            if spec.selects_mechanism is not None:
+                # Refuse a mechanism that cannot run here before anything changes.
+                trial = values.model_copy()
+                setattr(trial, name, value)
+                self.security.check(spec, getattr(trial, name))
+            setattr(values, name, value)
+        except ValidationError as exc:
+            reason = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+            raise MQError(
+                f"invalid value {value!r} for socket option {name}: {reason}", errno.EINVAL
+            ) from None
+        if spec.selects_mechanism is not None:
+            self.security.apply(spec, getattr(values, name))
+        if spec.handler is not None:
+            getattr(self.pattern, spec.handler)(getattr(values, name))
 
     def get(self, option: int | str) -> Any:
         """Read an option by name or libzmq number (``getsockopt``)."""
@@ -295,21 +330,21 @@ class Socket:
                 raise self._unknown_option(name)
             return self.get(targets[0])  # pyzmq's hwm reads sndhwm
         if spec.model is not None:
-            return getattr(self._component_options[spec.model], name)
-        if spec.kind == "security":
-            return self.security.get(name)
-        if spec.kind == "read-only":
-            if name == "type":
-                return self._type
-            if name == "rcvmore":
-                return int(self._rmsg is not None)
-            if name == "last_endpoint":
-                return self._last_endpoint.encode()
-            return self.poll_events()
-        try:
-            return self.pattern.get_option(name)
-        except KeyError:
-            raise MQError(f"socket option {name} cannot be read", errno.EINVAL) from None
+            if spec.write_only:
+                raise MQError(f"socket option {name} is write-only", errno.EINVAL)
+            value = self._component_options[spec.model].read_option(name)
+            if spec.selects_mechanism is not None:
+                return self.security.read(spec, value)
+            return value
+        if name == "type":
+            return self._type
+        if name == "rcvmore":
+            return int(self._rmsg is not None)
+        if name == "last_endpoint":
+            return self._last_endpoint.encode()
+        if name == "mechanism":
+            return self.security.number
+        return self.poll_events()
 
     def component_options(self, model: type[_Model]) -> _Model:
         """This socket's values of the options a component declared in ``model`` (its
@@ -354,11 +389,12 @@ class Socket:
         return value.decode(encoding) if isinstance(value, bytes) else str(value)
 
     def transport_options(self) -> dict[str, Any]:
-        """Every option value a transport may read: the kernel's and those declared by
-        transports and mechanisms, by name."""
+        """Every option value a transport may read, by name: the kernel's and those
+        declared by transports (not a mechanism's: CURVE's secret key stays out of
+        every transport's hands)."""
         merged: dict[str, Any] = {}
-        for values in self._component_options.values():
-            merged.update(values.model_dump())
+        for model in self._option_table.models_of(("kernel", "transport")):
+            merged.update(self._component_options[model].model_dump())
         return merged
 
     @property
@@ -401,7 +437,7 @@ class Socket:
             self._apply_pipe_events()
         transport, raw = self._transport(endpoint)
         if isinstance(transport, MessageTransport):
-            resolved = transport.bind(self, raw)
+            resolved = transport.bind(self.handle, raw)
             self._message_endpoints[resolved] = transport
             if endpoint != resolved:
                 self._message_endpoints.setdefault(endpoint, transport)
@@ -457,7 +493,7 @@ class Socket:
             self._apply_pipe_events()
         transport, raw = self._transport(endpoint)
         if isinstance(transport, MessageTransport):
-            transport.connect(self, raw)
+            transport.connect(self.handle, raw)
             self._message_endpoints[endpoint] = transport
             self._last_endpoint = endpoint
             return
@@ -466,7 +502,7 @@ class Socket:
         address = transport.parse(raw, bind=False, options=self.transport_options())
         pipe = None
         if not self.options.immediate:
-            pipe = self._new_pipe(endpoint)
+            pipe = self._new_pipe(endpoint, outgoing=True)
             self._attach(pipe)
             if not pipe.attached:
                 # The pattern takes no more peers (PAIR has one): like libzmq, the
@@ -519,7 +555,7 @@ class Socket:
             return False
         for key in [k for k, v in self._message_endpoints.items() if v is transport]:
             del self._message_endpoints[key]
-        transport.close(self)
+        transport.close(self.handle)
         if self._pipe_events:
             self._apply_pipe_events()
         return True
@@ -606,53 +642,37 @@ class Socket:
         )
 
     def _send_message(self, message: Message, flags: int) -> None:
-        if self._attended:
+        sends = self._sends
+        # A thread blocked in this socket's wait zeroed _sends before it began waiting:
+        # while it waits, a send from another thread has sends == 0. A burst's sends
+        # skip the look.
+        if not sends and self.io_policy.waiting_thread:
             self._misuse()
         if self._pipe_events:
             self._apply_pipe_events()
-        sends = self._sends
         if sends:
             # Part of a burst: leave the batch to the I/O thread (woken once per batch)
             # and flush it here now and then.
-            if self.pattern.send(message):
+            if self._route(message):
                 if sends >= _FLUSH_EVERY:
                     self._sends = 1
-                    self._burst_flushes += 1  # the I/O thread stays out of the way
-                    self._flush_engines()
+                    fds = self.io_policy.user_flushes_burst()
+                    if fds:
+                        self._flush_fds(fds)
                 else:
                     self._sends = sends + 1
                 return
-        else:
-            # The first send after a receive or a wait (a request, a reply): write it
-            # out in this thread now rather than paying for a hand-off to the I/O thread.
-            self._direct = True
-            try:
-                sent = self.pattern.send(message)
-            finally:
-                self._direct = False
-            if sent:
-                self._sends = 1
-                self._flush_direct()
-                return
+        elif self.io_policy.send_directly(self._route, message):
+            # The first send after a receive or a wait (a request, a reply) went out in
+            # this thread at once rather than through a hand-off to the I/O thread.
+            self._sends = 1
+            return
         self._send_slow(message, flags)
-
-    def _flush_direct(self) -> None:
-        engines = self._to_flush
-        for engine in engines:
-            if engine.lock.acquire(blocking=False):
-                try:
-                    engine.flush()
-                    self._just_sent = True
-                finally:
-                    engine.lock.release()
-            else:
-                engine.want_flush(deferred=True)
-        engines.clear()
 
     def _send_slow(self, message: Message, flags: int) -> None:
         self._check_open()
         self._flush_engines()
-        if self.pattern.send(message):
+        if self._route(message):
             return
         if flags & NOBLOCK:
             raise Again("cannot send now: no peer has room (SNDHWM reached, or no peer yet)")
@@ -661,7 +681,7 @@ class Socket:
             self._wait(deadline, writing=True, message=message)
             if self._pipe_events:
                 self._apply_pipe_events()
-            if self.pattern.send(message):
+            if self._route(message):
                 return
             if deadline is not None and time.monotonic() >= deadline:
                 # Before Again, one last look as a non-blocking send takes: the wait only
@@ -672,7 +692,7 @@ class Socket:
                 self._flush_engines()
                 if self._pipe_events:
                     self._apply_pipe_events()
-                if self.pattern.send(message):
+                if self._route(message):
                     return
             self._check_deadline(deadline, "send")
 
@@ -697,16 +717,15 @@ class Socket:
         message = self._rmsg
         if message is None:
             self._sends = 0
-            if self._attended or self._pipe_events or self._ready is not None:
+            if self.io_policy.full_receive_needed or self._pipe_events:
                 message = self._recv_message(flags)
             else:
                 # The common case, _recv_message without its rarely needed steps: one
                 # Python call less per message.
-                pattern = self.pattern
-                message = pattern.recv()
+                message = self._take()
                 if message is None:
                     message = self._recv_slow(flags)
-                self._rpipe = pattern.last_pipe
+                self._rpipe = self._taken_from.last_pipe
             if len(message) == 1:
                 if copy:
                     return message[0]
@@ -751,27 +770,24 @@ class Socket:
         return [Frame(f, i < last, pipe, group) for i, f in enumerate(message)]
 
     def _recv_message(self, flags: int) -> Message:
-        if self._attended:
+        if self.io_policy.waiting_thread:
             self._misuse()
         if self._pipe_events:
             self._apply_pipe_events()
-        message = self.pattern.recv()
+        message = self._take()
         if message is None:
             message = self._recv_slow(flags)
-        self._rpipe = self.pattern.last_pipe
+        self._rpipe = self._taken_from.last_pipe
         if self._ready is not None and not self.pattern.can_recv():
             self._refresh_ready()
         return message
 
     def _recv_slow(self, flags: int) -> Message:
         self._check_open()
-        pattern = self.pattern
         self._flush_engines()  # a request goes out before we wait for its reply
-        if self._just_sent and not flags & NOBLOCK:
-            self._just_sent = False
-        else:
+        if not self.io_policy.skip_read_before_wait(not flags & NOBLOCK):
             self._read_engines()
-            message = pattern.recv()
+            message = self._take()
             if message is not None:
                 return message
         if flags & NOBLOCK:
@@ -781,7 +797,7 @@ class Socket:
             self._wait(deadline, writing=False)
             if self._pipe_events:
                 self._apply_pipe_events()
-            message = pattern.recv()
+            message = self._take()
             if message is not None:
                 return message
             self._check_deadline(deadline, "receive")
@@ -819,6 +835,7 @@ class Socket:
         self._check_open()
         deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout / 1000
         while True:
+            self._flush_engines()  # what this thread queued goes out before it sleeps
             self._read_engines()
             ready = self.poll_events() & flags
             if ready:
@@ -844,7 +861,7 @@ class Socket:
             raise Again(f"{what} timed out")
 
     def _check_open(self) -> None:
-        if self._attended:
+        if self.io_policy.waiting_thread:
             self._misuse()
         if self.context.closed:
             # Checked first: term() closes the sockets other threads still use, and
@@ -854,21 +871,87 @@ class Socket:
             raise MQError("the socket is closed", errno.ENOTSOCK)
 
     def _flush_engines(self) -> None:
-        for engine in self._engines.values():
-            if engine.has_pending_output and engine.lock.acquire(blocking=False):
+        """Write out what this thread queued and has not gone out yet (a burst's
+        sends, a request before its reply): only those connections, not every one."""
+        fds = self.io_policy.take_unflushed()
+        if fds:
+            self._flush_fds(fds)
+
+    def _flush_fds(self, fds: list[int]) -> None:
+        io_policy = self.io_policy
+        engines = self._engines
+        for fd in fds:
+            engine = engines.get(fd)
+            if engine is None:
+                continue
+            if engine.lock.acquire(blocking=False):
                 try:
                     engine.flush()
                 finally:
                     engine.lock.release()
+            if not engine.dead and engine.has_pending_output:
+                io_policy.output_left_unflushed(engine)  # the OS took part: next time
 
     def _read_engines(self) -> None:
-        for engine in self._engines.values():
-            if not engine.read_paused and engine.lock.acquire(blocking=False):
+        """Read, without waiting, the connections that have something: those the wait
+        poller reports readable, and those it has just begun to watch (new, resumed).
+
+        Asking the poller costs the ready connections, not all of them: the I/O thread
+        may have stepped back from any of them (see IoPolicy), so each one it does not
+        read is in the poller's interest, kept up to date by the changes it reports.
+        """
+        engines = self._engines
+        if len(engines) <= _READ_EACH_UP_TO:
+            # Reading each of one or two connections costs no more system calls than
+            # asking the poller which are ready first (a one-connection PULL's throughput).
+            if self._read_first:
+                self._read_first.clear()
+            note_user_read = self.io_policy.note_user_read
+            for engine in engines.values():
+                if not engine.read_paused and engine.lock.acquire(blocking=False):
+                    try:
+                        if engine.read_available():
+                            note_user_read(engine)  # the I/O thread may leave it to us
+                    finally:
+                        engine.lock.release()
+            return
+        poller = self._wait_poller_made()
+        self._sync_wait_interest(poller, False)
+        try:
+            ready = poller.poll(0)
+        except (MQError, OSError, ValueError):
+            if self._closed:
+                return  # closed by another thread (term): the caller raises
+            raise
+        self._read_fds([fd for fd, events in ready if events & (READ | ERROR)])
+
+    def _read_fds(self, fds: list[int]) -> None:
+        """Read these connections (and those just watched) if nobody else is."""
+        first = self._read_first
+        if first:
+            fds.extend(first)
+            first.clear()
+        engines = self._engines
+        note_user_read = self.io_policy.note_user_read
+        for fd in fds:
+            engine = engines.get(fd)
+            if (
+                engine is not None
+                and not engine.read_paused
+                and engine.lock.acquire(blocking=False)
+            ):
                 try:
                     if engine.read_available():
-                        engine.user_reads += 1  # the I/O thread may leave it to us
+                        note_user_read(engine)  # the I/O thread may leave it to us
                 finally:
                     engine.lock.release()
+
+    def _wait_poller_made(self) -> PollerBackend:
+        poller = self._wait_poller
+        if poller is None:
+            poller = self._wait_poller = self.context.poller_class()
+            poller.register(self._waker.fileno(), READ)
+        return poller
 
     def _wait(
         self, deadline: float | None, *, writing: bool, message: Message | None = None
@@ -880,11 +963,13 @@ class Socket:
         """
         poller = self._wait_poller
         if poller is None:
-            poller = self._wait_poller = self.context.poller_class()
-            poller.register(self._waker.fileno(), READ)
+            poller = self._wait_poller_made()
         synced = self._sync_wait_interest(poller, writing)
+        if self._read_first:
+            self._read_fds([])  # new or resumed connections: what they hold is read now
         self._sends = 0
-        self._attended = threading.get_ident()
+        io_policy = self.io_policy
+        io_policy.user_waiting_begins()
         try:
             # Re-check now that the I/O thread knows we wait: it wakes us for anything
             # that happens after this point.
@@ -907,7 +992,7 @@ class Socket:
             timeout = None if deadline is None else max(deadline - time.monotonic(), 0.0)
             ready = poller.poll(timeout)
         finally:
-            self._attended = 0
+            io_policy.user_waiting_ends()
         waker_fd = self._waker.fileno()
         engines = self._engines
         for fd, events in ready:
@@ -915,11 +1000,16 @@ class Socket:
                 self._waker.drain()
                 continue
             engine = engines.get(fd)
+            if engine is None or engine.dead:
+                # Ended, and handed to the I/O thread for closing: its fd may stay
+                # readable (EOF, unread garbage) until then; watching it would spin.
+                self._stop_watching_fd(poller, fd)
+                continue
             # Wait briefly if the I/O thread holds the connection: it is in the middle
             # of one read or write. Trying and giving up would have this thread poll
             # the still-ready fd again at once and spin, holding the GIL that the I/O
             # thread needs to finish.
-            if engine is None or not engine.lock.acquire(timeout=_LOCK_WAIT):
+            if not engine.lock.acquire(timeout=_LOCK_WAIT):
                 continue
             try:
                 if events & (READ | ERROR) and not engine.read_paused:
@@ -928,64 +1018,84 @@ class Socket:
                     engine.flush()
             finally:
                 engine.lock.release()
+            # Paused now, or nothing left to write: the next sync sees it (a pause is
+            # reported as a change; the fds watched for writing are looked at each time).
 
     def _sync_wait_interest(self, poller: PollerBackend, writing: bool) -> int:
         """Make the wait poller watch what the connections need; return the generation
-        of ``_engines`` it was made from (the I/O thread may publish a newer one)."""
+        of ``_engines`` it was made from (the I/O thread may publish a newer one).
+
+        Only the connections whose needs changed are looked at (IoPolicy reports them:
+        came, went, paused, resumed, output blocked), plus those watched for writing,
+        so a wait costs the same with three connections or three thousand.
+        """
         generation = self._engines_generation  # before the snapshot: see __init__
+        io_policy = self.io_policy
+        first = self._synced_generation < 0
+        changed = io_policy.take_interest_changes()
+        # Taken after the changes: every connection they name as new is in it.
         engines = self._engines
-        interest = self._wait_interest
-        if generation != self._synced_generation:
-            # Connections came or went. Forget each fd whose connection is not the one
-            # it was watched for: that fd number may now belong to a new socket that the
-            # poller never saw (it dropped the closed one by itself), or to none.
-            before = self._synced_engines
-            changed = [
-                fd
-                for fd in interest
-                if (ref := before.get(fd)) is None
-                or (was := ref()) is None
-                or was is not engines.get(fd)
-            ]
-            for fd in changed:
-                with contextlib.suppress(MQError):
-                    poller.unregister(fd)
-                del interest[fd]
-            self._synced_engines = {fd: weakref.ref(engine) for fd, engine in engines.items()}
-            self._synced_generation = generation
-        wanted: dict[int, int] = {}
-        for fd, engine in engines.items():
-            if engine.dead:
-                # Handed over to the I/O thread for closing: its fd may stay readable
-                # (EOF, unread garbage) until then, and watching it would spin this wait.
-                continue
-            mask = 0 if engine.read_paused else READ
-            if engine.has_pending_output:
-                mask |= WRITE
-            if mask:
-                wanted[fd] = mask
-        if wanted == interest:
-            return generation
-        for fd in [fd for fd in interest if fd not in wanted]:
-            poller.unregister(fd)
-            del interest[fd]
-        for fd, mask in wanted.items():
-            old = interest.get(fd)
-            if old is None:
-                try:
-                    poller.register(fd, mask)
-                except MQError:
-                    continue  # closed meanwhile; the I/O thread reports it
-            elif old != mask:
-                try:
-                    poller.modify(fd, mask)
-                except MQError:
-                    continue  # closed meanwhile (a newer snapshot comes: resync then)
-            interest[fd] = mask
+        fds = list(engines) if first else changed
+        if self._watching_writes:
+            fds.extend(self._watching_writes)  # written out meanwhile?
+        for fd in fds:
+            self._watch_fd(poller, fd, engines.get(fd))
+        self._synced_generation = generation
         return generation
 
+    def _watch_fd(self, poller: PollerBackend, fd: int, engine: StreamEngine | None) -> None:
+        """Register ``fd`` for what its connection needs now (nothing if it is gone)."""
+        interest = self._wait_interest
+        old = interest.get(fd)
+        if old is not None:
+            ref = self._synced_engines.get(fd)
+            if ref is None or ref() is not engine:
+                # Its connection ended: the fd number may now belong to a new socket
+                # that the poller never saw (it dropped the closed one by itself).
+                self._stop_watching_fd(poller, fd)
+                old = None
+        mask = 0
+        if engine is not None and not engine.dead:
+            # A dead one is handed over to the I/O thread for closing: its fd may stay
+            # readable (EOF, unread garbage) until then, and watching it would spin.
+            if not engine.read_paused:
+                mask = READ
+            if engine.has_pending_output:
+                mask |= WRITE
+        if mask == old:
+            return
+        if not mask:
+            if old is not None:
+                self._stop_watching_fd(poller, fd)
+            return
+        assert engine is not None
+        try:
+            if old is None:
+                poller.register(fd, mask)
+                self._synced_engines[fd] = weakref.ref(engine)
+            else:
+                poller.modify(fd, mask)
+        except MQError:
+            # Closed meanwhile: the I/O thread reports it as a change.
+            self._stop_watching_fd(poller, fd)
+            return
+        interest[fd] = mask
+        if mask & READ and not (old or 0) & READ:
+            self._read_first.append(fd)  # what came before it was watched
+        if mask & WRITE:
+            self._watching_writes.add(fd)
+        else:
+            self._watching_writes.discard(fd)
+
+    def _stop_watching_fd(self, poller: PollerBackend, fd: int) -> None:
+        if self._wait_interest.pop(fd, None) is not None:
+            with contextlib.suppress(MQError):
+                poller.unregister(fd)
+        self._synced_engines.pop(fd, None)
+        self._watching_writes.discard(fd)
+
     def _wake_waiter(self) -> None:
-        if self._attended:
+        if self.io_policy.waiting_thread:
             self._waker.wake()
         if self._ready is not None:
             self._ready.wake()  # something changed: fd users re-evaluate
@@ -1003,6 +1113,7 @@ class Socket:
         ready = self._ready
         if ready is None:
             self._check_open()
+            self.io_policy.readiness_fd_opened()  # before the fd exists: see there
             ready = self._ready = Waker()
             self._refresh_ready()
         return ready.fileno()
@@ -1019,6 +1130,7 @@ class Socket:
     def _close_ready(self) -> None:
         ready, self._ready = self._ready, None
         if ready is not None:
+            self.io_policy.readiness_fd_closed()
             ready.close()
 
     def _refresh_ready(self) -> None:
@@ -1061,7 +1173,7 @@ class Socket:
             metadata[PROP_IDENTITY] = self.options.routing_id
         options: dict[str, object] = {
             "peer_types": self.pattern.peer_types,
-            **self.security.mechanism_options(),
+            **self._component_options[KernelSecurityOptions].model_dump(),
         }
         model = mechanism_class.option_model
         declared = self._component_options.get(model) if model is not None else None
@@ -1069,8 +1181,14 @@ class Socket:
             options.update(declared.model_dump())
         return mechanism_class(self.as_server, metadata, options)
 
-    def _new_pipe(self, endpoint: str) -> Pipe:
-        return Pipe(self, endpoint, self.options.sndhwm, self.options.rcvhwm)
+    def zap_client(self, reactor: Reactor) -> ZapClient:
+        """The ZAP client engines on ``reactor`` ask (the socket core hands it to them,
+        so the engine needs no import of the ZAP client, which is built on a socket)."""
+        return zap_client(self.context, reactor)
+
+    def _new_pipe(self, endpoint: str, *, outgoing: bool) -> StreamPipe:
+        options = self.options
+        return StreamPipe(self.handle, endpoint, options.sndhwm, options.rcvhwm, outgoing=outgoing)
 
     def _engine_ready(self, engine: StreamEngine) -> bool:
         """The handshake completed (I/O thread): give the engine a pipe."""
@@ -1092,7 +1210,7 @@ class Socket:
         if connecter is not None and connecter.lingering:
             engine.lingering = True  # the socket is closed: flush, then go
         if pipe is None:
-            pipe = self._new_pipe(engine.endpoint)
+            pipe = self._new_pipe(engine.endpoint, outgoing=connecter is not None)
             if connecter is not None:
                 connecter.pipe = pipe  # IMMEDIATE: from now on this connecter's pipe
             self._pipe_events.append(("attach", pipe, None))
@@ -1103,6 +1221,7 @@ class Socket:
         engines[engine.fd] = engine
         self._engines = engines  # publish (see __init__)
         self._engines_generation += 1
+        self.io_policy.connection_interest_changed(engine.fd)  # after publishing it
         self._event("handshake_succeeded", engine.endpoint, 0)
         self.context.registry.notify(
             "mqsdk_peer_connected", socket=self, endpoint=engine.endpoint, peer=peer
@@ -1117,6 +1236,7 @@ class Socket:
             del engines[engine.fd]
             self._engines = engines  # publish (see __init__)
             self._engines_generation += 1
+            self.io_policy.connection_interest_changed(engine.fd)
         pipe = engine.pipe
         endpoint = engine.endpoint
         if reason.handshake:
@@ -1180,8 +1300,12 @@ class Socket:
         return True
 
     def _pipe_readable(self, pipe: Pipe) -> None:
-        self.pattern.pipe_readable(pipe)
-        if self._attended:
+        # A pipe not attached yet is announced by _attach (it looks at inq after marking
+        # the pipe attached, this looks at attached after the append: one of the two
+        # sees the other), and one the pattern refused never is.
+        if pipe.attached:
+            self._announce(pipe)
+        if self.io_policy.waiting_thread:
             self._waker.wake()
         ready = self._ready
         if ready is not None:
@@ -1288,11 +1412,9 @@ class Socket:
             pipe.attached = True
             self._pipes.add(pipe)
             if pipe.inq:
-                self.pattern.pipe_readable(pipe)
+                self._announce(pipe)
             return
-        engine = pipe.engine
-        if engine is not None:
-            self.reactor.call_soon(engine.close, f"refused by the {self.socket_type_name} pattern")
+        pipe.close_connection(f"refused by the {self.socket_type_name} pattern")
 
     def _detach(self, pipe: Pipe) -> None:
         if pipe.attached:
@@ -1332,10 +1454,10 @@ class Socket:
         # A thread blocked in this socket (woken by term()) must leave its wait before
         # the fds it waits on are closed, or it would sleep on a dead fd forever.
         deadline = time.monotonic() + 2.0
-        while self._attended and time.monotonic() < deadline:
+        while self.io_policy.waiting_thread and time.monotonic() < deadline:
             time.sleep(0.001)
         for transport in set(self._message_endpoints.values()):
-            transport.close(self)
+            transport.close(self.handle)
         self._message_endpoints.clear()
         if self.reactor.running:
             self._in_reactor(lambda: self._close_in_reactor(linger_ms), wait=True)

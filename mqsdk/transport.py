@@ -30,9 +30,12 @@ import socket
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from mqsdk.component import Component
+
+if TYPE_CHECKING:
+    from mqsdk.handle import SocketHandle
 
 
 class Transport(Component, ABC):
@@ -137,26 +140,29 @@ class MessageTransport(Transport):
     """A transport that moves whole messages itself instead of a ZMTP byte stream
     (inproc between threads, udp and pgm datagrams).
 
-    It creates :class:`~mqsdk.pipe.Pipe` objects (usually a subclass) and hands them to
-    the socket: ``socket._attach_pipe(pipe)`` from the socket's own thread, or
-    ``socket._post_pipe_event("attach" | "detach", pipe)`` from any other thread (the
-    socket applies it at its next call). All methods run in the socket's user thread.
-    One instance is created per bound or connected endpoint and kept until it is
-    unbound, disconnected or the socket closes.
+    It makes its own :class:`~mqsdk.pipe.Pipe` subclass and gives each pipe to the
+    socket through the :class:`~mqsdk.handle.SocketHandle` its methods receive:
+    ``handle.attach_pipe(pipe)`` from the socket's own thread, ``handle.post_attach``
+    / ``handle.post_detach`` from any other (applied at the socket's next call). Traffic
+    is counted with ``handle.count_sent``/``count_received``; what a peer learns about
+    the socket, the pattern's greeting and the socket-type checks come from the handle
+    too (``peer_info``, ``greeting``, ``accepts``/``compatible``). All methods run in
+    the socket's user thread. One instance is created per bound or connected endpoint
+    and kept until it is unbound, disconnected or the socket closes.
     """
 
     @abstractmethod
-    def bind(self, socket: Any, address: str) -> str:
+    def bind(self, socket: SocketHandle, address: str) -> str:
         """Start serving ``address`` for ``socket``; return the endpoint for
         ``last_endpoint``. Raise :class:`~mqsdk.errors.MQError` (EADDRINUSE...)."""
 
     @abstractmethod
-    def connect(self, socket: Any, address: str) -> None:
+    def connect(self, socket: SocketHandle, address: str) -> None:
         """Connect ``socket`` to ``address`` (connecting before the bind exists may
         be allowed, as inproc does)."""
 
     @abstractmethod
-    def close(self, socket: Any) -> None:
+    def close(self, socket: SocketHandle) -> None:
         """The endpoint is unbound or disconnected, or the socket closes: detach and
         forget every pipe this instance made for ``socket``."""
 

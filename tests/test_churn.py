@@ -27,10 +27,9 @@ from typing import Any
 
 import pytest
 import zmq
-from mqsdk_transport_inproc.transport import _deliver_encoded
 
 import mqsdk
-from mqsdk.pipe import Message, Pipe
+from mqsdk.pipe import Message, StreamPipe
 from mqsdk.testing.helpers import WAIT, short_tmpdir, wait_until
 from mqsdk.testing.poller_conformance import raise_fd_limit
 
@@ -239,8 +238,8 @@ def test_a_message_delivered_as_the_reader_empties_the_queue_is_announced() -> N
     try:
         pull = ctx.socket(mqsdk.PULL)
         pull.linger = 0
-        pipe = Pipe(pull, "test://reader-race", 0, 0)
-        pull._attach_pipe(pipe)
+        pipe = StreamPipe(pull.handle, "test://reader-race", 0, 0)
+        pull.handle.attach_pipe(pipe)
         pipe.deliver([[b"first"]])  # what an engine does with a decoded message
         taken: list[bytes] = []
         pipe.inq = _ReaderTakesFirst(pipe.inq, lambda: taken.append(pull.recv(mqsdk.NOBLOCK)))
@@ -274,7 +273,7 @@ def test_an_inproc_message_sent_as_the_receiver_empties_the_queue_is_announced()
         # What a pattern's greeting delivers (XPUB's welcome message) takes the same path.
         push.send(b"third")
         shared.reader = lambda: taken.append(pull.recv(mqsdk.NOBLOCK))
-        _deliver_encoded(far, b"\x00\x07welcome")  # one short frame, as on the wire
+        far.receive_encoded(b"\x00\x07welcome")  # one short frame, as on the wire
         assert taken == [b"first", b"third"]
         assert pull.recv(mqsdk.NOBLOCK) == b"welcome"
     finally:

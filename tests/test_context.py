@@ -154,22 +154,22 @@ def _awaited(make: Callable[[], Coroutine[Any, Any, object]], sock: mqsdk.Socket
 
 def _recv(ctx: mqsdk.Context) -> _BlockingCall:
     sock = _bound(ctx, mqsdk.PULL)
-    return _in_thread(sock.recv, lambda: sock._attended)
+    return _in_thread(sock.recv, lambda: sock.io_policy.waiting_thread)
 
 
 def _recv_multipart(ctx: mqsdk.Context) -> _BlockingCall:
     sock = _bound(ctx, mqsdk.PULL)
-    return _in_thread(sock.recv_multipart, lambda: sock._attended)
+    return _in_thread(sock.recv_multipart, lambda: sock.io_policy.waiting_thread)
 
 
 def _send(ctx: mqsdk.Context) -> _BlockingCall:
     sock = _bound(ctx, mqsdk.PUSH)  # no peer: a send waits for one
-    return _in_thread(lambda: sock.send(b"x"), lambda: sock._attended)
+    return _in_thread(lambda: sock.send(b"x"), lambda: sock.io_policy.waiting_thread)
 
 
 def _socket_poll(ctx: mqsdk.Context) -> _BlockingCall:
     sock = _bound(ctx, mqsdk.PULL)
-    return _in_thread(lambda: sock.poll(None), lambda: sock._attended)
+    return _in_thread(lambda: sock.poll(None), lambda: sock.io_policy.waiting_thread)
 
 
 def _poller(ctx: mqsdk.Context) -> _BlockingCall:

@@ -215,15 +215,24 @@ def test_a_third_party_transport_declares_an_option_that_reaches_it() -> None:
 
 
 class _ChallengeOptions(OptionModel):
+    challenge_user: bytes = option(
+        b"",
+        number=None,
+        doc="A third-party PLAIN's user name (selects it, as the client).",
+        selects_mechanism="PLAIN",
+        as_server=False,
+    )
     plain_challenge: bytes = option(b"", number=None, doc="A third-party PLAIN's extra.")
 
 
 def test_a_mechanism_declares_an_option_that_reaches_it() -> None:
-    """A mechanism plugin (here a stand-in for PLAIN) declares an option; the socket
-    hands its value to the mechanism it makes for each connection."""
+    """A mechanism plugin (here a stand-in for PLAIN) declares its options, one of them
+    selecting it; the socket hands their values to the mechanism it makes for each
+    connection. The bundled PLAIN's options are gone with its plugin."""
 
     class ChallengePlain(Mechanism):
         name = "PLAIN"
+        number = 1  # what the mechanism option reads
         option_model = _ChallengeOptions
 
         def start(self) -> list[bytes]:
@@ -243,11 +252,15 @@ def test_a_mechanism_declares_an_option_that_reaches_it() -> None:
     )
     try:
         sock = context.socket(mqsdk.DEALER)
-        sock.plain_username = b"admin"  # selects PLAIN, now ChallengePlain
+        assert not hasattr(sock, "plain_username")
+        sock.challenge_user = b"admin"  # selects PLAIN, now ChallengePlain
         sock.plain_challenge = b"xyzzy"
+        assert (sock.mechanism, sock.as_server) == (1, False)
         mechanism = sock.make_mechanism()
         assert isinstance(mechanism, ChallengePlain)
         assert mechanism.options["plain_challenge"] == b"xyzzy"
-        assert mechanism.options["plain_username"] == b"admin"
+        assert mechanism.options["challenge_user"] == b"admin"
+        sock.challenge_user = b""  # an empty credential goes back to NULL
+        assert sock.mechanism == 0
     finally:
         context.destroy(linger=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator
 
 import pytest
@@ -122,15 +123,25 @@ def test_zap_domain_and_credentials(ctx: mqsdk.Context) -> None:
         sock.plain_username = b"u" * 256
 
 
-def test_missing_mechanism_is_a_clear_error() -> None:
+def test_a_missing_mechanisms_options_are_unknown_and_name_its_plugin() -> None:
+    """With the PLAIN and CURVE plugins disabled, their options do not exist (they are
+    declared by the plugins): AttributeError as an attribute, EINVAL naming the missing
+    distribution by name or number, and never a silent fallback to NULL."""
     ctx = mqsdk.Context(config={"disable_plugins": ["curve", "plain"]})
     try:
         sock = ctx.socket(mqsdk.DEALER)
-        with pytest.raises(mqsdk.MQError, match="CURVE security mechanism is not installed"):
+        with pytest.raises(AttributeError, match="curve_server"):
             sock.curve_server = 1
-        with pytest.raises(mqsdk.MQError, match="mqsdk-mechanism-plain"):
-            sock.plain_username = b"admin"
-        assert sock.mechanism == 0  # never a silent fallback: the option did not apply
+        with pytest.raises(mqsdk.MQError, match="mqsdk-mechanism-curve") as info:
+            sock.setsockopt(mqsdk.CURVE_SERVER, 1)
+        assert info.value.errno == errno.EINVAL
+        with pytest.raises(mqsdk.MQError, match="mqsdk-mechanism-plain") as info:
+            sock.set("plain_username", b"admin")
+        assert info.value.errno == errno.EINVAL
+        assert not hasattr(sock, "plain_username")
+        assert sock.mechanism == 0
+        sock.zap_domain = b"global"  # the kernel's own security options remain
+        assert sock.zap_domain == b"global"
     finally:
         ctx.destroy(linger=0)
 

@@ -1,7 +1,9 @@
-"""Soak: peers killed (SIGKILL) and restarted under a live mqsdk socket, and rounds of
-connections opened and closed against one server.
+"""Soak: peers killed (SIGKILL) and restarted under a live mqsdk socket, connections
+reset again and again by injected faults (contrib/transport-chaos: resets, partial reads
+and writes, delayed writes), and rounds of connections opened and closed against one
+server.
 
-Both end where they started: the same fds, threads and engines. The default is a few
+All end where they started: the same fds, threads and engines. The default is a few
 rounds, well under a minute on a loaded 2-core machine; ``SOAK_SCALE`` multiplies the
 rounds for a long run (``SOAK_SCALE=20`` kills each peer 100 times)::
 
@@ -27,7 +29,8 @@ import pytest
 
 import mqsdk
 from mqsdk.engine import StreamEngine
-from mqsdk.testing.helpers import WAIT, observing, wait_until
+from mqsdk.monitor import Event
+from mqsdk.testing.helpers import WAIT, EventLog, observing, recording_events, wait_until
 
 zmq = pytest.importorskip("zmq")
 
@@ -39,6 +42,7 @@ KILLS = 5 * SCALE
 CHURN_ROUNDS = 3 * SCALE
 CLIENTS_PER_ROUND = 40  # per kind: pyzmq, mqsdk, raw with a greeting, raw without
 MESSAGES_PER_ROUND = 5
+RESETS = 8 * SCALE
 
 # A process that imports the peer's library once, then forks one peer process per
 # endpoint it reads on stdin (importing mqsdk takes longer than a whole round). Each peer
@@ -155,7 +159,10 @@ class Peers:
 
 
 def open_fds() -> dict[str, str]:
-    """This process's open fds and what each is (socket, pipe, eventpoll...)."""
+    """This process's open fds and what each is (socket, pipe, eventpoll...), once
+    garbage is collected: an earlier test's unreachable socket closing its fds in the
+    middle of this one would otherwise move the count under the baseline for good."""
+    gc.collect()
     found = {}
     for fd in os.listdir("/proc/self/fd"):
         with contextlib.suppress(OSError):  # the listing's own fd is gone already
@@ -327,3 +334,140 @@ def test_connect_close_churn_returns_to_baseline(
         assert server.recv_multipart()[-1] == b"after"
     server.close()
     assert not mqsdk_errors(caplog), mqsdk_errors(caplog)
+
+
+# -- faults injected by contrib/transport-chaos -----------------------------------------
+
+# The binding side's faults apply to every connection it accepts, the connecting side's
+# to its own; each connection through an endpoint gets its own seeded cuts. A connection
+# resets once 2 KiB went through it (sent and received, greeting and handshake included:
+# about 250 bytes), so a round's messages fit and the filler sent after them does not.
+SERVER_FAULTS = "partial=1&delay_ms=2&seed=11"
+CLIENT_FAULTS = "partial=1&delay_ms=1&reset_after=2048&seed=12"
+FILLER = b"F" * 4096
+# mqsdk's side -> the binding side's.
+CHAOS_PEER = {"PUSH": "PULL", "REQ": "REP", "DEALER": "ROUTER"}
+
+
+def _need_chaos(ctx: mqsdk.Context) -> None:
+    if ctx.registry.find_component("transport", "chaos+tcp") is None:
+        pytest.skip("needs contrib/transport-chaos (pip install -e contrib/transport-chaos)")
+
+
+def _chaos_socket(ctx: mqsdk.Context, kind: str) -> mqsdk.Socket:
+    sock = ctx.socket(kind)
+    sock.linger = 0
+    sock.rcvtimeo = sock.sndtimeo = int(WAIT * 1000)
+    sock.reconnect_ivl = 10
+    return sock
+
+
+def _recv_body(sock: mqsdk.Socket) -> list[bytes]:
+    """The next message that is not a filler (one never arrives whole; if the kernel
+    ever delivered one, it would be skipped here rather than break the count)."""
+    while True:
+        frames = [bytes(f) for f in sock.recv_multipart()]
+        if frames[-1] != FILLER:
+            return frames
+
+
+def chaos_round(client: mqsdk.Socket, server: mqsdk.Socket, kind: str, round_: int) -> None:
+    """This round's messages (of several sizes, so partial I/O cuts them anywhere) each
+    confirmed: received by the server and, for REQ and DEALER, echoed back."""
+    messages = [b"r%d-m%d:" % (round_, i) + bytes(range(40 + 25 * i)) for i in range(5)]
+    for message in messages:
+        client.send(message)
+        if kind == "REQ":  # strict alternation, one request in flight
+            assert _recv_body(server) == [message]
+            server.send(message)
+            assert client.recv() == message, f"round {round_}: wrong reply"
+    if kind == "PUSH":
+        assert [_recv_body(server)[0] for _ in messages] == messages, f"round {round_}"
+    elif kind == "DEALER":
+        for message in messages:
+            routing_id, body = _recv_body(server)
+            assert body == message, f"round {round_}: {body[:12]!r}"
+            server.send_multipart([routing_id, body])
+        assert [client.recv() for _ in messages] == messages, f"round {round_}: echoes"
+
+
+def _back_to_baseline(before: dict[str, str], threads: int, engines: int) -> None:
+    wait_for_fds(len(before), before)
+    wait_until(
+        lambda: threading.active_count() == threads,
+        f"threads back to {threads}: {[t.name for t in threading.enumerate()]}",
+    )
+    # A full collection per look: poll slowly.
+    deadline = time.monotonic() + WAIT
+    while (alive := live_engines()) != engines:
+        if time.monotonic() > deadline:
+            pytest.fail(f"{alive} engines alive {WAIT} s after the resets, not {engines}")
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("kind", ["PUSH", "REQ", "DEALER"])
+def test_soak_over_resets_partial_io_and_delays(
+    ctx: mqsdk.Context, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """chaos+tcp:// with cut reads and writes and delayed writes on both sides, and a
+    reset after every 2 KiB on the connecting side: round after round the connection is
+    reset mid-message, the client reconnects, and every message of the next round is
+    confirmed (REQ relaxed and correlated: the request lost with its connection is never
+    answered). The fds, threads (the delay writers) and engines return to the baseline."""
+    _need_chaos(ctx)
+    caplog.set_level(logging.INFO, logger="mqsdk")
+    server = _chaos_socket(ctx, CHAOS_PEER[kind])
+    server.bind(f"chaos+tcp://127.0.0.1:*?{SERVER_FAULTS}")
+    client = _chaos_socket(ctx, kind)
+    if kind == "REQ":
+        client.req_relaxed = 1
+        client.req_correlate = 1
+    with recording_events(ctx) as events:
+        client.connect(f"{server.last_endpoint.decode()}?{CLIENT_FAULTS}")
+        events.wait(client, Event.HANDSHAKE_SUCCEEDED)
+        chaos_round(client, server, kind, 0)
+        # Both sockets' first waits open the pollers they keep for life: before the baseline.
+        assert client.poll(1) == 0 and server.poll(1) == 0
+        before, threads, engines = open_fds(), threading.active_count(), live_engines()
+        for round_ in range(1, RESETS + 1):
+            client.send(FILLER)  # crosses reset_after: the connection resets mid-message
+            events.wait(client, Event.DISCONNECTED, count=round_)
+            events.wait(client, Event.HANDSHAKE_SUCCEEDED, count=round_ + 1)
+            chaos_round(client, server, kind, round_)
+        _back_to_baseline(before, threads, engines)
+        assert client.stats["reconnects"] >= RESETS, client.stats
+        _no_failed_handshakes(events, client, server)
+    client.close()
+    server.close()
+    assert not mqsdk_errors(caplog), mqsdk_errors(caplog)
+
+
+def _no_failed_handshakes(events: EventLog, *sockets: mqsdk.Socket) -> None:
+    for sock in sockets:
+        names = events.names(sock)
+        assert not [n for n in names if "FAILED" in n], names
+
+
+def test_a_connection_reset_by_the_binding_side_is_reconnected(ctx: mqsdk.Context) -> None:
+    """The binding side's faults: it resets each accepted connection after 1 KiB. The
+    connecting PUSH sees the reset, reconnects (counted in its stats, announced by
+    monitor events on both sides), and what it sends afterwards arrives."""
+    _need_chaos(ctx)
+    pull = _chaos_socket(ctx, "PULL")
+    pull.bind("chaos+tcp://127.0.0.1:*?reset_after=1024&partial=1&seed=5")
+    push = _chaos_socket(ctx, "PUSH")
+    with recording_events(ctx) as events:
+        push.connect(pull.last_endpoint.decode())
+        push.send(b"before")
+        assert pull.recv() == b"before"
+        push.send(b"x" * 4096)  # the PULL's connection resets while reading it
+        events.wait(push, Event.DISCONNECTED)
+        events.wait(pull, Event.DISCONNECTED)
+        events.wait(push, Event.HANDSHAKE_SUCCEEDED, count=2)
+        events.wait(pull, Event.ACCEPTED, count=2)
+        push.send(b"after")
+        assert _recv_body(pull) == [b"after"], "the message after the reconnect is lost"
+        assert push.stats["reconnects"] >= 1, push.stats
+        _no_failed_handshakes(events, push, pull)
+    push.close()
+    pull.close()

@@ -460,7 +460,7 @@ def test_second_thread_using_a_busy_socket_is_refused(ctx: mqsdk.Context) -> Non
     thread.start()
     assert blocked.wait(5)
     deadline = time.monotonic() + 5
-    while not pull._attended and time.monotonic() < deadline:
+    while not pull.io_policy.waiting_thread and time.monotonic() < deadline:
         time.sleep(0.001)  # wait until the other thread is inside its blocking wait
     with pytest.raises(mqsdk.MQError, match="in use by another thread") as info:
         pull.recv(mqsdk.NOBLOCK)

@@ -1,9 +1,10 @@
 """Test kits for mqsdk plugin authors: imported by test suites, never at run time.
 
-* :mod:`mqsdk.testing.transports`: the transport conformance battery
-  (:class:`~mqsdk.testing.transports.TransportUnderTest`,
-  :class:`~mqsdk.testing.transports.TransportConformance`); the ``mqsdk.testing`` pytest
-  plugin (:mod:`mqsdk.testing.pytest_plugin`, installed with mqsdk) runs it from one option.
+* :mod:`mqsdk.testing.transports`: the transport kit, one battery for every transport
+  (:class:`~mqsdk.testing.transports.TransportUnderTest` declares a transport and its
+  capabilities, :class:`~mqsdk.testing.transports.TransportConformance` runs the checks
+  they select); the ``mqsdk.testing`` pytest plugin (:mod:`mqsdk.testing.pytest_plugin`,
+  installed with mqsdk) runs it from one option.
 * :mod:`mqsdk.testing.poller_conformance`: the poller backend battery.
 * :mod:`mqsdk.testing.helpers`: bounded waits, lifecycle observers, endpoint makers.
 

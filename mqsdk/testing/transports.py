@@ -1,11 +1,14 @@
-"""The conformance battery every transport must pass.
+"""The transport kit: the one conformance battery every transport runs.
 
-A transport author describes their transport with a :class:`TransportUnderTest` and gets
-the standard tests (after nng's transport battery): refused connect, close while
-connecting, duplicate bind, an exchange in every socket-type pair, empty, multipart and
-huge messages, reconnection after the binding side restarts, lifecycle monitor events and
-the high-water mark. Two ways to run it; with the ``mqsdk.testing`` pytest plugin (installed
-with mqsdk) a fixture in the tests' ``conftest.py``::
+A transport author describes their transport with a :class:`TransportUnderTest` (its
+endpoints and what it offers) and gets the standard tests, after nng's transport battery:
+``last_endpoint``, refused endpoints, refused connect, close while connecting, duplicate
+bind, an exchange in every socket-type pair, empty, multipart, huge and many messages, a
+burst, a large message each way, reconnection after the binding side restarts,
+lifecycle monitor events, the high-water mark, STREAM sockets, a peer that speaks no
+ZMTP, multicast fan-out and the datagram size limit. Two ways to run it; with the
+``mqsdk.testing`` pytest plugin (installed with mqsdk) a fixture in the tests' module or
+``conftest.py``::
 
     import pytest
     from mqsdk.testing import TransportUnderTest
@@ -19,18 +22,30 @@ plus, in a test module, ``from mqsdk.testing.transports import TransportConforma
 TestMyTransport`` (or a subclass of it); or one option naming such an object, which adds the
 battery to the collected tests by itself: ``pytest --mqsdk-transport=mypkg.testing:UNDER_TEST``.
 
-Tests that need something the transport does not declare (:data:`CAPABILITIES`, and the
-socket-type pairs in :data:`PATTERNS`) are skipped saying which declaration is missing, and
-the whole battery is skipped with the plugin's own reason where ``available()`` says no.
-Every wait is bounded (:data:`~mqsdk.testing.helpers.WAIT`); nothing asserts on time.
+Which checks apply is decided by declarations, never by the transport's name: the
+capabilities the test declares (:data:`CAPABILITIES`: reliable or datagram, multicast,
+reconnect...), the socket-type pairs it carries (:data:`PATTERNS`), and one fact the
+transport itself declares by its class: a :class:`~mqsdk.plugin.StreamTransport`
+(connections are byte streams carrying ZMTP) gets the checks only a byte stream can fail.
+A check whose declaration is missing is skipped saying which; the whole battery is skipped
+with the plugin's own reason where ``available()`` says no (or the declaration's
+``unavailable`` does), unless the environment variable ``MQSDK_TEST_REQUIRE_TRANSPORTS``
+(comma-separated schemes) names the scheme: then it fails, so that a run which must prove
+a transport (the VM kernel test) cannot pass by skipping.
+
+Every wait is bounded (:attr:`TransportUnderTest.wait`); nothing asserts on time.
 """
 
 from __future__ import annotations
 
 import errno
+import os
+import re
+import select
+import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -38,6 +53,7 @@ import pytest
 
 import mqsdk
 from mqsdk.monitor import Event
+from mqsdk.plugin import READ, WRITE, StreamTransport
 from mqsdk.testing.helpers import WAIT, EventLog, wait_until
 
 __all__ = [
@@ -45,14 +61,24 @@ __all__ = [
     "CLASSIC_PATTERNS",
     "DEFAULT_CAPABILITIES",
     "PATTERNS",
+    "REQUIRE_ENV",
     "TransportConformance",
     "TransportKit",
     "TransportUnderTest",
+    "skip_unless_supported",
 ]
 
+REQUIRE_ENV = "MQSDK_TEST_REQUIRE_TRANSPORTS"
+"""Comma-separated schemes that must run here: their "not supported" skips become failures."""
+
 CAPABILITIES: dict[str, str] = {
+    "reliable": "nothing sent is lost or reordered while the peers are connected and within "
+    "the high-water marks: a burst sent before the receiver reads arrives whole",
+    "datagram": "a message travels as one datagram of at most max_message_size bytes; a "
+    "larger one is refused at send with EMSGSIZE",
+    "multicast": "every receiver on one endpoint gets what a sender sends there",
     "reconnect": "the connecting side retries (visible as CONNECT_RETRIED) and reconnects "
-    "to a binding side that restarted",
+    "to a binding side that restarted at the same endpoint",
     "connection_events": "connections report libzmq's lifecycle events (LISTENING, ACCEPTED, "
     "CONNECTED, HANDSHAKE_SUCCEEDED, DISCONNECTED, CLOSED)",
     "exclusive_bind": "binding an endpoint that is bound already fails with EADDRINUSE "
@@ -66,7 +92,12 @@ CAPABILITIES: dict[str, str] = {
 }
 """Capabilities a transport may declare, and what declaring one promises."""
 
-DEFAULT_CAPABILITIES = frozenset(CAPABILITIES) - {"stream", "wildcard_bind"}
+DEFAULT_CAPABILITIES = frozenset(CAPABILITIES) - {
+    "datagram",
+    "multicast",
+    "stream",
+    "wildcard_bind",
+}
 """The default: what a connection-oriented stream transport offers (``stream`` and
 ``wildcard_bind`` are declared explicitly, the latter with ``wildcard_endpoint``)."""
 
@@ -87,11 +118,25 @@ a datagram transport narrows it down, e.g. ``frozenset({"RADIO/DISH"})`` for udp
 ``frozenset({"PUB/SUB", "XPUB/XSUB"})`` for pgm."""
 
 _PRIMARY_ORDER = ("PUSH/PULL", "PAIR", "DEALER/ROUTER", "PUB/SUB", "XPUB/XSUB", "RADIO/DISH")
+_ONE_WAY = frozenset({"PUB/SUB", "XPUB/XSUB", "RADIO/DISH"})
 HUGE = 8 * 1024 * 1024
+LARGE = 1024 * 1024
+BURST = 500  # within the default high-water marks, so a PUB (which drops) keeps them all
 
 
 def _same(endpoint: str) -> str:
     return endpoint
+
+
+def skip_unless_supported(scheme: str, reason: str) -> None:
+    """Skip the running test with ``reason`` if it is not empty; fail instead when
+    ``MQSDK_TEST_REQUIRE_TRANSPORTS`` names ``scheme`` (the support must be there)."""
+    if not reason:
+        return
+    required = {s.strip() for s in os.environ.get(REQUIRE_ENV, "").split(",") if s.strip()}
+    if scheme in required:
+        pytest.fail(f"{REQUIRE_ENV} requires {scheme}:// here, but: {reason}")
+    pytest.skip(reason)
 
 
 @dataclass(frozen=True)
@@ -112,7 +157,16 @@ class TransportUnderTest:
     :param binders: the socket types that may bind (None: any); udp says ``{"DISH"}``,
         so only RADIOs connect. Tests bind the allowed side.
     :param max_message_size: the largest message the transport carries (None: no limit
-        of its own); the huge-message test sends ``min(8 MiB, max_message_size)`` bytes.
+        of its own); the huge-message test sends ``min(8 MiB, max_message_size)`` bytes,
+        and ``datagram`` needs it.
+    :param bad_endpoints: ``(endpoint, for bind?)`` pairs that ``bind``/``connect`` must
+        refuse at once with an :class:`~mqsdk.EndpointError` that names the scheme.
+    :param check_last_endpoint: called with the endpoint bound and ``last_endpoint``;
+        asserts that the latter is what libzmq would report.
+    :param unavailable: why the kit cannot run here although ``available()`` says yes
+        (vmci talks to other machines, but to itself only with vsock loopback), or "".
+    :param wait: the upper bound, in seconds, of every wait and socket timeout (longer
+        where the tests run under emulation).
     """
 
     scheme: str
@@ -127,6 +181,10 @@ class TransportUnderTest:
     max_message_size: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
     """Socket options every test socket gets (on top of linger 0 and the timeouts)."""
+    bad_endpoints: Sequence[tuple[str, bool]] = ()
+    check_last_endpoint: Callable[[str, str], None] | None = None
+    unavailable: Callable[[], str] | None = None
+    wait: float = WAIT
 
     def __post_init__(self) -> None:
         unknown = set(self.capabilities) - set(CAPABILITIES)
@@ -139,6 +197,10 @@ class TransportUnderTest:
             raise ValueError(f"unknown patterns {sorted(unknown)}; known: {', '.join(PATTERNS)}")
         if "wildcard_bind" in self.capabilities and self.wildcard_endpoint is None:
             raise ValueError("wildcard_bind needs wildcard_endpoint")
+        if "datagram" in self.capabilities and self.max_message_size is None:
+            raise ValueError("datagram needs max_message_size (the largest datagram)")
+        if {"datagram", "reliable"} <= self.capabilities:
+            raise ValueError("a transport is reliable or datagram, not both")
 
     def require(self, capability: str) -> None:
         """Skip the calling test unless the transport declares ``capability``."""
@@ -166,23 +228,32 @@ class TransportKit:
 
     def __init__(self, under_test: TransportUnderTest) -> None:
         self.under_test = under_test
+        self.wait = under_test.wait
         self.ctx = mqsdk.Context()
         self.events = EventLog()
         self.ctx.registry.register_observer(self.events)
         self._sockets: list[mqsdk.Socket] = []
+        info = self.ctx.registry.find_component("transport", under_test.scheme)
+        self.transport_class: type | None = None if info is None else info.cls
+
+    @property
+    def is_stream_transport(self) -> bool:
+        """Declared by the transport itself: its connections are byte streams (ZMTP)."""
+        cls = self.transport_class
+        return cls is not None and issubclass(cls, StreamTransport)
 
     def socket(self, socket_type: str, **options: Any) -> mqsdk.Socket:
         """A socket with linger 0 and bounded send/receive timeouts."""
         try:
             self.ctx.registry.pattern(socket_type)
         except mqsdk.MQError as exc:
-            pytest.skip(f"no {socket_type} pattern plugin here: {exc}")
+            skip_unless_supported(self.under_test.scheme, f"no {socket_type} pattern here: {exc}")
         sock = self.ctx.socket(socket_type)
         self._sockets.append(sock)
         settings = {
             "linger": 0,
-            "rcvtimeo": int(WAIT * 1000),
-            "sndtimeo": int(WAIT * 1000),
+            "rcvtimeo": int(self.wait * 1000),
+            "sndtimeo": int(self.wait * 1000),
             **self.under_test.options,
             **options,
         }
@@ -224,7 +295,13 @@ class TransportKit:
         second = self.socket(second_type, **options)
         binder, connecter = (first, second) if first_binds else (second, first)
         connecter.connect(self.bind(binder))
-        link = Link(pair, first, second)
+        link = Link(pair, first, second, self.wait)
+        link.ready()
+        return link
+
+    def link(self, pair: str, first: mqsdk.Socket, second: mqsdk.Socket) -> Link:
+        """``first`` and ``second``, already bound and connected, made ready."""
+        link = Link(pair, first, second, self.wait)
         link.ready()
         return link
 
@@ -240,8 +317,8 @@ class TransportKit:
             done.set()
 
         threading.Thread(target=term, name="kit: ctx.term", daemon=True).start()
-        if not done.wait(WAIT):
-            pytest.fail(f"Context.term() did not return within {WAIT} s (a connection hangs?)")
+        if not done.wait(self.wait):
+            pytest.fail(f"Context.term() did not return within {self.wait} s (a connection hangs?)")
 
 
 class Link:
@@ -250,38 +327,41 @@ class Link:
 
     GROUP = "kit"
 
-    def __init__(self, pair: str, first: mqsdk.Socket, second: mqsdk.Socket) -> None:
+    def __init__(self, pair: str, first: mqsdk.Socket, second: mqsdk.Socket, wait: float) -> None:
         self.pair = pair
         self.first = first
         self.second = second
+        self.wait = wait
 
     def ready(self) -> None:
+        """Make the pair ready to carry messages. Where messages flow one way, a
+        subscription or JOIN reaches the sender asynchronously (over multicast or udp not
+        at all): probe until one arrives, then flush the probes still in flight."""
         if self.pair == "PUB/SUB":
             self.second.subscribe(b"")
-            self.first.wait_for_subscribers(1, timeout=WAIT)
         elif self.pair == "XPUB/XSUB":
             self.second.send(b"\x01")  # subscribe to everything
             assert self.first.recv() == b"\x01", "XPUB did not receive the subscription"
         elif self.pair == "RADIO/DISH":
-            self._join()
+            self.second.join(self.GROUP)
+        if self.pair in _ONE_WAY:
+            self.probe()
 
-    def _join(self) -> None:
-        """A DISH's JOIN reaches the RADIO asynchronously (and over udp not at all): probe
-        until one arrives, then flush the probes still in flight with a marker."""
-        self.second.join(self.GROUP)
-        deadline = time.monotonic() + WAIT
+    def probe(self, marker: bytes = b"joined") -> None:
+        """Send probes until the receiver gets one, then ``marker``; read up to it."""
+        deadline = time.monotonic() + self.wait
         while True:
-            self._radio_send(b"probe")
+            self.send([b"probe"])
             if self.second.poll(50):
                 break
-            assert time.monotonic() < deadline, f"the DISH received nothing within {WAIT} s"
-        self._radio_send(b"joined")
-        while bytes(self.second.recv()) != b"joined":
-            pass
+            assert time.monotonic() < deadline, f"{self.pair}: nothing arrived within {self.wait} s"
+        self.drain_until(marker)
 
-    def _radio_send(self, data: bytes, flags: int = 0) -> None:
-        send: Any = self.first.send
-        send(data, flags, group=self.GROUP)
+    def drain_until(self, marker: bytes) -> None:
+        """Send ``marker`` and read (dropping probes) until it arrives."""
+        self.send([marker])
+        while (got := self.recv()) != [marker]:
+            assert got == [b"probe"], f"{self.pair}: {_short(got)} before {marker!r}"
 
     def check(self, message: list[bytes]) -> None:
         """Send ``message`` and assert that it arrives whole."""
@@ -292,7 +372,8 @@ class Link:
     def send(self, message: list[bytes], flags: int = 0) -> None:
         if self.pair == "RADIO/DISH":
             (frame,) = message
-            self._radio_send(frame, flags)
+            send: Any = self.first.send
+            send(frame, flags, group=self.GROUP)
         else:
             self.first.send_multipart(message, flags)
 
@@ -310,28 +391,64 @@ def _short(message: list[bytes]) -> str:
 class TransportConformance:
     """The battery. Needs a ``mqsdk_transport`` fixture returning a
     :class:`TransportUnderTest` (the ``mqsdk.testing`` pytest plugin provides one from
-    ``--mqsdk-transport``, or define your own in ``conftest.py``)."""
+    ``--mqsdk-transport``, or define your own in ``conftest.py`` or the test module)."""
 
     stress_connects: ClassVar[int] = 20
     """How many connect-then-close cycles the close-while-connecting test runs."""
 
     @pytest.fixture
     def kit(self, mqsdk_transport: TransportUnderTest) -> Iterator[TransportKit]:
+        scheme = mqsdk_transport.scheme
         kit = TransportKit(mqsdk_transport)
-        info = kit.ctx.registry.find_component("transport", mqsdk_transport.scheme)
-        if info is None:
+        try:
+            info = kit.ctx.registry.find_component("transport", scheme)
+            if info is None:
+                pytest.fail(
+                    f"no transport plugin registers {scheme!r}: is its distribution "
+                    "installed (pip install -e .) with an mqsdk.plugins entry point?"
+                )
+            if not info.availability:
+                skip_unless_supported(scheme, f"{scheme}: {info.availability.reason}")
+            if mqsdk_transport.unavailable is not None:
+                skip_unless_supported(scheme, mqsdk_transport.unavailable())
+        except BaseException:
             kit.close()
-            pytest.fail(
-                f"no transport plugin registers {mqsdk_transport.scheme!r}: is its "
-                "distribution installed (pip install -e .) with an mqsdk.plugins entry point?"
-            )
-        if not info.availability:
-            kit.close()
-            pytest.skip(f"{mqsdk_transport.scheme}: {info.availability.reason}")
+            raise
         try:
             yield kit
         finally:
             kit.close()
+
+    # -- endpoints ---------------------------------------------------------------------
+
+    def test_last_endpoint(self, kit: TransportKit) -> None:
+        """``last_endpoint`` names the transport and what was bound (the port an
+        ephemeral bind got), and a peer reaches the socket through it."""
+        under_test = kit.under_test
+        sock = kit.socket(kit.binder_type())
+        endpoint = under_test.bind_endpoint()
+        sock.bind(endpoint)
+        last = sock.last_endpoint.decode()
+        assert last.startswith(f"{under_test.scheme}://"), last
+        if "ephemeral_port" in under_test.capabilities:
+            assert "*" not in last.rpartition(":")[2], f"no port chosen: {last}"
+        if under_test.check_last_endpoint is not None:
+            under_test.check_last_endpoint(endpoint, last)
+
+    def test_bad_endpoints_are_refused(self, kit: TransportKit) -> None:
+        """Each declared bad endpoint is refused at once with an EndpointError naming the
+        scheme, and the socket goes on working."""
+        under_test = kit.under_test
+        if not under_test.bad_endpoints:
+            pytest.skip(f"the {under_test.scheme} transport declares no bad_endpoints")
+        sock = kit.socket(kit.binder_type())
+        for endpoint, bind in under_test.bad_endpoints:
+            action = sock.bind if bind else sock.connect
+            # The message names the scheme, or, from a wrapper (chaos+tcp), the inner one.
+            scheme = endpoint.split("://")[0].rpartition("+")[2]
+            with pytest.raises(mqsdk.EndpointError, match=re.escape(f"{scheme}://")):
+                action(endpoint)
+        sock.bind(under_test.bind_endpoint())
 
     # -- connecting to nothing ---------------------------------------------------------
 
@@ -344,7 +461,7 @@ class TransportConformance:
         sock = kit.socket(receiver_type if receives else sender_type, reconnect_ivl=20)
         sock.connect(kit.unused_endpoint())
         if "reconnect" in under_test.capabilities:
-            kit.events.wait(sock, Event.CONNECT_RETRIED, count=2)
+            kit.events.wait(sock, Event.CONNECT_RETRIED, count=2, timeout=kit.wait)
         assert not [e for e in kit.events.of(sock) if e.event == Event.HANDSHAKE_SUCCEEDED]
         if receives:
             with pytest.raises(mqsdk.Again):
@@ -364,13 +481,11 @@ class TransportConformance:
             sock = kit.socket(first_type)
             sock.connect(endpoint)
             sock.close(linger=0)
-        if pair in {"PUB/SUB", "XPUB/XSUB", "RADIO/DISH"}:
+        if pair in _ONE_WAY:
             return  # the binder is the receiving side: nothing more to check generically
         sender = kit.socket(first_type)
         sender.connect(endpoint)
-        link = Link(pair, sender, binder)
-        link.ready()
-        link.check([b"after the storm"])
+        kit.link(pair, sender, binder).check([b"after the storm"])
 
     def test_duplicate_bind(self, kit: TransportKit) -> None:
         kit.under_test.require("exclusive_bind")
@@ -426,6 +541,20 @@ class TransportConformance:
             got += [link.recv()[0] for _ in range(100)]
         assert got == [b"%d" % n for n in range(2000)]
 
+    def test_a_burst_arrives_whole(self, kit: TransportKit) -> None:
+        """``reliable``: messages of every size sent back to back before the receiver
+        reads (within the high-water marks) all arrive, whole and in order."""
+        kit.under_test.require("reliable")
+        link = kit.pair(kit.under_test.primary)
+        limit = kit.under_test.max_message_size or 70000
+        sizes = [min(limit, n * 997 % 70000) for n in range(BURST)]
+        messages = [[bytes([n & 0xFF]) * size] for n, size in enumerate(sizes)]
+        for message in messages:
+            link.send(message)
+        for n, message in enumerate(messages):
+            got = link.recv()
+            assert got == message, f"message {n}: sent {_short(message)}, got {_short(got)}"
+
     def test_huge_message(self, kit: TransportKit) -> None:
         limit = kit.under_test.max_message_size
         size = HUGE if limit is None else min(HUGE, limit)
@@ -436,9 +565,59 @@ class TransportConformance:
         assert len(got) == 1 and len(got[0]) == size, f"received {_short(got)}"
         assert got[0] == payload, "the huge message arrived corrupted"
 
+    def test_large_message_each_way(self, kit: TransportKit) -> None:
+        """REQ/REP: a 1 MiB request (with a head frame) and a 1 MiB reply."""
+        kit.under_test.require_pattern("REQ/REP")
+        link = kit.pair("REQ/REP")
+        request = bytes(range(256)) * (LARGE // 256)
+        reply = request[::-1] + b"!"
+        link.check([b"head", request])
+        link.second.send(reply)
+        assert bytes(link.first.recv()) == reply, "the 1 MiB reply arrived corrupted"
+
+    def test_oversized_message_is_refused(self, kit: TransportKit) -> None:
+        """``datagram``: the largest message arrives; one byte more is refused at send
+        with EMSGSIZE, and the sockets go on working."""
+        under_test = kit.under_test
+        under_test.require("datagram")
+        assert under_test.max_message_size is not None
+        link = kit.pair(under_test.primary)
+        link.check([b"L" * under_test.max_message_size])
+        with pytest.raises(mqsdk.MQError) as caught:
+            link.send([b"O" * (under_test.max_message_size + 1)])
+        assert caught.value.errno == errno.EMSGSIZE, caught.value
+        link.check([b"still working"])
+
+    def test_every_receiver_on_the_endpoint_gets_each_message(self, kit: TransportKit) -> None:
+        """``multicast``: two receivers on the endpoint a sender sends to both get every
+        message, in order."""
+        under_test = kit.under_test
+        under_test.require("multicast")
+        pair = under_test.primary
+        sender_type, receiver_type = PATTERNS[pair]
+        sender = kit.socket(sender_type)
+        endpoint = kit.bind(sender)
+        links = []
+        for _ in range(2):
+            receiver = kit.socket(receiver_type)
+            receiver.connect(endpoint)
+            links.append(kit.link(pair, sender, receiver))
+        links[0].send([b"go"])  # one send reaches both; earlier probes are dropped
+        for link in links:
+            while (got := link.recv()) != [b"go"]:
+                assert got in ([b"probe"], [b"joined"]), _short(got)
+        messages = [[b"%d" % n] for n in range(50)]
+        for message in messages:
+            links[0].send(message)
+        for index, link in enumerate(links):
+            received = [link.recv() for _ in messages]
+            assert received == messages, f"receiver {index} got {received[:5]}..."
+
     # -- connections -----------------------------------------------------------------
 
     def test_reconnect_after_binder_restarts(self, kit: TransportKit) -> None:
+        """The binding side closes and a new socket binds the same endpoint: the
+        connecting side notices, reconnects (counted in its stats) and delivers."""
         under_test = kit.under_test
         under_test.require("reconnect")
         pair = under_test.primary
@@ -448,16 +627,14 @@ class TransportConformance:
         binder.bind(under_test.bind_endpoint())
         bound = binder.last_endpoint.decode()
         sender.connect(under_test.connect_endpoint(bound))
-        link = Link(pair, sender, binder)
-        link.ready()
-        link.check([b"before"])
+        kit.link(pair, sender, binder).check([b"before"])
         binder.close(linger=0)
-        kit.events.wait(sender, Event.DISCONNECTED)
+        kit.events.wait(sender, Event.DISCONNECTED, timeout=kit.wait)
         restarted = kit.socket(second_type)
-        _bind_again(restarted, under_test.rebind_endpoint(bound))
-        link = Link(pair, sender, restarted)
-        link.ready()
-        link.check([b"after"])
+        _bind_again(restarted, under_test.rebind_endpoint(bound), kit.wait)
+        assert restarted.last_endpoint.decode() == bound, "rebinding did not get the endpoint"
+        kit.link(pair, sender, restarted).check([b"after", b"restart"][: _frames(pair)])
+        assert sender.stats["reconnects"] >= 1, sender.stats
 
     def test_lifecycle_events(self, kit: TransportKit) -> None:
         kit.under_test.require("connection_events")
@@ -468,22 +645,22 @@ class TransportConformance:
         bound = binder.last_endpoint.decode()
         connecter = kit.socket(first_type)
         connecter.connect(kit.under_test.connect_endpoint(bound))
-        events = kit.events
-        (listening,) = events.wait(binder, Event.LISTENING)
+        events, wait = kit.events, kit.wait
+        (listening,) = events.wait(binder, Event.LISTENING, timeout=wait)
         assert listening.endpoint == bound
-        events.wait(binder, Event.ACCEPTED)
-        events.wait(connecter, Event.CONNECTED)
-        events.wait(binder, Event.HANDSHAKE_SUCCEEDED)
-        events.wait(connecter, Event.HANDSHAKE_SUCCEEDED)
+        events.wait(binder, Event.ACCEPTED, timeout=wait)
+        events.wait(connecter, Event.CONNECTED, timeout=wait)
+        events.wait(binder, Event.HANDSHAKE_SUCCEEDED, timeout=wait)
+        events.wait(connecter, Event.HANDSHAKE_SUCCEEDED, timeout=wait)
         order = events.names(connecter)
         assert order.index("CONNECTED") < order.index("HANDSHAKE_SUCCEEDED"), order
         order = events.names(binder)
         assert order.index("LISTENING") < order.index("ACCEPTED"), order
         assert order.index("ACCEPTED") < order.index("HANDSHAKE_SUCCEEDED"), order
         connecter.close(linger=0)
-        events.wait(binder, Event.DISCONNECTED)
+        events.wait(binder, Event.DISCONNECTED, timeout=wait)
         binder.unbind(bound)
-        (closed,) = events.wait(binder, Event.CLOSED)
+        (closed,) = events.wait(binder, Event.CLOSED, timeout=wait)
         assert closed.endpoint == bound
         assert not [e for e in events.of(binder) if "FAILED" in (e.event.name or "")], events.names(
             binder
@@ -498,9 +675,7 @@ class TransportConformance:
         endpoint = kit.bind(binder, under_test.wildcard_endpoint)
         sender = kit.socket(first_type)
         sender.connect(endpoint)
-        link = Link(under_test.primary, sender, binder)
-        link.ready()
-        link.check([b"via wildcard"])
+        kit.link(under_test.primary, sender, binder).check([b"via wildcard"])
 
     def test_ephemeral_port(self, kit: TransportKit) -> None:
         under_test = kit.under_test
@@ -512,9 +687,7 @@ class TransportConformance:
         for binder, endpoint in zip(binders, endpoints, strict=True):
             sender = kit.socket(first_type)
             sender.connect(endpoint)
-            link = Link(under_test.primary, sender, binder)
-            link.ready()
-            link.check([endpoint.encode()])
+            kit.link(under_test.primary, sender, binder).check([endpoint.encode()])
 
     def test_hwm(self, kit: TransportKit) -> None:
         """PUSH to a PULL that does not read: sends stop with Again (NOBLOCK) and time out
@@ -525,7 +698,7 @@ class TransportConformance:
         push = kit.socket("PUSH", sndhwm=5, sndtimeo=100)
         push.connect(kit.bind(pull))
         if "connection_events" in kit.under_test.capabilities:
-            kit.events.wait(push, Event.HANDSHAKE_SUCCEEDED)
+            kit.events.wait(push, Event.HANDSHAKE_SUCCEEDED, timeout=kit.wait)
         payload = b"h" * 65536
         limit = 4000  # 250 MiB: far beyond any OS socket buffer
         sent = 0
@@ -540,7 +713,7 @@ class TransportConformance:
         for n in range(sent):
             got = [bytes(f) for f in pull.recv_multipart()]
             assert got[0] == b"%d" % n, f"message {n} lost or reordered: got {got[0]!r}"
-        push.set("sndtimeo", int(WAIT * 1000))
+        push.set("sndtimeo", int(kit.wait * 1000))
         push.send_multipart([b"room again", b""])
         assert [bytes(f) for f in pull.recv_multipart()] == [b"room again", b""]
 
@@ -560,10 +733,35 @@ class TransportConformance:
             assert peer == server_id
             received += data
             assert b"raw bytes".startswith(received), received
-        wait_until(lambda: bool(server.peers), "the STREAM server lists its peer")
+        wait_until(lambda: bool(server.peers), "the STREAM server lists its peer", kit.wait)
+
+    def test_a_peer_that_speaks_no_zmtp_is_dropped(self, kit: TransportKit) -> None:
+        """Stream transports: a connection made with the transport's own ``connect`` (and
+        ``wrap``/``handshake``, where it has them) that sends an HTTP request instead of a
+        ZMTP greeting is closed by the binding socket, which goes on serving."""
+        transport_class = kit.transport_class
+        if transport_class is None or not issubclass(transport_class, StreamTransport):
+            pytest.skip(f"{kit.under_test.scheme} is a message transport: no byte stream")
+        pair = kit.under_test.primary
+        first_type, second_type = PATTERNS[pair]
+        binder = kit.socket(second_type)
+        endpoint = kit.bind(binder)
+        raw = _raw_connection(transport_class(), endpoint, binder.transport_options(), kit.wait)
+        try:
+            _send_all(raw, b"GET / HTTP/1.1\r\nHost: kit\r\n\r\n" + b"\0" * 64, kit.wait)
+            _wait_for_close(raw, kit.wait)
+        finally:
+            raw.close()
+        sender = kit.socket(first_type)
+        sender.connect(endpoint)
+        kit.link(pair, sender, binder).check([b"still serving"])
 
 
-def _bind_again(sock: mqsdk.Socket, endpoint: str) -> None:
+def _frames(pair: str) -> int:
+    return 1 if pair == "RADIO/DISH" else 2
+
+
+def _bind_again(sock: mqsdk.Socket, endpoint: str, timeout: float) -> None:
     """Bind where a closed socket was bound (the OS may take a moment to free it)."""
 
     def attempt() -> bool:
@@ -575,4 +773,58 @@ def _bind_again(sock: mqsdk.Socket, endpoint: str) -> None:
             return False
         return True
 
-    wait_until(attempt, f"{endpoint} can be bound again after its socket closed")
+    wait_until(attempt, f"{endpoint} can be bound again after its socket closed", timeout)
+
+
+def _raw_connection(
+    transport: StreamTransport, endpoint: str, options: dict[str, Any], timeout: float
+) -> socket.socket:
+    """A connected socket to ``endpoint`` made by the transport itself, its own
+    handshake (TLS...) done: what a peer that does not speak ZMTP would have."""
+    address = transport.parse(endpoint.partition("://")[2], bind=False, options=options)
+    sock = transport.connect(address, options)
+    _, writable, _ = select.select([], [sock], [], timeout)
+    assert writable, f"connecting to {endpoint} did not finish within {timeout} s"
+    error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    assert error == 0, f"connecting to {endpoint}: {os.strerror(error)}"
+    transport.accepted(sock, options)
+    wrapped = transport.wrap(sock, address, options, server_side=False) or sock
+    deadline = time.monotonic() + timeout
+    while want := transport.handshake(wrapped):
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"the {endpoint} transport handshake did not finish"
+        readers = [wrapped] if want & READ else []
+        writers = [wrapped] if want & WRITE else []
+        select.select(readers, writers, [], remaining)
+    return wrapped
+
+
+def _send_all(sock: socket.socket, data: bytes, timeout: float) -> None:
+    """Send ``data``, or stop where the peer closed the connection already (it may
+    refuse the first bytes before the rest is written)."""
+    view = memoryview(data)
+    deadline = time.monotonic() + timeout
+    while view:
+        try:
+            view = view[sock.send(view) :]
+        except BlockingIOError:
+            assert time.monotonic() < deadline, "the peer read nothing"
+            select.select([], [sock], [], 0.05)
+        except (BrokenPipeError, ConnectionResetError):
+            return
+
+
+def _wait_for_close(sock: socket.socket, timeout: float) -> None:
+    """Read until end of stream or reset, bounded by ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"the binding socket kept a non-ZMTP peer for {timeout} s"
+        select.select([sock], [], [], remaining)
+        try:
+            if not sock.recv(4096):
+                return
+        except BlockingIOError:
+            continue
+        except OSError:  # reset: closed as well
+            return

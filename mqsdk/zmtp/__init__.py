@@ -12,6 +12,8 @@ bytes come out, so one implementation serves blocking, threaded and asyncio engi
   parsers, :class:`Metadata`, :class:`PeerError`.
 * :mod:`mqsdk.zmtp.null`: the NULL mechanism (import it from there; it builds on
   :mod:`mqsdk.mechanism`, which builds on this package).
+* :mod:`mqsdk.zmtp.connection`: one connection as a state machine (greeting, handshake,
+  ZAP, PING/PONG) that the stream engine drives; imported from there for the same reason.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ plan replays to the same bytes. Everything is restored afterwards.
 
 :class:`Handshake` follows the engine's contract (``mqsdk/mechanism.py``): ``on_command``
 only while the target is not done and waits for no ZAP verdict; items after the
-handshake go to ``decode_items`` for CURVE; a message before the end is the engine's
+handshake go to CURVE's traffic codec; a message before the end is the engine's
 protocol error. A plan may end with a *probe*: one command delivered after the target
 is done, refused, or while its ZAP verdict is withheld. That is outside the contract,
 so the only requirement is the security one: the command must not complete a
@@ -342,9 +342,10 @@ class Handshake:
             raise InvariantViolation(f"the target sent frames the decoder refuses: {exc}") from exc
         for item in items:
             if self.peer.done:
-                if self.peer.wraps_messages:
+                codec = self.peer.traffic_codec()
+                if codec is not None:
                     try:
-                        self.peer.decode_items([item])
+                        codec.decode_items([item])
                     except ProtocolError:
                         return "rejected-by-peer"
                 continue
@@ -425,9 +426,10 @@ class Handshake:
         if target.done:
             # What follows the handshake in the same read is traffic (the engine's
             # _activate); CURVE decrypts it, the others hand it on unchanged.
-            if target.wraps_messages:
+            codec = target.traffic_codec()
+            if codec is not None:
                 try:
-                    target.decode_items([item])
+                    codec.decode_items([item])
                 except ProtocolError:
                     return "rejected-traffic"
             return ""
@@ -591,7 +593,9 @@ def run_traffic(plan: dict[str, Any]) -> str:
         shake = Handshake(handshake_plan, crypto)
         shake.run()
         server, client = shake.target, shake.peer
-        sender, receiver = (server, client) if plan["server_sends"] else (client, server)
+        sending, receiving = (server, client) if plan["server_sends"] else (client, server)
+        sender, receiver = sending.traffic_codec(), receiving.traffic_codec()
+        assert sender is not None and receiver is not None
         boxes = 0
 
         def mutate_plaintext(plain: bytes) -> bytes:

@@ -638,16 +638,20 @@ class _FakeUdpSocket:
 
 
 class _FakeOwner:
-    """What a DishPipe and the udp reader use of the socket that owns them."""
+    """What a DishPipe and the udp reader use of the SocketHandle that owns them."""
 
     def __init__(self) -> None:
         self.stats = dict.fromkeys(("msgs_in", "bytes_in", "dropped_hwm"), 0)
 
-    def _received(self, messages: int, nbytes: int) -> None:
+    def count_received(self, messages: int, nbytes: int) -> None:
         self.stats["msgs_in"] += messages
         self.stats["bytes_in"] += nbytes
 
-    def _pipe_readable(self, pipe: Any) -> None:
+    def count_dropped(self, kind: str, messages: int = 1) -> None:
+        key = "dropped_hwm" if kind == "hwm" else f"dropped_{kind}"
+        self.stats[key] = self.stats.get(key, 0) + messages
+
+    def pipe_readable(self, pipe: Any) -> None:
         pass
 
 
@@ -672,7 +676,7 @@ def execute_udp(inp: Input) -> str:
     from mqsdk_transport_udp.transport import DishPipe, _Reader
 
     owner = _FakeOwner()
-    pipe = DishPipe(owner, "udp://127.0.0.1:5555", 1000, inp["rcvhwm"])
+    pipe = DishPipe(owner, "udp://127.0.0.1:5555", 1000, inp["rcvhwm"])  # type: ignore[arg-type]
     sock = _FakeUdpSocket(inp["datagrams"])
     reader = _Reader(sock, pipe)  # type: ignore[arg-type]
     for _ in range(len(inp["datagrams"]) + 1):

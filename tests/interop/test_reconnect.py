@@ -187,7 +187,7 @@ def test_blocked_recv_sees_a_reconnection_that_reuses_the_fd_number(
 
         def send_once_recv_waits() -> None:
             deadline = time.monotonic() + WAIT
-            while not pull._attended and time.monotonic() < deadline:
+            while not pull.io_policy.waiting_thread and time.monotonic() < deadline:
                 time.sleep(0.001)
             second.sendall(raw.frame(b"two"))
 

@@ -22,10 +22,8 @@ from mqsdk.zmtp import (
     Buffer,
     Command,
     FrameDecoder,
-    Item,
     PeerError,
     ProtocolErrorCode,
-    encode_command,
     encode_message,
     encode_metadata,
     error,
@@ -86,21 +84,14 @@ def test_null_is_a_concrete_mechanism_component() -> None:
     assert NullMechanism.kind == "mechanism"
     assert NullMechanism.name == "NULL"
     assert NullMechanism.number == 0
-    assert NullMechanism.wraps_messages is False
     assert NullMechanism.available()
     assert ZAP_ENDPOINT == "inproc://zeromq.zap.01"
 
 
-def test_identity_hooks_by_default() -> None:
+def test_null_leaves_the_traffic_alone() -> None:
+    # No codec: the engine's data path is plain ZMTP, with nothing per message.
     mech = null("PUSH")
-    out: list[Buffer] = []
-    assert mech.encode_message([b"a", b"b"], out) == 6
-    reference: list[Buffer] = []
-    encode_message([b"a", b"b"], reference)
-    assert out == reference
-    assert mech.encode_command(b"PING", b"\x00\x00") == encode_command(b"PING", b"\x00\x00")
-    items: list[Item] = [[b"x"], Command(b"PING", b"\x00\x00")]
-    assert mech.decode_items(items) is items
+    assert mech.traffic_codec() is None
 
 
 # -- handshakes -------------------------------------------------------------------------

@@ -16,6 +16,11 @@ def mqsdk_transport() -> TransportUnderTest:
         connect_endpoint=lambda e: e.replace("://0.0.0.0:", "://127.0.0.1:"),
         wildcard_endpoint="chaos+tcp://*:*",
         capabilities=DEFAULT_CAPABILITIES | {"stream", "wildcard_bind"},
+        bad_endpoints=[
+            ("chaos+tcp://127.0.0.1:5555?colour=blue", False),
+            ("chaos+tcp://127.0.0.1:5555?drop=2", True),
+            ("chaos+tcp://127.0.0.1", False),  # the inner transport's own refusal
+        ],
     )
 
 

@@ -21,6 +21,7 @@ def mqsdk_transport() -> TransportUnderTest:
         rebind_endpoint=lambda e: f"{e}?{SERVER}",
         wildcard_endpoint=f"chaos+tcp://*:*?{SERVER}",
         capabilities=DEFAULT_CAPABILITIES | {"stream", "wildcard_bind"},
+        bad_endpoints=[(f"chaos+tcp://127.0.0.1:5555?{CLIENT}&partial=2", False)],
     )
 
 

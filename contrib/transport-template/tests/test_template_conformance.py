@@ -17,18 +17,9 @@ def mqsdk_transport() -> TransportUnderTest:
         "template",
         bind_endpoint=lambda: "template://127.0.0.1:*",
         capabilities=DEFAULT_CAPABILITIES | {"stream"},
+        bad_endpoints=[("template://nowhere", False)],
     )
 
 
 class TestTemplateConformance(TransportConformance):
     pass
-
-
-def test_bad_endpoints_are_refused() -> None:
-    import mqsdk
-
-    with mqsdk.Context() as ctx:
-        sock = ctx.socket(mqsdk.PUSH)
-        with pytest.raises(mqsdk.EndpointError, match="not host:port"):
-            sock.connect("template://nowhere")
-        sock.close(linger=0)

@@ -34,6 +34,10 @@ def mqsdk_transport() -> Iterator[TransportUnderTest]:
             rebind_endpoint=lambda endpoint: f"{endpoint}?{server}",
             wildcard_endpoint=f"tls://*:*?{server}",
             capabilities=DEFAULT_CAPABILITIES | {"stream", "wildcard_bind"},
+            bad_endpoints=[
+                ("tls://127.0.0.1:5555?colour=blue", False),
+                ("tls://127.0.0.1:*", True),  # a server needs its certificate
+            ],
         )
 
 

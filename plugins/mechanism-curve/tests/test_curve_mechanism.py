@@ -85,13 +85,13 @@ def test_shared_key_computed_once_per_connection(monkeypatch: pytest.MonkeyPatch
     server, client = make_pair()
     handshake(server, client)
     for _ in range(10):
-        server.decode_items(wire([b"".join(_encoded(client, [b"m"]))]))
+        server.traffic_codec().decode_items(wire([b"".join(_encoded(client, [b"m"]))]))
     assert len(calls) == 2  # one per side, none per message
 
 
 def _encoded(mechanism: CurveMechanism, message: list[bytes]) -> list[Any]:
     out: list[Any] = []
-    mechanism.encode_message(message, out)
+    mechanism.traffic_codec().encode_message(message, out)
     return out
 
 
@@ -103,10 +103,10 @@ def test_messages_travel_in_message_frames_with_inner_flags() -> None:
     assert data[0] == 0x00 and data[1] == 33 + 3
     second = data[2 + 36 :]
     assert second[0] == 0x02
-    assert server.decode_items(wire([data])) == [[b"one", b"two" * 100]]
-    ping = client.encode_command(b"PING", b"\x00\x00")
+    assert server.traffic_codec().decode_items(wire([data])) == [[b"one", b"two" * 100]]
+    ping = client.traffic_codec().encode_command(b"PING", b"\x00\x00")
     assert ping[0] == 0x00
-    assert server.decode_items(wire([ping])) == [Command(b"PING", b"\x00\x00")]
+    assert server.traffic_codec().decode_items(wire([ping])) == [Command(b"PING", b"\x00\x00")]
 
 
 def test_nonces_must_grow() -> None:
@@ -114,10 +114,18 @@ def test_nonces_must_grow() -> None:
     handshake(server, client)
     first = b"".join(_encoded(client, [b"a"]))
     second = b"".join(_encoded(client, [b"b"]))
-    assert server.decode_items(wire([second])) == [[b"b"]]
+    assert server.traffic_codec().decode_items(wire([second])) == [[b"b"]]
     with pytest.raises(ProtocolError) as info:
-        server.decode_items(wire([first]))
+        server.traffic_codec().decode_items(wire([first]))
     assert info.value.code == 0x10000002
+
+
+def test_codec_is_offered_once_the_handshake_is_done() -> None:
+    server, client = make_pair()
+    with pytest.raises(RuntimeError):
+        server.traffic_codec()  # no session key yet
+    handshake(server, client)
+    assert server.traffic_codec() is server.traffic_codec()  # one per connection
 
 
 def test_multipart_split_across_batches() -> None:
@@ -126,8 +134,8 @@ def test_multipart_split_across_batches() -> None:
     pieces = _encoded(client, [b"head", b"tail"])
     data = b"".join(pieces)
     half = 2 + 33 + 4
-    assert server.decode_items(wire([data[:half]])) == []
-    assert server.decode_items(wire([data[half:]])) == [[b"head", b"tail"]]
+    assert server.traffic_codec().decode_items(wire([data[:half]])) == []
+    assert server.traffic_codec().decode_items(wire([data[half:]])) == [[b"head", b"tail"]]
 
 
 def test_server_refusal_sends_error() -> None:

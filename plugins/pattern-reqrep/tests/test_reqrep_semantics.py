@@ -32,17 +32,20 @@ def test_plugin_provides_the_four_types() -> None:
     assert (Req.sends_identity, Rep.sends_identity) == (True, False)
     assert (Dealer.sends_identity, Router.sends_identity) == (True, True)
     numbers: dict[str, Any] = vars(mqsdk)
-    for cls in (Req, Rep, Dealer, Router):
-        for option, number in cls.options.items():
+    classes = (Req, Rep, Dealer, Router)
+    declared = {cls.name: {s.name: s.number for s in cls.declared_options()} for cls in classes}
+    for options in declared.values():
+        for option, number in options.items():
             assert numbers[option.upper()] == number, option
-    assert Router.options == {
+    assert declared["ROUTER"] == {
         "router_mandatory": 33,
         "probe_router": 51,
         "router_handover": 56,
         "connect_routing_id": 61,
     }
-    assert Req.options["req_correlate"] == 52
-    assert Req.options["req_relaxed"] == 53
+    assert declared["REQ"] == {"probe_router": 51, "req_correlate": 52, "req_relaxed": 53}
+    assert declared["DEALER"] == {"probe_router": 51}
+    assert declared["REP"] == {}
 
 
 def test_context_makes_each_type(mctx: mqsdk.Context) -> None:

@@ -17,8 +17,10 @@ def mqsdk_transport() -> TransportUnderTest:
         "inproc",
         bind_endpoint=lambda: f"inproc://conformance-{next(_names)}",
         # No OS connections: no connection events and nothing to reconnect; names are
-        # chosen by the binder, so there is no wildcard or ephemeral form.
-        capabilities=frozenset({"exclusive_bind", "hwm"}),
+        # chosen by the binder, so there is no wildcard or ephemeral form. Whole messages
+        # move between queues: nothing is lost.
+        capabilities=frozenset({"reliable", "exclusive_bind", "hwm"}),
+        bad_endpoints=[("inproc://", True), ("inproc://", False)],
     )
 
 

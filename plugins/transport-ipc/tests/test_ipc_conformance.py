@@ -20,6 +20,7 @@ def mqsdk_transport() -> Iterator[TransportUnderTest]:
             # temporary path) is tested in test_ipc.py: the kit rebinds bound endpoints,
             # and that path goes with its socket.
             capabilities=(DEFAULT_CAPABILITIES | {"stream"}) - {"exclusive_bind", "ephemeral_port"},
+            bad_endpoints=[("ipc://", True), ("ipc:///tmp/" + "x" * 120, True)],
         )
 
 

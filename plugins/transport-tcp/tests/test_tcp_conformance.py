@@ -20,6 +20,12 @@ def mqsdk_transport() -> TransportUnderTest:
         connect_endpoint=_loopback,
         wildcard_endpoint="tcp://*:*",
         capabilities=DEFAULT_CAPABILITIES | {"stream", "wildcard_bind"},
+        bad_endpoints=[
+            ("tcp://127.0.0.1:notaport", True),
+            ("tcp://127.0.0.1", False),
+            ("tcp://127.0.0.1:99999", False),
+            ("tcp://*:5555", False),  # any address is for bind
+        ],
     )
 
 

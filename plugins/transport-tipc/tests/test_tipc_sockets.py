@@ -1,4 +1,5 @@
-"""The tipc transport on real AF_TIPC sockets, and mqsdk sockets talking ZMTP over it.
+"""The tipc transport on real AF_TIPC sockets, and mqsdk sockets talking ZMTP over it
+in the forms the transport kit (test_tipc_conformance.py) does not use.
 
 Every test here needs the tipc kernel module and skips with the plugin's own reason
 where ``TipcTransport.available()`` says no (the VM kernel test, .ci/vm-kernel-tests,
@@ -15,16 +16,13 @@ import re
 import select
 import socket
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from mqsdk_transport_tipc import TipcAddress, TipcTransport
 
 import mqsdk
-from mqsdk.testing.transport_conformance import (
-    StreamTransportConformance,
-    skip_unless_supported,
-)
+from mqsdk.testing.transports import skip_unless_supported
 
 WAIT = 30.0  # generous: these tests also run in an emulated (TCG) VM
 OPTIONS: dict[str, Any] = {"backlog": 16}
@@ -147,41 +145,6 @@ def test_connect_to_a_service_nobody_serves_fails(
 
 
 # --- mqsdk sockets over tipc ---------------------------------------------------------
-
-
-class TestTipcConformance(StreamTransportConformance):
-    """Bind a service range, connect by service name (the shared battery)."""
-
-    scheme = "tipc"
-    bad_endpoints: ClassVar[list[tuple[str, bool]]] = [
-        ("tipc://{5560,1}", True),  # a service name is for connect
-        ("tipc://{5560,0,3}", False),  # a range is for bind
-        ("tipc://<*>", False),
-        ("tipc://<1.0.0:1234>", True),
-        ("tipc://{63,0,3}", True),  # reserved type
-        ("tipc://{5560,4,3}", True),  # lower > upper
-        ("tipc://{5560,1}@1.0", False),
-        ("tipc://5560", False),
-    ]
-
-    def unavailable_reason(self) -> str:
-        return _unavailable()
-
-    def bind_endpoint(self) -> str:
-        return f"tipc://{{{next(_more_types)},0,3}}"
-
-    def connect_endpoint(self, last_endpoint: str) -> str:
-        service_type = _range_type(last_endpoint)
-        return f"tipc://{{{service_type},2}}"
-
-    def check_last_endpoint(self, bound: str, last_endpoint: str) -> None:
-        assert last_endpoint == f"tipc://{{{_range_type(bound)}, 0, 3}}"
-
-
-def _range_type(endpoint: str) -> int:
-    match = re.fullmatch(r"tipc://\{(\d+), ?0, ?3\}", endpoint)
-    assert match, f"not a tipc://{{type, 0, 3}} range: {endpoint}"
-    return int(match.group(1))
 
 
 @pytest.fixture

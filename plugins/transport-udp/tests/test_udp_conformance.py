@@ -1,5 +1,6 @@
-"""The transport conformance kit (mqsdk.testing) run against udp: RADIO/DISH only, DISH
-binds, RADIO connects, one datagram per message."""
+"""The transport kit (mqsdk.testing) run against udp, its datagram subset: RADIO/DISH
+only, DISH binds, RADIO connects, one datagram per message. (Multicast is tested in a
+network namespace by test_udp_multicast.py.)"""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ def mqsdk_transport() -> TransportUnderTest:
         wildcard_endpoint="udp://*:*",
         patterns=frozenset({"RADIO/DISH"}),
         binders=frozenset({"DISH"}),
-        # Connectionless: no connection events, nothing to reconnect, no HWM that blocks
-        # (a DISH drops beyond RCVHWM); the kernel's SO_REUSEADDR-free bind is exclusive.
-        capabilities=frozenset({"exclusive_bind", "wildcard_bind", "ephemeral_port"}),
+        # Connectionless datagrams: no connection events, nothing to reconnect, no HWM
+        # that blocks (a DISH drops beyond RCVHWM), so not "reliable"; the kernel's
+        # SO_REUSEADDR-free bind is exclusive.
+        capabilities=frozenset({"datagram", "exclusive_bind", "wildcard_bind", "ephemeral_port"}),
         max_message_size=8192 - 1 - len(b"kit"),  # one datagram: group length, group, body
+        bad_endpoints=[("udp://127.0.0.1", True), ("udp://127.0.0.1:notaport", True)],
     )
 
 

@@ -25,10 +25,7 @@ from mqsdk_transport_vmci.address import CID_ANY, PORT_ANY
 from mqsdk_transport_vmci.transport import PROBE_TIMEOUT, get_connect_timeout, loopback
 
 import mqsdk
-from mqsdk.testing.transport_conformance import (
-    StreamTransportConformance,
-    skip_unless_supported,
-)
+from mqsdk.testing.transports import skip_unless_supported
 
 WAIT = 30.0  # generous: these tests also run in an emulated (TCG) VM
 AF_VSOCK: int = getattr(socket, "AF_VSOCK", -1)
@@ -249,33 +246,6 @@ def test_raw_exchange_over_local_cid(sockets: list[socket.socket]) -> None:
     client.send(b"ping")
     readable, _, _ = select.select([server], [], [], WAIT)
     assert readable and server.recv(4) == b"ping"
-
-
-class TestVmciConformance(StreamTransportConformance):
-    """Bind any CID and port, connect to the local CID (the shared battery)."""
-
-    scheme = "vmci"
-    bad_endpoints: ClassVar[list[tuple[str, bool]]] = [
-        ("vmci://*:5555", False),  # any CID is for bind
-        ("vmci://@:*", False),  # any port is for bind
-        ("vmci://3", True),
-        ("vmci://x:5555", True),
-        ("vmci://3:http", False),
-        (f"vmci://{2**32 - 1}:5555", True),
-    ]
-
-    def unavailable_reason(self) -> str:
-        return LOOPBACK.reason if not LOOPBACK else ""
-
-    def bind_endpoint(self) -> str:
-        return "vmci://*:*"
-
-    def connect_endpoint(self, last_endpoint: str) -> str:
-        return f"vmci://@:{_port(last_endpoint)}"
-
-    def check_last_endpoint(self, bound: str, last_endpoint: str) -> None:
-        assert re.fullmatch(r"vmci://\*:\d+", last_endpoint), last_endpoint
-        assert _port(last_endpoint) != PORT_ANY
 
 
 @needs_loopback

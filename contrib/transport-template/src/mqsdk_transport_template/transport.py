@@ -13,9 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mqsdk.component import Availability
-from mqsdk.errors import EndpointError
-from mqsdk.transport import StreamTransport, start_connect
+from mqsdk.plugin import Availability, EndpointError, StreamTransport, start_connect
 
 __all__ = ["TemplateAddress", "TemplateTransport"]
 

@@ -25,7 +25,7 @@ import ssl
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
-from mqsdk.errors import EndpointError
+from mqsdk.plugin import EndpointError
 
 __all__ = ["SETTINGS", "TlsAddress", "parse_tls"]
 

@@ -14,8 +14,7 @@ import ssl
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from mqsdk.poller import READ, WRITE
-from mqsdk.transport import StreamTransport, start_connect
+from mqsdk.plugin import READ, WRITE, StreamTransport, start_connect
 
 from .address import TlsAddress, parse_tls, resolve
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mqsdk.hookspecs import hookimpl
-from mqsdk.mechanism import Mechanism
+from mqsdk.plugin import Mechanism, hookimpl
 from mqsdk_mechanism_curve.mechanism import CurveMechanism, curve_keypair, curve_public
 
 __all__ = ["CurveMechanism", "curve_keypair", "curve_public", "mqsdk_mechanisms"]

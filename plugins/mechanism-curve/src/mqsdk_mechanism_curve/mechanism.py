@@ -25,10 +25,16 @@ import struct
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
-from mqsdk.component import Availability
-from mqsdk.errors import MQError, ProtocolError
-from mqsdk.mechanism import Mechanism, ZapReply, ZapRequest
-from mqsdk.z85 import z85_decode, z85_encode
+from mqsdk.plugin import (
+    Availability,
+    Mechanism,
+    MQError,
+    ProtocolError,
+    ZapReply,
+    ZapRequest,
+    z85_decode,
+    z85_encode,
+)
 from mqsdk.zmtp.commands import PeerError, error, parse_error
 from mqsdk.zmtp.constants import (
     ERROR,
@@ -39,6 +45,7 @@ from mqsdk.zmtp.constants import (
     ProtocolErrorCode,
 )
 from mqsdk.zmtp.frames import Buffer, Command, Item, encode_command, encode_message
+from mqsdk_mechanism_curve.options import CurveOptions
 
 try:
     from nacl import bindings as _nacl
@@ -97,7 +104,7 @@ class CurveMechanism(Mechanism):
 
     name: ClassVar[str] = "CURVE"
     number: ClassVar[int] = 2
-    wraps_messages: ClassVar[bool] = True
+    option_model = CurveOptions
     handshake_frame_limit: ClassVar[int] = 8192
     """HELLO and WELCOME have fixed sizes; INITIATE and READY carry metadata."""
 
@@ -119,7 +126,7 @@ class CurveMechanism(Mechanism):
         self._shared = b""  # beforenm(peer transient, own transient secret)
         self._send_prefix = b"CurveZMQMESSAGES" if as_server else b"CurveZMQMESSAGEC"
         self._recv_prefix = b"CurveZMQMESSAGEC" if as_server else b"CurveZMQMESSAGES"
-        self._parts: list[bytes] = []  # a multipart message being received
+        self._codec: CurveCodec | None = None
         self._transient_public, self._transient_secret = _nacl.crypto_box_keypair()
         self._peer_transient = b""
         self._cookie_key = b""
@@ -348,8 +355,56 @@ class CurveMechanism(Mechanism):
 
     # -- traffic -------------------------------------------------------------------------
 
+    def traffic_codec(self) -> CurveCodec:
+        """Every frame after the handshake goes in a MESSAGE box (see :class:`CurveCodec`)."""
+        if not self._done:
+            raise RuntimeError("the CURVE handshake is not done: no session key yet")
+        if self._codec is None:
+            self._codec = CurveCodec(
+                self._shared,
+                self._send_prefix,
+                self._recv_prefix,
+                self._send_nonce,
+                self._recv_nonce,
+            )
+        return self._codec
+
+
+class CurveCodec:
+    """One connection's CURVE traffic after the handshake: each frame boxed with the
+    session key into a MESSAGE (a ZMTP *message* frame, flags ``00``, MORE never set),
+    with an inner flags byte (``01`` MORE, ``02`` COMMAND). Received short nonces must
+    grow strictly; the send nonces go on from the handshake's."""
+
+    __slots__ = (
+        "_parts",
+        "_recv_nonce",
+        "_recv_prefix",
+        "_send_nonce",
+        "_send_prefix",
+        "_shared",
+        "decoded_before_error",
+    )
+
+    def __init__(
+        self,
+        shared: bytes,
+        send_prefix: bytes,
+        recv_prefix: bytes,
+        send_nonce: int,
+        recv_nonce: int,
+    ) -> None:
+        self._shared = shared
+        self._send_prefix = send_prefix
+        self._recv_prefix = recv_prefix
+        self._send_nonce = send_nonce
+        self._recv_nonce = recv_nonce
+        self._parts: list[bytes] = []  # a multipart message being received
+        self.decoded_before_error: list[Item] = []
+
     def _box(self, flags: int, payload: Buffer, out: list[Buffer]) -> int:
-        nonce = self._next_nonce()
+        self._send_nonce += 1
+        nonce = _NONCE.pack(self._send_nonce)
         box = _nacl.crypto_box_afternm(
             bytes((flags,)) + payload, self._send_prefix + nonce, self._shared
         )
@@ -367,6 +422,16 @@ class CurveMechanism(Mechanism):
         out: list[Buffer] = []
         self._box(_FLAG_COMMAND, bytes((len(name),)) + name + data, out)
         return b"".join(out)
+
+    def _take_nonce(self, nonce: bytes) -> None:
+        value = _NONCE.unpack(nonce)[0]
+        if value <= self._recv_nonce:
+            raise ProtocolError(
+                f"CURVE: nonce {value} does not follow {self._recv_nonce} (replayed or "
+                "reordered box)",
+                _Code.ZMTP_INVALID_SEQUENCE,
+            )
+        self._recv_nonce = value
 
     def decode_items(self, items: list[Item]) -> list[Item]:
         result: list[Item] = []
@@ -411,4 +476,4 @@ class CurveMechanism(Mechanism):
         return result
 
 
-__all__ = ["CurveMechanism", "curve_keypair", "curve_public"]
+__all__ = ["CurveCodec", "CurveMechanism", "curve_keypair", "curve_public"]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mqsdk.hookspecs import hookimpl
-from mqsdk.mechanism import Mechanism
+from mqsdk.plugin import Mechanism, hookimpl
 from mqsdk_mechanism_plain.mechanism import PlainMechanism
 
 __all__ = ["PlainMechanism", "mqsdk_mechanisms"]

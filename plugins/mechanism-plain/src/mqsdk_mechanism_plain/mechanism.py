@@ -15,11 +15,11 @@ from __future__ import annotations
 import errno
 from typing import ClassVar
 
-from mqsdk.errors import MQError, ProtocolError
-from mqsdk.mechanism import Mechanism, ZapReply, ZapRequest
+from mqsdk.plugin import Mechanism, MQError, ProtocolError, ZapReply, ZapRequest
 from mqsdk.zmtp.commands import PeerError, error, parse_error, ready
 from mqsdk.zmtp.constants import ERROR, HELLO, INITIATE, WELCOME, ProtocolErrorCode
 from mqsdk.zmtp.frames import Command, encode_command
+from mqsdk_mechanism_plain.options import PlainOptions
 
 _Code = ProtocolErrorCode
 
@@ -52,6 +52,7 @@ class PlainMechanism(Mechanism):
 
     name: ClassVar[str] = "PLAIN"
     number: ClassVar[int] = 1
+    option_model = PlainOptions
     handshake_frame_limit: ClassVar[int] = 8192
     """HELLO is at most 518 bytes; INITIATE's metadata gets the rest."""
 

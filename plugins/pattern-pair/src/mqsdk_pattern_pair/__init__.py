@@ -1,69 +1,47 @@
-"""PAIR: an exclusive connection to one peer (RFC 31 "Exclusive Pair")."""
+"""PAIR: an exclusive connection to one peer (RFC 31 "Exclusive Pair").
+
+A plain composition of kernel bricks (a load balancer over at most one pipe out, a fair
+queue in): the socket drives them directly per message.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from mqsdk.hookspecs import hookimpl
-from mqsdk.pattern import Pattern
-from mqsdk.pipe import Message, Pipe
+from mqsdk.plugin import FairQueue, LoadBalancer, Pattern, Pipe, SocketHandle, hookimpl
 
 
 class Pair(Pattern):
-    """One peer; a second is refused while the first is attached (libzmq's pair.cpp)."""
+    """One peer; a second is refused while the first is attached (libzmq's pair.cpp).
+
+    What a peer sent before it went is still received: its pipe stays in the fair queue
+    until emptied.
+    """
 
     name: ClassVar[str] = "PAIR"
     socket_type: ClassVar[int] = 0
     peer_types: ClassVar[frozenset[str]] = frozenset({"PAIR"})
 
-    def __init__(self, socket: Any) -> None:
+    def __init__(self, socket: SocketHandle) -> None:
         super().__init__(socket)
         self.pipe: Pipe | None = None
-        self.leftover: Pipe | None = None  # a gone peer's pipe with messages still unread
+        self.lb = LoadBalancer()
+        self.fq = FairQueue()
+        self.sender = self.lb
+        self.receiver = self.fq
 
     def attach(self, pipe: Pipe) -> bool:
         if self.pipe is not None:
             return False
         self.pipe = pipe
+        self.lb.attach(pipe)
         return True
 
     def detach(self, pipe: Pipe) -> None:
         if self.pipe is pipe:
             self.pipe = None
-            if pipe.inq:
-                self.leftover = pipe  # what the peer sent before it went is still delivered
-
-    def send(self, message: Message) -> bool:
-        pipe = self.pipe
-        if pipe is None or not pipe.writable():
-            return False
-        pipe.write(message)
-        return True
-
-    def recv(self) -> Message | None:
-        leftover = self.leftover
-        if leftover is not None:
-            if leftover.inq:
-                self.last_pipe = leftover
-                return leftover.inq.popleft()
-            self.leftover = None
-        pipe = self.pipe
-        if pipe is not None and pipe.inq:
-            message = pipe.inq.popleft()
-            if pipe.read_paused and len(pipe.inq) <= pipe.low_water:
-                pipe.drained()
-            self.last_pipe = pipe
-            return message
-        return None
-
-    def can_send(self) -> bool:
-        return self.pipe is not None and self.pipe.writable()
-
-    def can_recv(self) -> bool:
-        if self.leftover is not None and self.leftover.inq:
-            return True
-        return self.pipe is not None and bool(self.pipe.inq)
+            self.lb.detach(pipe)
 
 
 @hookimpl

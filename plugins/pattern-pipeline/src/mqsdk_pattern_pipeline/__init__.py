@@ -1,17 +1,15 @@
-"""PUSH and PULL: load-balanced pipelines (RFC 30 "Pipeline")."""
+"""PUSH and PULL: load-balanced pipelines (RFC 30 "Pipeline").
+
+Both are plain compositions of kernel bricks: the socket routes each message through
+the brick directly, and these classes are consulted only when a peer comes or goes.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from mqsdk.errors import MQError
-from mqsdk.hookspecs import hookimpl
-from mqsdk.pattern import Pattern
-from mqsdk.pipe import Message, Pipe
-from mqsdk.routing import FairQueue, LoadBalancer
-
-_ENOTSUP = 95
+from mqsdk.plugin import FairQueue, LoadBalancer, Pattern, Pipe, SocketHandle, hookimpl
 
 
 class Push(Pattern):
@@ -21,9 +19,10 @@ class Push(Pattern):
     socket_type: ClassVar[int] = 8
     peer_types: ClassVar[frozenset[str]] = frozenset({"PULL"})
 
-    def __init__(self, socket: Any) -> None:
+    def __init__(self, socket: SocketHandle) -> None:
         super().__init__(socket)
         self.lb = LoadBalancer()
+        self.sender = self.lb
 
     def attach(self, pipe: Pipe) -> bool:
         self.lb.attach(pipe)
@@ -31,15 +30,6 @@ class Push(Pattern):
 
     def detach(self, pipe: Pipe) -> None:
         self.lb.detach(pipe)
-
-    def send(self, message: Message) -> bool:
-        return self.lb.send(message) is not None
-
-    def recv(self) -> Message | None:
-        raise MQError("a PUSH socket cannot receive", _ENOTSUP)
-
-    def can_send(self) -> bool:
-        return self.lb.can_send()
 
 
 class Pull(Pattern):
@@ -49,29 +39,16 @@ class Pull(Pattern):
     socket_type: ClassVar[int] = 7
     peer_types: ClassVar[frozenset[str]] = frozenset({"PUSH"})
 
-    def __init__(self, socket: Any) -> None:
+    def __init__(self, socket: SocketHandle) -> None:
         super().__init__(socket)
         self.fq = FairQueue()
+        self.receiver = self.fq
 
     def attach(self, pipe: Pipe) -> bool:
         return True
 
     def detach(self, pipe: Pipe) -> None:
         pass  # messages already received stay in the fair queue until read
-
-    def pipe_readable(self, pipe: Pipe) -> None:
-        self.fq.active.append(pipe)
-
-    def send(self, message: Message) -> bool:
-        raise MQError("a PULL socket cannot send", _ENOTSUP)
-
-    def recv(self) -> Message | None:
-        message = self.fq.recv()
-        self.last_pipe = self.fq.last_pipe
-        return message
-
-    def can_recv(self) -> bool:
-        return self.fq.can_recv()
 
 
 @hookimpl

@@ -25,27 +25,32 @@ XPUB reads its pipes when it sends. SUBSCRIBE/CANCEL commands arrive through
 from __future__ import annotations
 
 import errno
-import time
 from collections import deque
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from mqsdk.distributor import Distributor
-from mqsdk.errors import MQError
-from mqsdk.hookspecs import hookimpl
-from mqsdk.pattern import Pattern
-from mqsdk.pipe import Message, Pipe
-from mqsdk.routing import FairQueue
-from mqsdk.subscriptions import SubscriptionTrie
+from mqsdk.plugin import (
+    Distributor,
+    FairQueue,
+    FilteringFairQueue,
+    Message,
+    MQError,
+    Pattern,
+    Pipe,
+    Publisher,
+    SocketHandle,
+    SubscriptionTrie,
+    hookimpl,
+)
 from mqsdk.zmtp import commands
 from mqsdk.zmtp.frames import Command, encode_message
+from mqsdk_pattern_pubsub.options import PubOptions, SubOptions, XSubOptions
 
 __all__ = ["Pub", "Sub", "XPub", "XSub", "mqsdk_patterns"]
 __version__ = "0.1.0"
 
 _SUBSCRIBE = b"SUBSCRIBE"
 _CANCEL = b"CANCEL"
-_WAIT_SLICE = 0.1  # seconds; see Pub.wait_for_subscribers
 _WELCOMED = "pubsub.welcomed"  # pipe.state key: the welcome message went to this pipe
 _GONE = "pubsub.gone"  # pipe.state key: detached; late input from it is ignored
 
@@ -74,36 +79,6 @@ def _send_subscription(pipe: Pipe, topic: bytes, subscribe: bool) -> None:
         pipe.send_message([(b"\x01" if subscribe else b"\x00") + topic])
 
 
-def _topic(option: str, value: Any) -> bytes:
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, bytearray | memoryview):
-        return bytes(value)
-    if isinstance(value, str):
-        raise MQError(
-            f"socket option {option} takes bytes, not str: encode it "
-            f"(or call socket.{option}({value!r}), which encodes it as UTF-8)",
-            errno.EINVAL,
-        )
-    raise MQError(
-        f"socket option {option} takes bytes (a topic prefix), not {type(value).__name__}",
-        errno.EINVAL,
-    )
-
-
-def _flag(option: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if not isinstance(value, int):
-        raise MQError(
-            f"socket option {option} takes an int (0 = off, 1 = on), not {type(value).__name__}",
-            errno.EINVAL,
-        )
-    if value < 0:
-        raise MQError(f"socket option {option} must be 0 or positive, got {value}", errno.EINVAL)
-    return value != 0
-
-
 def _enotsup(what: str) -> MQError:
     return MQError(what, errno.ENOTSUP)
 
@@ -126,43 +101,26 @@ class Pub(Pattern):
     peer_types: ClassVar[frozenset[str]] = frozenset({"SUB", "XSUB"})
     commands: ClassVar[frozenset[bytes]] = frozenset({_SUBSCRIBE, _CANCEL})
     socket_methods: ClassVar[frozenset[str]] = frozenset({"wait_for_subscribers"})
-    options: ClassVar[dict[str, int]] = {
-        "subscribe": 6,
-        "unsubscribe": 7,
-        "xpub_verbose": 40,
-        "xpub_nodrop": 69,
-        "xpub_manual": 71,
-        "xpub_welcome_msg": 72,
-        "xpub_verboser": 78,
-    }
-    option_docs: ClassVar[dict[str, str]] = {
-        "subscribe": "XPUB in manual mode: subscribe the peer last heard from.",
-        "unsubscribe": "XPUB in manual mode: cancel that subscription.",
-        "xpub_verbose": "Pass every subscription up, duplicates too.",
-        "xpub_nodrop": "At the HWM, wait (or EAGAIN) instead of dropping.",
-        "xpub_manual": "Subscriptions are set by the user, not taken from peers.",
-        "xpub_welcome_msg": "A message sent to each new subscriber.",
-        "xpub_verboser": "As xpub_verbose, and pass every unsubscription up.",
-    }
+    option_model = PubOptions
     reports_upstream: ClassVar[bool] = False
     """XPUB hands subscriptions and other upstream messages to the user; PUB drops them."""
 
-    def __init__(self, socket: Any) -> None:
+    def __init__(self, socket: SocketHandle) -> None:
         super().__init__(socket)
         self.trie: SubscriptionTrie[Pipe] = SubscriptionTrie()
         """The filter: which pipe gets which prefixes."""
         self.peer_subscriptions: SubscriptionTrie[Pipe] = SubscriptionTrie()
         """XPUB_MANUAL: what each peer asked for (reported back when it goes away)."""
-        self.dist = Distributor()
         self._readable: deque[Pipe] = deque()
+        # The kernel brick routes every message (the socket calls it directly); the
+        # ``01topic`` messages of ZMTP 3.0 peers are applied first, when there are any.
+        self.publisher = Publisher(self.trie, socket.stats, self._readable, self._process_inputs)
+        self.sender = self.publisher
+        self.dist = self.publisher.dist
         self._pending: deque[tuple[Message, Pipe | None, bool]] = deque()
         self._manual_pipe: Pipe | None = None
+        self.options: PubOptions = socket.component_options(PubOptions)
         self._hold_recv = False
-        self.verbose_subs = False
-        self.verbose_unsubs = False
-        self.manual = False
-        self.nodrop = False
-        self.welcome = b""
 
     # -- pipes -----------------------------------------------------------------------------
 
@@ -178,7 +136,7 @@ class Pub(Pattern):
             return
         pipe.state[_GONE] = True
         self.dist.detach(pipe)
-        if self.manual:
+        if self.options.xpub_manual:
             gone = self.peer_subscriptions.remove_key(pipe)
             self.trie.remove_key(pipe)
             if self.reports_upstream:
@@ -188,7 +146,7 @@ class Pub(Pattern):
             gone = self.trie.remove_key(pipe)
             if self.reports_upstream:
                 for topic in gone:
-                    if self.verbose_unsubs or not self.trie.subscribers(topic):
+                    if self.options.xpub_verboser or not self.trie.subscribers(topic):
                         self._pending.append(([b"\x00" + topic], None, True))
         if self._manual_pipe is pipe:
             self._manual_pipe = None
@@ -197,7 +155,7 @@ class Pub(Pattern):
         # I/O thread. The welcome message goes once per pipe, as libzmq writes it into a
         # new pipe; a connecting XPUB's pipe survives reconnections and is not welcomed
         # again.
-        welcome = self.welcome
+        welcome = self.options.xpub_welcome_msg
         if not welcome or pipe.state.get(_WELCOMED):
             return []
         pipe.state[_WELCOMED] = True
@@ -247,7 +205,7 @@ class Pub(Pattern):
 
     def _apply(self, pipe: Pipe, subscribe: bool, topic: bytes) -> None:
         """One subscription or cancel from ``pipe``; queue what XPUB reports."""
-        if self.manual:
+        if self.options.xpub_manual:
             record = self.peer_subscriptions
             if subscribe:
                 if not record.count(topic, pipe):
@@ -258,54 +216,23 @@ class Pub(Pattern):
         else:
             trie = self.trie
             if subscribe:
-                notify = not trie.subscribers(topic) or self.verbose_subs
+                notify = not trie.subscribers(topic) or bool(self.options.xpub_verbose)
                 if not trie.count(topic, pipe):
                     trie.add(topic, pipe)
             else:
                 # libzmq reports a cancel that removed the topic's last subscriber, and
                 # also one for a topic this pipe did not have (mtrie "not_found").
                 found = trie.remove(topic, pipe, every=True) >= 0
-                notify = not found or not trie.subscribers(topic) or self.verbose_unsubs
+                notify = (
+                    not found or not trie.subscribers(topic) or bool(self.options.xpub_verboser)
+                )
         if notify and self.reports_upstream:
             self._pending.append(([(b"\x01" if subscribe else b"\x00") + topic], pipe, True))
 
-    # -- sending -----------------------------------------------------------------------------
-
-    def send(self, message: Message) -> bool:
-        if self._readable:
-            self._process_inputs()
-        trie = self.trie
-        if not trie:
-            return True
-        pipes = trie.match(message[0])
-        if not pipes:
-            return True
-        if self.nodrop:
-            if not Distributor.all_writable(pipes):
-                return False
-            self.dist.send(message, pipes)
-            return True
-        dropped = self.dist.send(message, pipes)
-        if dropped:
-            stats = self.socket.stats
-            stats["dropped_hwm"] = stats.setdefault("dropped_hwm", 0) + dropped
-        return True
-
-    def can_send(self) -> bool:
-        if self._readable:
-            self._process_inputs()
-        if self.nodrop:
-            # Which pipes a message goes to depends on it: without one, every pipe that
-            # has a subscription must have room (see would_send for the precise check).
-            return Distributor.all_writable(self.trie.keys())
-        return True
+    # -- sending (the Publisher brick; see __init__) ----------------------------------------
 
     def would_send(self, message: Message) -> bool:
-        if self._readable:
-            self._process_inputs()
-        if self.nodrop:
-            return Distributor.all_writable(self.trie.match(message[0]))
-        return True
+        return self.publisher.would_send(message)
 
     # -- receiving ---------------------------------------------------------------------------
 
@@ -322,66 +249,48 @@ class Pub(Pattern):
             return None
         message, pipe, is_subscription = self._pending.popleft()
         self.last_pipe = pipe
-        if is_subscription and self.manual:
+        if is_subscription and self.options.xpub_manual:
             self._manual_pipe = pipe
         return message
 
-    # -- options -------------------------------------------------------------------------------
+    # -- option handlers (see PubOptions) ----------------------------------------------------
 
-    def set_option(self, name: str, value: Any) -> bool:
-        if name == "xpub_verbose":
-            self.verbose_subs = _flag(name, value)
-            self.verbose_unsubs = False
-        elif name == "xpub_verboser":
-            self.verbose_subs = self.verbose_unsubs = _flag(name, value)
-        elif name == "xpub_nodrop":
-            self.nodrop = _flag(name, value)
-        elif name == "xpub_manual":
-            self.manual = _flag(name, value)
-        elif name == "xpub_welcome_msg":
-            if value is None:
-                value = b""
-            self.welcome = _topic(name, value)
-        elif name in ("subscribe", "unsubscribe"):
-            topic = _topic(name, value)
-            if not self.manual:
-                raise MQError(
-                    f"{name} on a {self.name} socket works only in manual mode: set "
-                    "xpub_manual=1 first (subscribers subscribe themselves otherwise)",
-                    errno.EINVAL,
-                )
-            pipe = self._manual_pipe
-            if pipe is None or pipe.state.get(_GONE):
-                return True  # no subscription received yet, or its peer left: libzmq ignores it
-            if name == "subscribe":
-                if not self.trie.count(topic, pipe):
-                    self.trie.add(topic, pipe)
-            else:
-                self.trie.remove(topic, pipe, every=True)
+    def on_xpub_nodrop(self, value: int) -> None:
+        self.publisher.nodrop = bool(value)  # read per message: a plain attribute
+
+    def on_xpub_verbose(self, value: int) -> None:
+        self.options.xpub_verboser = 0  # VERBOSE turns VERBOSER off, as in libzmq
+
+    def on_xpub_verboser(self, value: int) -> None:
+        self.options.xpub_verbose = value  # VERBOSER implies VERBOSE
+
+    def on_subscribe(self, topic: bytes) -> None:
+        self._manual_change("subscribe", topic)
+
+    def on_unsubscribe(self, topic: bytes) -> None:
+        self._manual_change("unsubscribe", topic)
+
+    def _manual_change(self, name: str, topic: bytes) -> None:
+        if not self.options.xpub_manual:
+            raise MQError(
+                f"{name} on a {self.name} socket works only in manual mode: set "
+                "xpub_manual=1 first (subscribers subscribe themselves otherwise)",
+                errno.EINVAL,
+            )
+        pipe = self._manual_pipe
+        if pipe is None or pipe.state.get(_GONE):
+            return  # no subscription received yet, or its peer left: libzmq ignores it
+        if name == "subscribe":
+            if not self.trie.count(topic, pipe):
+                self.trie.add(topic, pipe)
         else:
-            return False
-        return True
-
-    def get_option(self, name: str) -> Any:
-        if name == "xpub_verbose":
-            return int(self.verbose_subs)
-        if name == "xpub_verboser":
-            return int(self.verbose_unsubs)
-        if name == "xpub_nodrop":
-            return int(self.nodrop)
-        if name == "xpub_manual":
-            return int(self.manual)
-        if name == "xpub_welcome_msg":
-            return self.welcome
-        if name in ("subscribe", "unsubscribe"):
-            raise MQError(f"socket option {name} is write-only", errno.EINVAL)
-        raise KeyError(name)
+            self.trie.remove(topic, pipe, every=True)
 
     # -- socket method -------------------------------------------------------------------------
 
     def subscriber_count(self) -> int:
         """How many attached peers have at least one subscription now."""
-        trie = self.peer_subscriptions if self.manual else self.trie
+        trie = self.peer_subscriptions if self.options.xpub_manual else self.trie
         return len(trie.keys())
 
     def wait_for_subscribers(self, n: int = 1, timeout: float | None = None) -> bool:
@@ -396,25 +305,14 @@ class Pub(Pattern):
         """
         if not isinstance(n, int) or n < 0:
             raise MQError(f"wait_for_subscribers needs n >= 0, got {n!r}", errno.EINVAL)
-        socket = self.socket
-        deadline = None if timeout is None else time.monotonic() + max(timeout, 0.0)
         self._hold_recv = True  # XPUB: pending notifications must not end the wait early
         try:
-            while True:
-                socket._check_open()
-                socket._read_engines()
-                if socket._pipe_events:
-                    socket._apply_pipe_events()
+
+            def enough() -> bool:
                 self._process_inputs()
-                if self.subscriber_count() >= n:
-                    return True
-                now = time.monotonic()
-                if deadline is not None and now >= deadline:
-                    return False
-                # Bounded slices: every turn reads the connections itself, so a wait
-                # that misses a wake-up costs at most one slice, never the whole timeout.
-                limit = now + _WAIT_SLICE
-                socket._wait(limit if deadline is None else min(deadline, limit), writing=False)
+                return self.subscriber_count() >= n
+
+            return self.socket.wait_until(enough, timeout)
         finally:
             self._hold_recv = False
 
@@ -455,13 +353,8 @@ class _Subscriber(Pattern):
     """What SUB and XSUB share: the fair queue, the counted subscriptions and their replay."""
 
     peer_types: ClassVar[frozenset[str]] = frozenset({"PUB", "XPUB"})
-    options: ClassVar[dict[str, int]] = {"subscribe": 6, "unsubscribe": 7}
-    option_docs: ClassVar[dict[str, str]] = {
-        "subscribe": "Receive messages starting with this prefix (write-only).",
-        "unsubscribe": "Cancel one earlier subscribe (write-only).",
-    }
 
-    def __init__(self, socket: Any) -> None:
+    def __init__(self, socket: SocketHandle) -> None:
         super().__init__(socket)
         self.fq = FairQueue()
         self.trie: SubscriptionTrie[None] = SubscriptionTrie()
@@ -500,11 +393,13 @@ class Sub(_Subscriber):
 
     name: ClassVar[str] = "SUB"
     socket_type: ClassVar[int] = 2
+    option_model = SubOptions
 
-    def __init__(self, socket: Any) -> None:
+    def __init__(self, socket: SocketHandle) -> None:
         super().__init__(socket)
-        self._next: Message | None = None
-        self._next_pipe: Pipe | None = None
+        # The kernel brick filters and fair-queues every message (the socket takes
+        # them from it directly).
+        self.fq = self.receiver = FilteringFairQueue(self.trie.matches)
 
     def send(self, message: Message) -> bool:
         raise _enotsup("a SUB socket cannot send (use XSUB to send upstream)")
@@ -512,50 +407,15 @@ class Sub(_Subscriber):
     def can_send(self) -> bool:
         return False
 
-    def _prefetch(self) -> bool:
-        if self._next is not None:
-            return True
-        fq = self.fq
-        trie = self.trie
-        while True:
-            message = fq.recv()
-            if message is None:
-                return False
-            if trie.matches(message[0]):
-                self._next = message
-                self._next_pipe = fq.last_pipe
-                return True
+    def on_subscribe(self, topic: bytes) -> None:
+        self.trie.add(topic, None)
+        # Every subscribe goes upstream, duplicates included (an XPUB_VERBOSE upstream
+        # reports them), as libzmq's SUB does.
+        self._tell_pipes(topic, True)
 
-    def recv(self) -> Message | None:
-        if self._next is None and not self._prefetch():
-            return None
-        message = self._next
-        self._next = None
-        self.last_pipe = self._next_pipe
-        return message
-
-    def can_recv(self) -> bool:
-        return self._prefetch()
-
-    def set_option(self, name: str, value: Any) -> bool:
-        if name == "subscribe":
-            topic = _topic(name, value)
-            self.trie.add(topic, None)
-            # Every subscribe goes upstream, duplicates included (an XPUB_VERBOSE
-            # upstream reports them), as libzmq's SUB does.
-            self._tell_pipes(topic, True)
-            return True
-        if name == "unsubscribe":
-            topic = _topic(name, value)
-            if self.trie.remove(topic, None) == 0:
-                self._tell_pipes(topic, False)  # only the last cancel goes upstream
-            return True
-        return False
-
-    def get_option(self, name: str) -> Any:
-        if name in ("subscribe", "unsubscribe"):
-            raise MQError(f"socket option {name} is write-only", errno.EINVAL)
-        raise KeyError(name)
+    def on_unsubscribe(self, topic: bytes) -> None:
+        if self.trie.remove(topic, None) == 0:
+            self._tell_pipes(topic, False)  # only the last cancel goes upstream
 
 
 class XSub(_Subscriber):
@@ -569,6 +429,7 @@ class XSub(_Subscriber):
 
     name: ClassVar[str] = "XSUB"
     socket_type: ClassVar[int] = 10
+    option_model = XSubOptions
 
     def send(self, message: Message) -> bool:
         frame = message[0]
@@ -584,27 +445,21 @@ class XSub(_Subscriber):
             stats["dropped_hwm"] = stats.setdefault("dropped_hwm", 0) + dropped
         return True
 
-    def recv(self) -> Message | None:
-        message = self.fq.recv()
-        self.last_pipe = self.fq.last_pipe
-        return message
+    def __init__(self, socket: SocketHandle) -> None:
+        super().__init__(socket)
+        self.receiver = self.fq  # unfiltered: the socket takes from the fair queue directly
 
-    def can_recv(self) -> bool:
-        return self.fq.can_recv()
+    def on_subscribe(self, topic: bytes) -> None:
+        raise MQError(
+            "an XSUB socket has no subscribe option: send b'\\x01' + topic to subscribe",
+            errno.EINVAL,
+        )
 
-    def set_option(self, name: str, value: Any) -> bool:
-        if name in ("subscribe", "unsubscribe"):
-            raise MQError(
-                f"an XSUB socket has no {name} option: send b'\\x01' + topic to "
-                "subscribe and b'\\x00' + topic to unsubscribe",
-                errno.EINVAL,
-            )
-        return False
-
-    def get_option(self, name: str) -> Any:
-        if name in ("subscribe", "unsubscribe"):
-            raise MQError(f"an XSUB socket has no {name} option", errno.EINVAL)
-        raise KeyError(name)
+    def on_unsubscribe(self, topic: bytes) -> None:
+        raise MQError(
+            "an XSUB socket has no unsubscribe option: send b'\\x00' + topic to unsubscribe",
+            errno.EINVAL,
+        )
 
 
 @hookimpl

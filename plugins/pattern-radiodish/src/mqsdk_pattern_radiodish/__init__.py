@@ -24,15 +24,22 @@ from __future__ import annotations
 import errno
 import logging
 from collections.abc import Collection, Sequence
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from mqsdk.distributor import Distributor
-from mqsdk.errors import MQError
-from mqsdk.frame import GROUP_MAX_LENGTH
-from mqsdk.hookspecs import hookimpl
-from mqsdk.pattern import Pattern
-from mqsdk.pipe import Message, Pipe
-from mqsdk.routing import FairQueue
+from pydantic import BeforeValidator
+
+from mqsdk.plugin import (
+    GROUP_MAX_LENGTH,
+    Distributor,
+    FairQueue,
+    Message,
+    MQError,
+    OptionModel,
+    Pattern,
+    Pipe,
+    hookimpl,
+    option,
+)
 from mqsdk.zmtp import commands
 from mqsdk.zmtp.constants import JOIN, LEAVE
 from mqsdk.zmtp.frames import Command
@@ -45,10 +52,19 @@ log = logging.getLogger(__name__)
 _GONE = "radiodish.gone"  # pipe.state key: detached; late commands from it are ignored
 
 
-def _flag(option: str, value: Any) -> bool:
+def _on_off(value: Any) -> int:
+    # An int, any non-zero one meaning on, as libzmq reads it; stored as 0 or 1.
     if not isinstance(value, int) or value < 0:
-        raise MQError(f"socket option {option} takes 0 or 1, not {value!r}", errno.EINVAL)
-    return value != 0
+        raise ValueError(f"it takes 0 or 1, not {value!r}")
+    return int(value != 0)
+
+
+class RadioOptions(OptionModel):
+    """RADIO's options."""
+
+    xpub_nodrop: Annotated[int, BeforeValidator(_on_off)] = option(
+        0, number=69, doc="At the HWM, wait (or EAGAIN) instead of dropping."
+    )
 
 
 class Radio(Pattern):
@@ -59,19 +75,16 @@ class Radio(Pattern):
     peer_types: ClassVar[frozenset[str]] = frozenset({"DISH"})
     grouped: ClassVar[bool] = True
     commands: ClassVar[frozenset[bytes]] = frozenset({JOIN, LEAVE})
-    options: ClassVar[dict[str, int]] = {"xpub_nodrop": 69}
-    option_docs: ClassVar[dict[str, str]] = {
-        "xpub_nodrop": "At the HWM, wait (or EAGAIN) instead of dropping.",
-    }
+    option_model = RadioOptions
 
     def __init__(self, socket: Any) -> None:
         super().__init__(socket)
+        self.options: RadioOptions = socket.component_options(RadioOptions)
         self.dist = Distributor()
         self.groups: dict[bytes, dict[Pipe, None]] = {}
         """group -> the pipes that joined it (a dict keeps their order)."""
         self.everything: list[Pipe] = []
         """Pipes whose peer filters by itself (udp): every message goes to them."""
-        self.nodrop = False
 
     # -- pipes -----------------------------------------------------------------------------
 
@@ -139,7 +152,7 @@ class Radio(Pattern):
         pipes = self._targets(message[0])
         if not pipes:
             return True
-        if self.nodrop and not Distributor.all_writable(pipes):
+        if self.options.xpub_nodrop and not Distributor.all_writable(pipes):
             return False
         dropped = self.dist.send(message, pipes)
         if dropped:
@@ -148,31 +161,18 @@ class Radio(Pattern):
         return True
 
     def can_send(self) -> bool:
-        if self.nodrop:
+        if self.options.xpub_nodrop:
             return Distributor.all_writable(self.dist.pipes)
         return True
 
     def would_send(self, message: Message) -> bool:
-        if self.nodrop:
+        if self.options.xpub_nodrop:
             group = message[0] if len(message) == 2 else b""
             return Distributor.all_writable(self._targets(group))
         return True
 
     def recv(self) -> Message | None:
         raise MQError("a RADIO socket cannot receive (a DISH receives)", errno.ENOTSUP)
-
-    # -- options ---------------------------------------------------------------------------
-
-    def set_option(self, name: str, value: Any) -> bool:
-        if name != "xpub_nodrop":
-            return False
-        self.nodrop = _flag(name, value)
-        return True
-
-    def get_option(self, name: str) -> Any:
-        if name == "xpub_nodrop":
-            return int(self.nodrop)
-        raise KeyError(name)
 
 
 class Dish(Pattern):
@@ -258,10 +258,9 @@ class Dish(Pattern):
             f"{len(message[0]) if message else 0} bytes): expected a group frame of at most "
             f"{GROUP_MAX_LENGTH} bytes, then the body"
         )
-        engine = pipe.engine if pipe is not None else None
         log.warning("%s: %s from %s", self.socket, reason, pipe.endpoint if pipe else "?")
-        if engine is not None:
-            self.socket.reactor.call_soon(engine.close, reason)
+        if pipe is not None:
+            pipe.close_connection(reason)
 
     def recv(self) -> Message | None:
         if self._next is None and not self._prefetch():

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mqsdk.hookspecs import hookimpl
-from mqsdk.pattern import Pattern
+from mqsdk.plugin import Pattern, hookimpl
 from mqsdk_pattern_reqrep.dealer import Dealer
 from mqsdk_pattern_reqrep.rep import Rep
 from mqsdk_pattern_reqrep.req import Req

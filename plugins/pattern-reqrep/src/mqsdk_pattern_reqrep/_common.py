@@ -4,14 +4,11 @@ queue that can look at a pipe's next message before deciding to take, drop or sk
 
 from __future__ import annotations
 
-import errno
 from collections.abc import Callable
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
-from mqsdk.errors import MQError
-from mqsdk.pipe import Message, Pipe
-from mqsdk.routing import FairQueue
+from mqsdk.plugin import FairQueue, Message, Pipe
 from mqsdk.zmtp.frames import encode_message
 
 T = TypeVar("T")
@@ -25,18 +22,6 @@ def _encoded(message: Message) -> bytes:
 
 PROBE = _encoded([b""])
 """The encoded empty message ``probe_router`` sends first on every new connection."""
-
-
-def flag(name: str, value: Any) -> int:
-    """Check an on/off option value: the int 0 or 1 (a bool is accepted as one)."""
-    if isinstance(value, bool):
-        return int(value)
-    if type(value) is not int or value not in (0, 1):
-        raise MQError(
-            f"invalid value {value!r} for socket option {name}: it takes the int 0 (off) or 1 (on)",
-            errno.EINVAL,
-        )
-    return value
 
 
 class Verdict(Enum):

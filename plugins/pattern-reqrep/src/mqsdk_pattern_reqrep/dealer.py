@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from mqsdk.pattern import Pattern
-from mqsdk.pipe import Message, Pipe
-from mqsdk.routing import FairQueue, LoadBalancer
-from mqsdk_pattern_reqrep._common import PROBE, flag
+from mqsdk.plugin import FairQueue, LoadBalancer, Pattern, Pipe, SocketHandle
+from mqsdk_pattern_reqrep._common import PROBE
+from mqsdk_pattern_reqrep.options import DealerOptions
 
 
 class Dealer(Pattern):
@@ -23,16 +22,16 @@ class Dealer(Pattern):
     socket_type: ClassVar[int] = 5
     peer_types: ClassVar[frozenset[str]] = frozenset({"REP", "DEALER", "ROUTER"})
     sends_identity: ClassVar[bool] = True
-    options: ClassVar[dict[str, int]] = {"probe_router": 51}
-    option_docs: ClassVar[dict[str, str]] = {
-        "probe_router": "Send an empty message on each new connection.",
-    }
+    option_model = DealerOptions
 
-    def __init__(self, socket: Any) -> None:
+    def __init__(self, socket: SocketHandle) -> None:
         super().__init__(socket)
+        self.options: DealerOptions = socket.component_options(DealerOptions)
         self.lb = LoadBalancer()
         self.fq = FairQueue()
-        self.probe_router = 0
+        # A plain composition: the socket drives both bricks directly per message.
+        self.sender = self.lb
+        self.receiver = self.fq
 
     def attach(self, pipe: Pipe) -> bool:
         self.lb.attach(pipe)
@@ -41,34 +40,5 @@ class Dealer(Pattern):
     def detach(self, pipe: Pipe) -> None:
         self.lb.detach(pipe)  # its queued input stays in the fair queue until read
 
-    def pipe_readable(self, pipe: Pipe) -> None:
-        self.fq.activate(pipe)
-
     def greet(self, pipe: Pipe, zmtp_minor: int) -> list[bytes]:
-        return [PROBE] if self.probe_router else []
-
-    def send(self, message: Message) -> bool:
-        return self.lb.send(message) is not None
-
-    def recv(self) -> Message | None:
-        message = self.fq.recv()
-        if message is not None:
-            self.last_pipe = self.fq.last_pipe
-        return message
-
-    def can_send(self) -> bool:
-        return self.lb.can_send()
-
-    def can_recv(self) -> bool:
-        return self.fq.can_recv()
-
-    def set_option(self, name: str, value: Any) -> bool:
-        if name == "probe_router":
-            self.probe_router = flag(name, value)
-            return True
-        return False
-
-    def get_option(self, name: str) -> Any:
-        if name == "probe_router":
-            return self.probe_router
-        raise KeyError(name)
+        return [PROBE] if self.options.probe_router else []

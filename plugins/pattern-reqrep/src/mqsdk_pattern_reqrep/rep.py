@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from mqsdk.errors import EFSM, MQError
-from mqsdk.pattern import Pattern
-from mqsdk.pipe import Message, Pipe
+from mqsdk.plugin import EFSM, Message, MQError, Pattern, Pipe
 from mqsdk_pattern_reqrep._common import Inbox, Verdict
 
 _GONE = "reqrep.gone"  # pipe.state key: the pipe was detached

@@ -6,11 +6,9 @@ import random
 import sys
 from typing import Any, ClassVar
 
-from mqsdk.errors import EFSM, MQError
-from mqsdk.pattern import Pattern
-from mqsdk.pipe import Message, Pipe
-from mqsdk.routing import LoadBalancer
-from mqsdk_pattern_reqrep._common import PROBE, Inbox, Verdict, flag
+from mqsdk.plugin import EFSM, LoadBalancer, Message, MQError, Pattern, Pipe
+from mqsdk_pattern_reqrep._common import PROBE, Inbox, Verdict
+from mqsdk_pattern_reqrep.options import ReqOptions
 
 
 class Req(Pattern):
@@ -42,27 +40,16 @@ class Req(Pattern):
     socket_type: ClassVar[int] = 3
     peer_types: ClassVar[frozenset[str]] = frozenset({"REP", "ROUTER"})
     sends_identity: ClassVar[bool] = True
-    options: ClassVar[dict[str, int]] = {
-        "probe_router": 51,
-        "req_correlate": 52,
-        "req_relaxed": 53,
-    }
-    option_docs: ClassVar[dict[str, str]] = {
-        "probe_router": "Send an empty message on each new connection.",
-        "req_correlate": "Number requests; drop replies to older ones.",
-        "req_relaxed": "Allow a new request before the reply to the last one.",
-    }
+    option_model = ReqOptions
 
     def __init__(self, socket: Any) -> None:
         super().__init__(socket)
+        self.options: ReqOptions = socket.component_options(ReqOptions)
         self.lb = LoadBalancer()
         self.inbox: Inbox[Message] = Inbox()
         self.receiving = False  # a request went out; its reply is due
         self.reply_pipe: Pipe | None = None  # where it went (None once that pipe is gone)
         self.request_id = random.getrandbits(32)
-        self.relaxed = 0
-        self.correlate = 0
-        self.probe_router = 0
 
     # -- pipes ------------------------------------------------------------------------
 
@@ -79,12 +66,12 @@ class Req(Pattern):
         self.inbox.activate(pipe)
 
     def greet(self, pipe: Pipe, zmtp_minor: int) -> list[bytes]:
-        return [PROBE] if self.probe_router else []
+        return [PROBE] if self.options.probe_router else []
 
     # -- sending and receiving ------------------------------------------------------------
 
     def send(self, message: Message) -> bool:
-        if self.receiving and not self.relaxed:
+        if self.receiving and not self.options.req_relaxed:
             raise MQError(
                 "cannot send: this REQ socket is waiting for the reply to its previous "
                 "request (REQ strictly alternates send and recv; receive the reply first, "
@@ -95,7 +82,7 @@ class Req(Pattern):
             return False
         # Replies still queued belong to earlier requests: drop them before this one goes.
         self.inbox.discard_all()
-        if self.correlate:
+        if self.options.req_correlate:
             request_id = (self.request_id + 1) & 0xFFFFFFFF
             frames = [request_id.to_bytes(4, sys.byteorder), b"", *message]
         else:
@@ -113,7 +100,7 @@ class Req(Pattern):
         reply_pipe = self.reply_pipe
         if reply_pipe is not None and pipe is not reply_pipe:
             return Verdict.DROP
-        if self.correlate:
+        if self.options.req_correlate:
             if (
                 len(message) < 3
                 or message[1] != b""
@@ -142,31 +129,9 @@ class Req(Pattern):
         return body
 
     def can_send(self) -> bool:
-        if self.receiving and not self.relaxed:
+        if self.receiving and not self.options.req_relaxed:
             return False
         return self.lb.can_send()
 
     def can_recv(self) -> bool:
         return self.receiving and self.inbox.next(self._check, False) is not None
-
-    # -- options ----------------------------------------------------------------------
-
-    def set_option(self, name: str, value: Any) -> bool:
-        if name == "req_relaxed":
-            self.relaxed = flag(name, value)
-        elif name == "req_correlate":
-            self.correlate = flag(name, value)
-        elif name == "probe_router":
-            self.probe_router = flag(name, value)
-        else:
-            return False
-        return True
-
-    def get_option(self, name: str) -> Any:
-        if name == "req_relaxed":
-            return self.relaxed
-        if name == "req_correlate":
-            return self.correlate
-        if name == "probe_router":
-            return self.probe_router
-        raise KeyError(name)

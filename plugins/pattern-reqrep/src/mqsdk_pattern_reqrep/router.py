@@ -6,21 +6,12 @@ import errno
 import random
 from typing import Any, ClassVar
 
-from mqsdk.errors import MQError
-from mqsdk.pattern import Pattern
-from mqsdk.pipe import Message, Pipe
-from mqsdk_pattern_reqrep._common import PROBE, Inbox, Verdict, flag
+from mqsdk.plugin import Message, MQError, Pattern, Pipe
+from mqsdk_pattern_reqrep._common import PROBE, Inbox, Verdict
+from mqsdk_pattern_reqrep.options import RouterOptions
 
 _RID = "reqrep.routing_id"  # pipe.state key: the routing id this ROUTER gave the pipe
 _REFUSED = "reqrep.refused"  # pipe.state key: the pipe's id was taken; it is ignored
-
-
-def _locally_initiated(pipe: Pipe) -> bool:
-    """The pipe belongs to a connection made by ``connect()`` (not accepted by ``bind``)."""
-    if pipe.peer is None:
-        return True  # created by connect() before any connection exists
-    engine = pipe.engine
-    return engine is not None and getattr(engine, "connecter", None) is not None
 
 
 class Router(Pattern):
@@ -48,28 +39,14 @@ class Router(Pattern):
     socket_type: ClassVar[int] = 6
     peer_types: ClassVar[frozenset[str]] = frozenset({"REQ", "DEALER", "ROUTER"})
     sends_identity: ClassVar[bool] = True
-    options: ClassVar[dict[str, int]] = {
-        "router_mandatory": 33,
-        "probe_router": 51,
-        "router_handover": 56,
-        "connect_routing_id": 61,
-    }
-    option_docs: ClassVar[dict[str, str]] = {
-        "router_mandatory": "EHOSTUNREACH for an unknown peer instead of dropping.",
-        "probe_router": "Send an empty message on each new connection.",
-        "router_handover": "A new peer with a routing id in use takes it over.",
-        "connect_routing_id": "The routing id given to the peer of the next connect().",
-    }
+    option_model = RouterOptions
 
     def __init__(self, socket: Any) -> None:
         super().__init__(socket)
+        self.options: RouterOptions = socket.component_options(RouterOptions)
         self.inbox: Inbox[bytes] = Inbox()
         self.by_id: dict[bytes, Pipe] = {}
         self.unnamed: list[Pipe] = []  # attached by connect(), peer not known yet
-        self.mandatory = 0
-        self.handover = 0
-        self.probe_router = 0
-        self.connect_routing_id = b""
         self._next_auto = random.getrandbits(32)
 
     # -- routing ids (user's thread) ----------------------------------------------------
@@ -87,9 +64,7 @@ class Router(Pattern):
         self.by_id[rid] = pipe
 
     def _close(self, pipe: Pipe, why: str) -> None:
-        engine = pipe.engine
-        if engine is not None:
-            self.socket.reactor.call_soon(engine.close, why)
+        pipe.close_connection(why)
 
     def _identify(self, pipe: Pipe) -> bool:
         """Name a pipe whose peer is known; False if its Identity is taken."""
@@ -100,7 +75,7 @@ class Router(Pattern):
             return True
         old = self.by_id.get(rid)
         if old is not None and old is not pipe:
-            if not self.handover:
+            if not self.options.router_handover:
                 return False
             # The new peer takes the id; the old pipe gets a made-up one (so that what
             # it already sent can still be received) and its connection is closed.
@@ -121,8 +96,8 @@ class Router(Pattern):
     # -- pipes --------------------------------------------------------------------------
 
     def attach(self, pipe: Pipe) -> bool:
-        rid = self.connect_routing_id
-        if rid and _locally_initiated(pipe):
+        rid = self.options.connect_routing_id
+        if rid and pipe.outgoing:
             if rid in self.by_id:
                 if pipe.peer is None:  # inside connect(): tell the caller
                     raise MQError(
@@ -131,7 +106,7 @@ class Router(Pattern):
                         errno.EINVAL,
                     )
                 return False
-            self.connect_routing_id = b""
+            self.options.reset_option("connect_routing_id")  # used up, as in libzmq
             self._name(pipe, rid)
             return True
         if pipe.peer is None:
@@ -151,7 +126,7 @@ class Router(Pattern):
         self.inbox.activate(pipe)
 
     def greet(self, pipe: Pipe, zmtp_minor: int) -> list[bytes]:
-        return [PROBE] if self.probe_router else []
+        return [PROBE] if self.options.probe_router else []
 
     # -- receiving ----------------------------------------------------------------------
 
@@ -194,7 +169,7 @@ class Router(Pattern):
             self._name_unnamed()
             pipe = self.by_id.get(rid)
         if pipe is None:
-            if self.mandatory:
+            if self.options.router_mandatory:
                 raise MQError(
                     f"no peer with routing id {rid!r} is connected to this ROUTER "
                     "(router_mandatory is set)",
@@ -203,7 +178,7 @@ class Router(Pattern):
             self._count("unroutable")
             return True
         if not pipe.writable():
-            if self.mandatory:
+            if self.options.router_mandatory:
                 return False
             self._count("hwm_dropped")
             return True
@@ -211,48 +186,8 @@ class Router(Pattern):
         return True
 
     def can_send(self) -> bool:
-        if not self.mandatory:
+        if not self.options.router_mandatory:
             return True  # a send never waits: it queues or drops
         if self.unnamed:
             self._name_unnamed()
         return any(pipe.writable() for pipe in self.by_id.values())
-
-    # -- options ------------------------------------------------------------------------
-
-    def set_option(self, name: str, value: Any) -> bool:
-        if name == "router_mandatory":
-            self.mandatory = flag(name, value)
-        elif name == "router_handover":
-            self.handover = flag(name, value)
-        elif name == "probe_router":
-            self.probe_router = flag(name, value)
-        elif name == "connect_routing_id":
-            if isinstance(value, bytearray | memoryview):
-                value = bytes(value)
-            if not isinstance(value, bytes):
-                raise MQError(
-                    f"invalid value {value!r} for socket option connect_routing_id: it takes "
-                    "bytes (encode a str first, e.g. b'peer-1')",
-                    errno.EINVAL,
-                )
-            if not 1 <= len(value) <= 255:
-                raise MQError(
-                    "invalid value for socket option connect_routing_id: it takes 1 to 255 "
-                    f"bytes, got {len(value)}",
-                    errno.EINVAL,
-                )
-            self.connect_routing_id = value
-        else:
-            return False
-        return True
-
-    def get_option(self, name: str) -> Any:
-        if name == "router_mandatory":
-            return self.mandatory
-        if name == "router_handover":
-            return self.handover
-        if name == "probe_router":
-            return self.probe_router
-        if name == "connect_routing_id":
-            return self.connect_routing_id
-        raise KeyError(name)

@@ -5,13 +5,37 @@ from __future__ import annotations
 import errno
 import random
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from mqsdk.errors import MQError
-from mqsdk.hookspecs import hookimpl
-from mqsdk.pattern import Pattern
-from mqsdk.pipe import Message, Pipe
-from mqsdk.routing import FairQueue
+from pydantic import BeforeValidator
+
+from mqsdk.plugin import (
+    FairQueue,
+    Message,
+    MQError,
+    OptionModel,
+    Pattern,
+    Pipe,
+    hookimpl,
+    option,
+)
+
+
+def _on_off(value: Any) -> int:
+    # 0 or 1 only, as libzmq takes it (a bool is one; 1.0 or "1" is not).
+    if value not in (0, 1) or isinstance(value, float | str):
+        raise ValueError("it takes 0 or 1")
+    return int(value)
+
+
+class StreamOptions(OptionModel):
+    """STREAM's options."""
+
+    stream_notify: Annotated[int, BeforeValidator(_on_off)] = option(
+        1,
+        number=73,
+        doc="An empty message on each connect and disconnect (the kernel sends it).",
+    )
 
 
 class Stream(Pattern):
@@ -21,17 +45,14 @@ class Stream(Pattern):
     socket_type: ClassVar[int] = 11
     peer_types: ClassVar[frozenset[str]] = frozenset()
     raw: ClassVar[bool] = True
-    options: ClassVar[dict[str, int]] = {"stream_notify": 73}
-    option_docs: ClassVar[dict[str, str]] = {
-        "stream_notify": "An empty message on each connect and disconnect.",
-    }
+    option_model = StreamOptions
 
     def __init__(self, socket: Any) -> None:
         super().__init__(socket)
+        self.options: StreamOptions = socket.component_options(StreamOptions)
         self.fq = FairQueue()
         self.by_id: dict[bytes, Pipe] = {}
         self._next_id = random.getrandbits(32)
-        self.notify = 1
 
     def _routing_id(self, pipe: Pipe) -> bytes:
         if not pipe.routing_id:
@@ -87,19 +108,6 @@ class Stream(Pattern):
 
     def can_send(self) -> bool:
         return any(pipe.writable() for pipe in self.by_id.values())
-
-    def set_option(self, name: str, value: Any) -> bool:
-        if name != "stream_notify":
-            return False
-        if value not in (0, 1) or isinstance(value, float):
-            raise MQError(f"stream_notify takes 0 or 1, not {value!r}", errno.EINVAL)
-        self.notify = int(value)
-        return True
-
-    def get_option(self, name: str) -> Any:
-        if name == "stream_notify":
-            return self.notify
-        raise KeyError(name)
 
 
 @hookimpl

@@ -7,10 +7,16 @@ import select
 import sys
 from math import ceil
 
-from mqsdk.component import Availability
-from mqsdk.errors import PollerError
-from mqsdk.hookspecs import hookimpl
-from mqsdk.poller import ERROR, READ, WRITE, PollerBackend, check_events
+from mqsdk.plugin import (
+    ERROR,
+    READ,
+    WRITE,
+    Availability,
+    PollerBackend,
+    PollerError,
+    check_events,
+    hookimpl,
+)
 
 __all__ = ["PollPoller", "mqsdk_pollers"]
 

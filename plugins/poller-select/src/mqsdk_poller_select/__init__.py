@@ -6,9 +6,7 @@ import errno
 import os
 import select
 
-from mqsdk.errors import PollerError
-from mqsdk.hookspecs import hookimpl
-from mqsdk.poller import ERROR, READ, WRITE, PollerBackend, check_events
+from mqsdk.plugin import ERROR, READ, WRITE, PollerBackend, PollerError, check_events, hookimpl
 
 __all__ = ["FD_SETSIZE", "SelectPoller", "mqsdk_pollers"]
 

@@ -11,12 +11,16 @@ from __future__ import annotations
 import errno
 import threading
 from dataclasses import dataclass, field
-from typing import Any
 
-from mqsdk.errors import ENOCOMPATPROTO, EndpointError, MQError
-from mqsdk.pipe import Message, PeerInfo, Pipe
-from mqsdk.transport import MessageTransport
-from mqsdk.zmtp.frames import Command, FrameDecoder
+from mqsdk.plugin import (
+    ENOCOMPATPROTO,
+    EndpointError,
+    Message,
+    MessageTransport,
+    MQError,
+    Pipe,
+    SocketHandle,
+)
 
 _NAMESPACE = "inproc"
 
@@ -26,8 +30,9 @@ class InprocPipe(Pipe):
 
     __slots__ = ("other",)
 
-    def __init__(self, owner: Any, endpoint: str, sndhwm: int, rcvhwm: int) -> None:
-        super().__init__(owner, endpoint, sndhwm, rcvhwm)
+    def __init__(self, owner: SocketHandle, endpoint: str, *, outgoing: bool) -> None:
+        options = owner.options
+        super().__init__(owner, endpoint, options.sndhwm, options.rcvhwm, outgoing=outgoing)
         self.other: InprocPipe | None = None
 
     @property
@@ -63,22 +68,18 @@ class InprocPipe(Pipe):
         # Counted here for both sockets: a message in the peer's queue is received by it,
         # as a decoded message is on stream transports.
         size = sum(map(len, message))
-        stats = self.owner.stats
-        stats["msgs_out"] += 1
-        stats["bytes_out"] += size
+        self.owner.count_sent(1, size)
         if other is not None:
-            stats = other.owner.stats
-            stats["msgs_in"] += 1
-            stats["bytes_in"] += size
+            other.owner.count_received(1, size)
             if was_empty and other.attached:
-                other.owner._pipe_readable(other)
+                other.owner.pipe_readable(other)
 
     def send_command(self, frame: bytes) -> bool:
         """Commands (SUBSCRIBE...) go straight to the peer's pattern, decoded."""
         other = self.other
         if other is None:
             return False
-        _deliver_encoded(other, frame)
+        other.receive_encoded(frame)
         return True
 
     def send_message(self, message: Message) -> bool:
@@ -87,7 +88,7 @@ class InprocPipe(Pipe):
         self.outq.append(message)
         other = self.other
         if other is not None and other.attached:
-            other.owner._pipe_readable(other)
+            other.owner.pipe_readable(other)
         return True
 
     def drained(self) -> None:
@@ -96,62 +97,35 @@ class InprocPipe(Pipe):
         if other is None or not limit or len(self.inq) <= (limit + 1) // 2:
             self.read_paused = False
             if other is not None:
-                other.owner._pipe_writable(other)
-
-
-def _deliver_encoded(target: InprocPipe, data: bytes) -> None:
-    """Hand ZMTP-encoded frames (a pattern's greeting or command) to ``target``'s socket
-    as if they had arrived over a wire: messages into its queue, commands to its pattern."""
-    messages: list[Message] = []
-    for item in FrameDecoder().feed(data):
-        if isinstance(item, Command):
-            target.owner._pipe_command(target, item)
-        else:
-            messages.append(item)
-    if messages:
-        inq = target.inq
-        inq.extend(messages)
-        if len(inq) <= len(messages) and target.attached:  # nothing older: announce
-            target.owner._pipe_readable(target)
+                other.owner.pipe_writable(other)
 
 
 def _greet(pipe: InprocPipe) -> None:
     """What the pattern sends first on a new connection (SUB's subscriptions...)."""
     other = pipe.other
     if other is not None:
-        frames = pipe.owner.pattern.greet(pipe, 1)
-        if frames:
-            _deliver_encoded(other, b"".join(frames))
+        greeting = pipe.owner.greeting(pipe)
+        if greeting:
+            other.receive_encoded(greeting)
 
 
-def _peer_info(socket: Any) -> PeerInfo:
-    name = socket.socket_type_name
-    routing_id = socket.options.routing_id if socket.pattern.sends_identity else b""
-    metadata = {"Socket-Type": name.encode()}
-    if socket.pattern.sends_identity:
-        metadata["Identity"] = routing_id
-    return PeerInfo(name, routing_id, "", metadata)
-
-
-def _connect_pipes(binder: Any, connecter: Any, endpoint: str, queued: InprocPipe) -> InprocPipe:
+def _connect_pipes(
+    binder: SocketHandle, connecter: SocketHandle, endpoint: str, queued: InprocPipe
+) -> InprocPipe:
     """Complete a connection: ``queued`` is the connecting side's pipe (it may already hold
     messages sent before the bind); return the binding side's pipe."""
-    near = InprocPipe(binder, endpoint, binder.options.sndhwm, binder.options.rcvhwm)
+    near = InprocPipe(binder, endpoint, outgoing=False)
     near.inq = queued.outq  # shared: what the connecter sends, the binder receives
     near.outq = queued.inq
     near.other, queued.other = queued, near
-    near.peer = _peer_info(connecter)
-    queued.peer = _peer_info(binder)
+    near.peer = connecter.peer_info()
+    queued.peer = binder.peer_info()
     return near
-
-
-def _compatible(a: Any, b: Any) -> bool:
-    return b.socket_type_name in a.pattern.peer_types and a.socket_type_name in b.pattern.peer_types
 
 
 @dataclass
 class _Binding:
-    socket: Any
+    socket: SocketHandle
     transport: InprocTransport
     pipes: list[InprocPipe] = field(default_factory=list)
 
@@ -161,16 +135,14 @@ class _Namespace:
     lock: threading.Lock = field(default_factory=threading.Lock)
     bound: dict[str, _Binding] = field(default_factory=dict)
     # name -> connections waiting for their bind: (connecting socket, its pipe, transport)
-    pending: dict[str, list[tuple[Any, InprocPipe, InprocTransport]]] = field(default_factory=dict)
+    pending: dict[str, list[tuple[SocketHandle, InprocPipe, InprocTransport]]] = field(
+        default_factory=dict
+    )
 
 
-def _namespace(socket: Any) -> _Namespace:
-    shared = socket.context.shared
-    with socket.context.shared_lock:
-        space = shared.get(_NAMESPACE)
-        if space is None:
-            space = shared[_NAMESPACE] = _Namespace()
-        return space  # type: ignore[no-any-return]
+def _namespace(socket: SocketHandle) -> _Namespace:
+    space: _Namespace = socket.context_state(_NAMESPACE, _Namespace)
+    return space
 
 
 class InprocTransport(MessageTransport):
@@ -182,7 +154,7 @@ class InprocTransport(MessageTransport):
     def __init__(self) -> None:
         self._name = ""
         self._bound = False
-        self._pipes: list[InprocPipe] = []  # pipes this endpoint made for its socket
+        self.pipes: list[InprocPipe] = []  # pipes this endpoint made for its socket
 
     @staticmethod
     def _check(address: str) -> str:
@@ -192,7 +164,7 @@ class InprocTransport(MessageTransport):
             raise EndpointError(f"inproc names are at most 256 characters, got {len(address)}")
         return address
 
-    def bind(self, socket: Any, address: str) -> str:
+    def bind(self, socket: SocketHandle, address: str) -> str:
         name = self._check(address)
         endpoint = f"inproc://{name}"
         space = _namespace(socket)
@@ -206,49 +178,49 @@ class InprocTransport(MessageTransport):
             waiting = space.pending.pop(name, [])
             self._name, self._bound = name, True
             for connecter, queued, their_transport in waiting:
-                if not _compatible(socket, connecter):
+                if not socket.compatible(connecter):
                     # Refused like over tcp; the connecting side's queue is dropped.
-                    their_transport._pipes.remove(queued)
-                    connecter._post_pipe_event("detach", queued)
+                    their_transport.pipes.remove(queued)
+                    connecter.post_detach(queued)
                     continue
                 near = _connect_pipes(socket, connecter, endpoint, queued)
                 binding.pipes.append(near)
-                self._pipes.append(near)
-                socket._attach_pipe(near)
+                self.pipes.append(near)
+                socket.attach_pipe(near)
                 # Greetings (SUB's subscriptions...) after the attach, so each side's
                 # pattern sees the pipe before anything arrives on it.
                 _greet(near)
                 _greet(queued)
         return endpoint
 
-    def connect(self, socket: Any, address: str) -> None:
+    def connect(self, socket: SocketHandle, address: str) -> None:
         name = self._check(address)
         endpoint = f"inproc://{name}"
         space = _namespace(socket)
         with space.lock:
             binding = space.bound.get(name)
-            if binding is not None and not _compatible(binding.socket, socket):
+            if binding is not None and not binding.socket.compatible(socket):
                 raise MQError(
-                    f"cannot connect a {socket.socket_type_name} socket to {endpoint}: "
-                    f"it is bound by a {binding.socket.socket_type_name} socket, which "
+                    f"cannot connect a {socket.socket_type} socket to {endpoint}: "
+                    f"it is bound by a {binding.socket.socket_type} socket, which "
                     "cannot talk to it",
                     ENOCOMPATPROTO,
                 )
-            queued = InprocPipe(socket, endpoint, socket.options.sndhwm, socket.options.rcvhwm)
+            queued = InprocPipe(socket, endpoint, outgoing=True)
             self._name = name
-            self._pipes.append(queued)
-            socket._attach_pipe(queued)
+            self.pipes.append(queued)
+            socket.attach_pipe(queued)
             if binding is None:
                 space.pending.setdefault(name, []).append((socket, queued, self))
                 return
             near = _connect_pipes(binding.socket, socket, endpoint, queued)
             binding.pipes.append(near)
-            binding.transport._pipes.append(near)
-            binding.socket._post_pipe_event("attach", near)
+            binding.transport.pipes.append(near)
+            binding.socket.post_attach(near)
             _greet(near)
             _greet(queued)
 
-    def close(self, socket: Any) -> None:
+    def close(self, socket: SocketHandle) -> None:
         space = _namespace(socket)
         with space.lock:
             if self._bound:
@@ -261,13 +233,13 @@ class InprocTransport(MessageTransport):
                 waiting[:] = [entry for entry in waiting if entry[2] is not self]
                 if not waiting:
                     del space.pending[self._name]
-            pipes, self._pipes = self._pipes, []
+            pipes, self.pipes = self.pipes, []
         for pipe in pipes:
-            socket._post_pipe_event("detach", pipe)
+            socket.post_detach(pipe)
             other = pipe.other
             if other is not None:
                 other.other = None
-                other.owner._post_pipe_event("detach", other)
+                other.owner.post_detach(other)
                 pipe.other = None
 
 

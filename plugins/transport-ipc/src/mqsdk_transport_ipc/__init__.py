@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mqsdk.hookspecs import hookimpl
-from mqsdk.transport import Transport
+from mqsdk.plugin import Transport, hookimpl
 
 from .address import IpcAddress
 from .transport import IpcTransport

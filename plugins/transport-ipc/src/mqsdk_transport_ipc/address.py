@@ -13,7 +13,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-from mqsdk.errors import EndpointError
+from mqsdk.plugin import EndpointError
 
 __all__ = ["MAX_PATH_BYTES", "IpcAddress", "check_length", "parse_ipc"]
 

@@ -14,8 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mqsdk.component import Availability
-from mqsdk.transport import StreamTransport, start_connect
+from mqsdk.plugin import Availability, StreamTransport, start_connect
 
 from .address import IpcAddress, check_length, parse_ipc
 

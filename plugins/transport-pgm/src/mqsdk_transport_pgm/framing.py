@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from mqsdk.pipe import Message
+from mqsdk.plugin import Message
 
 __all__ = ["NO_OFFSET", "StreamPacker", "StreamUnpacker", "encode_frames"]
 

@@ -35,7 +35,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mqsdk.pipe import Message
+from mqsdk.plugin import Message
 from mqsdk_transport_pgm.framing import StreamUnpacker
 from mqsdk_transport_pgm.packets import (
     MAX_NAK_LIST,

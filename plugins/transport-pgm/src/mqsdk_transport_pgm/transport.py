@@ -34,14 +34,23 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from mqsdk.component import Availability
-from mqsdk.errors import ENOCOMPATPROTO, EndpointError, MQError
-from mqsdk.options import NonNegative, OptionModel, option
-from mqsdk.pipe import Message, PeerInfo, Pipe
-from mqsdk.reactor import TimerHandle
-from mqsdk.transport import MessageTransport
+from mqsdk.plugin import (
+    ENOCOMPATPROTO,
+    Availability,
+    EndpointError,
+    Message,
+    MessageTransport,
+    MQError,
+    NonNegative,
+    OptionModel,
+    PeerInfo,
+    Pipe,
+    SocketHandle,
+    TimerHandle,
+    option,
+)
 from mqsdk_transport_pgm.packets import (
     NAK,
     NCF,
@@ -177,8 +186,9 @@ class PgmPipe(Pipe):
     subscribe_to_all = True  # no subscriptions travel: the SUB filters by itself
     __slots__ = ("session",)
 
-    def __init__(self, owner: Any, endpoint: str, session: _Session) -> None:
-        super().__init__(owner, endpoint, owner.options.sndhwm, owner.options.rcvhwm)
+    def __init__(self, owner: SocketHandle, endpoint: str, session: _Session) -> None:
+        options = owner.options
+        super().__init__(owner, endpoint, options.sndhwm, options.rcvhwm, outgoing=True)
         self.session = session
 
     @property
@@ -207,10 +217,10 @@ class PgmPipe(Pipe):
 class _Session:
     """One endpoint's OS socket and protocol state; runs in the reactor thread."""
 
-    def __init__(self, sock: Any, scheme: str, address: PgmAddress, endpoint: str) -> None:
+    def __init__(self, sock: SocketHandle, scheme: str, address: PgmAddress, endpoint: str) -> None:
         options = sock.component_options(PgmOptions)
         self.socket = sock
-        self.reactor = sock.reactor
+        self.reactor = sock.io_thread
         self.raw = scheme == "pgm"
         self.address = address
         self.closed = False
@@ -220,14 +230,14 @@ class _Session:
         window = int(options.rate) * int(options.recovery_ivl) // 8 // self.maxtpdu
         self.os = self._open(address, int(sock.options.multicast_hops))
         self.unicast: socket.socket | None = None
-        if not self.raw and sock.socket_type_name in _SENDERS:
+        if not self.raw and sock.socket_type in _SENDERS:
             self.unicast = self._open_unicast(address)
         self.pipe = PgmPipe(sock, endpoint, self)
         self.pipe.peer = PeerInfo("", b"", f"{address.group}:{address.port}", {})
         now = time.monotonic()
         self.source: Source | None = None
         self.receiver: Receiver | None = None
-        if sock.socket_type_name in _SENDERS:
+        if sock.socket_type in _SENDERS:
             sport = random.randrange(1, 65536)
             while sport == address.port:
                 sport = random.randrange(1, 65536)
@@ -414,11 +424,9 @@ class _Session:
             packer.add(message)
             count += 1
             size += sum(map(len, message))
-        stats = self.socket.stats
-        stats["msgs_out"] += count
-        stats["bytes_out"] += size
+        self.socket.count_sent(count, size)
         if full:
-            self.socket._pipe_writable(self.pipe)
+            self.socket.pipe_writable(self.pipe)
         return True
 
     def _pump(self) -> None:
@@ -544,8 +552,7 @@ class _Session:
         if not messages:
             return
         stats = self.socket.stats
-        stats["msgs_in"] += len(messages)
-        stats["bytes_in"] += sum(len(f) for m in messages for f in m)
+        self.socket.count_received(len(messages), sum(len(f) for m in messages for f in m))
         pipe = self.pipe
         if not pipe.deliver(messages) and self._reading:
             # RCVHWM: stop reading until the user drains the pipe (PgmPipe.drained).
@@ -582,9 +589,9 @@ class _PgmBase(MessageTransport):
     def __init__(self) -> None:
         self._sessions: list[_Session] = []
 
-    def _open(self, sock: Any, address: str) -> str:
+    def _open(self, sock: SocketHandle, address: str) -> str:
         endpoint = f"{self.name}://{address}"
-        kind = sock.socket_type_name
+        kind = sock.socket_type
         if kind not in _SENDERS | _RECEIVERS:
             raise MQError(
                 f"{self.name}:// carries PUB/XPUB to SUB/XSUB only (reliable multicast "
@@ -594,23 +601,23 @@ class _PgmBase(MessageTransport):
         parsed = parse_endpoint(self.name, address)
         session = _Session(sock, self.name, parsed, endpoint)
         self._sessions.append(session)
-        sock._attach_pipe(session.pipe)
+        sock.attach_pipe(session.pipe)
         session.start()
         return endpoint
 
-    def bind(self, socket: Any, address: str) -> str:
+    def bind(self, socket: SocketHandle, address: str) -> str:
         # libzmq treats bind like connect: both join the group.
         return self._open(socket, address)
 
-    def connect(self, socket: Any, address: str) -> None:
+    def connect(self, socket: SocketHandle, address: str) -> None:
         self._open(socket, address)
 
-    def close(self, socket: Any) -> None:
+    def close(self, socket: SocketHandle) -> None:
         sessions, self._sessions = self._sessions, []
         linger = int(socket.options.linger)
         for session in sessions:
             session.close(linger)
-            socket._post_pipe_event("detach", session.pipe)
+            socket.post_detach(session.pipe)
 
 
 class EpgmTransport(_PgmBase):

@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass, replace
 from typing import Any
 
-from mqsdk.errors import EndpointError
+from mqsdk.plugin import EndpointError
 
 __all__ = [
     "TcpAddress",

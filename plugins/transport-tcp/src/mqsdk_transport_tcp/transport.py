@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from mqsdk.transport import StreamTransport, start_connect
+from mqsdk.plugin import StreamTransport, start_connect
 
 from .address import (
     TcpAddress,

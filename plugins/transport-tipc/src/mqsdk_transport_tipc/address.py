@@ -24,7 +24,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from mqsdk.errors import EndpointError
+from mqsdk.plugin import EndpointError
 
 __all__ = [
     "ADDR_ID",

@@ -7,9 +7,7 @@ import socket
 from collections.abc import Mapping
 from typing import Any
 
-from mqsdk.component import Availability
-from mqsdk.errors import EndpointError
-from mqsdk.transport import StreamTransport, start_connect
+from mqsdk.plugin import Availability, EndpointError, StreamTransport, start_connect
 
 from .address import TipcAddress, format_last_endpoint, format_port_id, parse_tipc
 

@@ -24,7 +24,7 @@ import struct
 import sys
 from dataclasses import dataclass
 
-from mqsdk.errors import EndpointError
+from mqsdk.plugin import EndpointError
 
 __all__ = ["UdpAddress", "parse_udp"]
 

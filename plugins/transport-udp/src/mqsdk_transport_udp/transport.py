@@ -23,10 +23,16 @@ import struct
 import sys
 from typing import Any
 
-from mqsdk.component import Availability
-from mqsdk.errors import ENOCOMPATPROTO, MQError
-from mqsdk.pipe import Message, Pipe
-from mqsdk.transport import MessageTransport
+from mqsdk.plugin import (
+    ENOCOMPATPROTO,
+    Availability,
+    IoThread,
+    Message,
+    MessageTransport,
+    MQError,
+    Pipe,
+    SocketHandle,
+)
 
 from .address import UdpAddress, parse_udp
 
@@ -48,8 +54,10 @@ class RadioPipe(Pipe):
     __slots__ = ("destination", "sock")
     subscribe_to_all = True
 
-    def __init__(self, owner: Any, endpoint: str, sock: socket.socket, destination: Any) -> None:
-        super().__init__(owner, endpoint, 0, 0)
+    def __init__(
+        self, owner: SocketHandle, endpoint: str, sock: socket.socket, destination: Any
+    ) -> None:
+        super().__init__(owner, endpoint, 0, 0, outgoing=True)
         self.sock = sock
         self.destination = destination
 
@@ -69,19 +77,18 @@ class RadioPipe(Pipe):
                 f"{len(group)} + body {len(body)}), the limit is {MAX_DATAGRAM} bytes",
                 errno.EMSGSIZE,
             )
-        stats = self.owner.stats
+        owner = self.owner
         try:
             self.sock.sendto(b"".join((bytes((len(group),)), group, body)), self.destination)
         except BlockingIOError:
-            stats["dropped_hwm"] += 1  # the OS buffer is full: a RADIO drops, never blocks
+            owner.count_dropped("hwm")  # the OS buffer is full: a RADIO drops, never blocks
             return
         except OSError as exc:
             # Unreachable network and the like: a datagram is lost, the socket goes on.
-            stats["dropped_hwm"] += 1
-            log.debug("%s: sendto %s failed: %s", self.owner, self.destination, exc)
+            owner.count_dropped("hwm")
+            log.debug("%s: sendto %s failed: %s", owner, self.destination, exc)
             return
-        stats["msgs_out"] += 1
-        stats["bytes_out"] += size
+        owner.count_sent(1, size)
 
     def send_command(self, frame: bytes) -> bool:
         return True  # no JOIN/LEAVE goes over udp
@@ -102,12 +109,12 @@ class DishPipe(Pipe):
 
 
 def _open(
-    socket_obj: Any, address: str, *, bind: bool
+    socket_obj: SocketHandle, address: str, *, bind: bool
 ) -> tuple[str, Any, UdpAddress, socket.socket]:
     """Check the socket type and the endpoint; return (endpoint, the socket's options,
     the parsed address, a new non-blocking UDP socket)."""
     endpoint = f"udp://{address}"
-    kind = socket_obj.socket_type_name
+    kind = socket_obj.socket_type
     if kind != ("DISH" if bind else "RADIO"):
         raise MQError(
             f"cannot {'bind' if bind else 'connect'} a {kind} socket to {endpoint}: over "
@@ -131,7 +138,7 @@ class UdpTransport(MessageTransport):
     def __init__(self) -> None:
         self._sock: socket.socket | None = None
         self._pipe: Pipe | None = None
-        self._reactor: Any = None
+        self._io_thread: IoThread | None = None
 
     @classmethod
     def available(cls) -> Availability:
@@ -144,7 +151,7 @@ class UdpTransport(MessageTransport):
 
     # -- RADIO -----------------------------------------------------------------------------
 
-    def connect(self, socket_obj: Any, address: str) -> None:
+    def connect(self, socket_obj: SocketHandle, address: str) -> None:
         endpoint, options, target, sock = _open(socket_obj, address, bind=False)
         try:
             if options.sndbuf >= 0:
@@ -159,11 +166,11 @@ class UdpTransport(MessageTransport):
             destination = (*destination, 0, target.interface_index)
         pipe = RadioPipe(socket_obj, endpoint, sock, destination)
         self._sock, self._pipe = sock, pipe
-        socket_obj._attach_pipe(pipe)
+        socket_obj.attach_pipe(pipe)
 
     # -- DISH ------------------------------------------------------------------------------
 
-    def bind(self, socket_obj: Any, address: str) -> str:
+    def bind(self, socket_obj: SocketHandle, address: str) -> str:
         endpoint, options, local, sock = _open(socket_obj, address, bind=True)
         try:
             if options.rcvbuf >= 0:
@@ -183,43 +190,43 @@ class UdpTransport(MessageTransport):
                 sock.bind(local.sockaddr())
         except OSError as exc:
             sock.close()
-            socket_obj._event("bind_failed", endpoint, exc.errno or 0)
+            socket_obj.report_event("bind_failed", endpoint, exc.errno or 0)
             raise MQError(
                 f"cannot bind {endpoint}: {exc.strerror or exc}", exc.errno or errno.EINVAL
             ) from None
         resolved = local.endpoint(sock.getsockname()[1])
         pipe = DishPipe(socket_obj, resolved, options.sndhwm, options.rcvhwm)
         self._sock, self._pipe = sock, pipe
-        socket_obj._attach_pipe(pipe)
-        reactor = self._reactor = socket_obj.reactor
+        socket_obj.attach_pipe(pipe)
+        io_thread = self._io_thread = socket_obj.io_thread
         reader = _Reader(sock, pipe)
-        reactor.add_reader(sock.fileno(), reader.on_readable)
-        socket_obj._event("listening", resolved, sock.fileno())
+        io_thread.add_reader(sock.fileno(), reader.on_readable)
+        socket_obj.report_event("listening", resolved, sock.fileno())
         return resolved
 
     # -- both ------------------------------------------------------------------------------
 
-    def close(self, socket_obj: Any) -> None:
+    def close(self, socket_obj: SocketHandle) -> None:
         sock, pipe = self._sock, self._pipe
         self._sock = self._pipe = None
         if sock is not None:
-            reactor = self._reactor
-            if reactor is not None:
+            io_thread = self._io_thread
+            if io_thread is not None:
                 fd = sock.fileno()
 
                 def forget() -> None:
-                    reactor.remove_reader(fd)
+                    io_thread.remove_reader(fd)
                     sock.close()
 
                 # In the I/O thread, so no read callback runs on a closed (or reused) fd.
-                if reactor.running:
-                    socket_obj._in_reactor(forget, wait=True)
+                if io_thread.running:
+                    socket_obj.call_in_io_thread(forget, wait=True)
                 else:
                     forget()
             else:
                 sock.close()
         if pipe is not None:
-            socket_obj._post_pipe_event("detach", pipe)
+            socket_obj.post_detach(pipe)
 
 
 class _Reader:
@@ -233,7 +240,7 @@ class _Reader:
 
     def on_readable(self) -> None:
         pipe = self.pipe
-        stats = pipe.owner.stats
+        owner = pipe.owner
         room = pipe.rcvhwm - len(pipe.inq) if pipe.rcvhwm else _READ_BATCH
         messages: list[Message] = []
         nbytes = dropped = 0
@@ -243,12 +250,12 @@ class _Reader:
             except BlockingIOError:
                 break
             except OSError as exc:
-                log.debug("%s: udp receive failed: %s", pipe.owner, exc)
+                log.debug("%s: udp receive failed: %s", owner, exc)
                 break
             size = data[0] + 1 if data else 1
             if len(data) < size:
-                log.debug("%s: dropping a malformed %d-byte datagram", pipe.owner, len(data))
-                stats["dropped_malformed"] = stats.get("dropped_malformed", 0) + 1
+                log.debug("%s: dropping a malformed %d-byte datagram", owner, len(data))
+                owner.count_dropped("malformed")
                 continue
             if len(messages) >= room:
                 dropped += 1  # RCVHWM messages already wait: a datagram socket drops
@@ -256,9 +263,9 @@ class _Reader:
             messages.append([data[1:size], data[size:]])
             nbytes += len(data) - 1
         if dropped:
-            stats["dropped_hwm"] += dropped
+            owner.count_dropped("hwm", dropped)
         if messages:
-            pipe.owner._received(len(messages), nbytes)
+            owner.count_received(len(messages), nbytes)
             pipe.deliver(messages)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
-from mqsdk.errors import EndpointError
+from mqsdk.plugin import EndpointError
 
 __all__ = [
     "CID_ANY",

@@ -23,9 +23,7 @@ import struct
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from mqsdk.component import Availability
-from mqsdk.options import Millis, OptionModel, option
-from mqsdk.transport import StreamTransport, start_connect
+from mqsdk.plugin import Availability, Millis, OptionModel, StreamTransport, option, start_connect
 
 from .address import CID_ANY, CID_LOCAL, PORT_ANY, VmciAddress, format_sockaddr, parse_vmci
 

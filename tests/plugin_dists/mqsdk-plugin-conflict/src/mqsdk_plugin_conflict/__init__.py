@@ -5,8 +5,7 @@ from __future__ import annotations
 import select
 from collections.abc import Sequence
 
-from mqsdk.hookspecs import hookimpl
-from mqsdk.poller import PollerBackend
+from mqsdk.plugin import PollerBackend, hookimpl
 
 
 class AnotherEpoll(PollerBackend):

@@ -5,9 +5,7 @@ from __future__ import annotations
 import selectors
 from collections.abc import Sequence
 
-from mqsdk.errors import PollerError
-from mqsdk.hookspecs import hookimpl
-from mqsdk.poller import ERROR, READ, WRITE, PollerBackend, check_events
+from mqsdk.plugin import ERROR, READ, WRITE, PollerBackend, PollerError, check_events, hookimpl
 
 _TO_SELECTORS = {READ: selectors.EVENT_READ, WRITE: selectors.EVENT_WRITE}
 
