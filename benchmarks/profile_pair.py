@@ -4,7 +4,7 @@
     python benchmarks/profile_pair.py lat ipc 16 20000 --side send --profiler pyinstrument
 
 py-spy writes a speedscope/flamegraph file (``--out``); pyinstrument prints its tree.
-Both sides are the same workers ``mqsdk bench`` uses (mqsdk/bench/worker.py).
+Both sides are the same workers ``mqsdk bench`` uses (mqsdk/cli/bench/worker.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 import subprocess
 import sys
 
-from mqsdk.bench import WORKER, workers
+from mqsdk.cli.bench import WORKER, workers
 
 ROLES = {
     "thr": ("thr_recv", "thr_send"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 import mqsdk
-from mqsdk.pipe import StreamPipe
+from mqsdk._kernel.pipe import StreamPipe
 
 HWM = 1000
 ROUNDS = 300

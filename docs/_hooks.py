@@ -6,7 +6,7 @@ renders literally (":class:" and a code span). This keeps the code span and drop
 role, shortening ``~``-prefixed names to their last part, as Sphinx would.
 
 A page's ``<!-- option-tables -->`` line becomes the merged option tables of the
-plugins installed where the docs are built (:func:`mqsdk.options.render_reference`).
+plugins installed where the docs are built (:func:`mqsdk._kernel.options.render_reference`).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ _OPTION_TABLES = "<!-- option-tables -->"
 def on_page_markdown(markdown: str, **kwargs: Any) -> str:
     if _OPTION_TABLES not in markdown:
         return markdown
-    from mqsdk.options import render_reference
-    from mqsdk.registry import get_registry
+    from mqsdk._kernel.options import render_reference
+    from mqsdk._kernel.registry import get_registry
 
     registry = get_registry()
     tables = {name: registry.option_table(cls) for name, cls in registry.patterns.items()}

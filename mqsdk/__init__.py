@@ -10,7 +10,11 @@ import importlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-from mqsdk.component import Availability, Component
+from mqsdk._kernel.component import Availability, Component
+from mqsdk._kernel.frame import Frame
+from mqsdk._kernel.options import OPTION_NUMBERS as _OPTION_NUMBERS
+from mqsdk._kernel.options import PLUGIN_OPTION_NUMBERS as _PLUGIN_OPTION_NUMBERS
+from mqsdk._kernel.security import SECURITY_SPECS as _SECURITY_SPECS
 from mqsdk.config import Config
 from mqsdk.constants import DONTWAIT, NOBLOCK, POLLERR, POLLIN, POLLOUT, SNDMORE, SocketType
 from mqsdk.errors import (
@@ -23,35 +27,31 @@ from mqsdk.errors import (
     ProtocolError,
     UnsupportedTransport,
 )
-from mqsdk.frame import Frame
 from mqsdk.hookspecs import hookimpl
-from mqsdk.options import OPTION_NUMBERS as _OPTION_NUMBERS
-from mqsdk.options import PLUGIN_OPTION_NUMBERS as _PLUGIN_OPTION_NUMBERS
-from mqsdk.security import SECURITY_SPECS as _SECURITY_SPECS
 from mqsdk.z85 import curve_keypair, curve_public, z85_decode, z85_encode
 
 if TYPE_CHECKING:
-    from mqsdk.context import Context
-    from mqsdk.polling import Poller, select
-    from mqsdk.proxy import proxy, proxy_steerable
-    from mqsdk.socket import Socket
+    from mqsdk._kernel.context import Context
+    from mqsdk._kernel.polling import Poller, select
+    from mqsdk._kernel.proxy import proxy, proxy_steerable
+    from mqsdk._kernel.socket import Socket
 
 # The socket machinery (context, registry, reactor, engines) is imported on first use,
 # so that importing a light module such as mqsdk.z85 or mqsdk.errors does not load it.
 _LAZY = {
-    "Context": "mqsdk.context",
-    "Socket": "mqsdk.socket",
-    "Poller": "mqsdk.polling",
-    "select": "mqsdk.polling",
-    "proxy": "mqsdk.proxy",
-    "proxy_steerable": "mqsdk.proxy",
+    "Context": "mqsdk._kernel.context",
+    "Socket": "mqsdk._kernel.socket",
+    "Poller": "mqsdk._kernel.polling",
+    "select": "mqsdk._kernel.polling",
+    "proxy": "mqsdk._kernel.proxy",
+    "proxy_steerable": "mqsdk._kernel.proxy",
 }
 
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
-        # A submodule nobody imported yet (``mqsdk.registry`` after ``import mqsdk``),
+        # A submodule nobody imported yet (``mqsdk._kernel.registry`` after ``import mqsdk``),
         # as it would be had the whole kernel been imported eagerly.
         try:
             return importlib.import_module(f"{__name__}.{name}")

@@ -16,9 +16,9 @@ import pickle
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-import mqsdk.context
-import mqsdk.polling
-import mqsdk.socket
+import mqsdk._kernel.context
+import mqsdk._kernel.polling
+import mqsdk._kernel.socket
 from mqsdk.constants import NOBLOCK, POLLIN, POLLOUT
 from mqsdk.errors import Again, ContextTerminated, MQError
 from mqsdk.monitor import Event, MonitorEvent
@@ -26,12 +26,12 @@ from mqsdk.monitor import Event, MonitorEvent
 _POLLOUT_RECHECK = 0.005  # s, see Socket._wait_for
 
 
-class Socket(mqsdk.socket.Socket):
+class Socket(mqsdk._kernel.socket.Socket):
     """A socket whose send/recv/poll are coroutines. Create it with Context.socket()."""
 
     __slots__ = ("_reader_loop", "_waiters")  # no __dict__: a typo'd option raises
 
-    def __init__(self, context: mqsdk.context.Context, socket_type: int) -> None:
+    def __init__(self, context: mqsdk._kernel.context.Context, socket_type: int) -> None:
         super().__init__(context, socket_type)
         self._waiters: list[asyncio.Future[None]] = []
         self._reader_loop: asyncio.AbstractEventLoop | None = None
@@ -212,7 +212,7 @@ class Socket(mqsdk.socket.Socket):
         super().close(linger)
 
 
-class Context(mqsdk.context.Context):
+class Context(mqsdk._kernel.context.Context):
     """A context whose sockets are :class:`mqsdk.asyncio.Socket`."""
 
     def socket(self, socket_type: int | str) -> Socket:
@@ -221,7 +221,7 @@ class Context(mqsdk.context.Context):
         return Socket(self, socket_type)  # type: ignore[arg-type]
 
 
-class Poller(mqsdk.polling.Poller):
+class Poller(mqsdk._kernel.polling.Poller):
     """``await poller.poll(timeout_ms)``: waits in the event loop, never blocking it."""
 
     async def poll(self, timeout: float | None = None) -> list[tuple[Any, int]]:  # type: ignore[override]
@@ -250,9 +250,9 @@ class Poller(mqsdk.polling.Poller):
             for fd in fds:
                 loop.add_reader(fd, wake)
             writers = [
-                mqsdk.polling._fd_of(obj)
+                mqsdk._kernel.polling._fd_of(obj)
                 for obj, flags in self.sockets
-                if not isinstance(obj, mqsdk.socket.Socket) and flags & POLLOUT
+                if not isinstance(obj, mqsdk._kernel.socket.Socket) and flags & POLLOUT
             ]
             for fd in writers:
                 loop.add_writer(fd, wake)
@@ -271,7 +271,7 @@ class Poller(mqsdk.polling.Poller):
 
 
 async def monitor_events(
-    socket: mqsdk.socket.Socket, events: int = 0xFFFF
+    socket: mqsdk._kernel.socket.Socket, events: int = 0xFFFF
 ) -> AsyncIterator[MonitorEvent]:
     """``async for event in monitor_events(sock)``: the socket's lifecycle events, typed.
 

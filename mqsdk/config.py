@@ -29,8 +29,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from mqsdk._kernel.options import validate_defaults
 from mqsdk.errors import ConfigError
-from mqsdk.options import validate_defaults
 
 ENV_POLLER = "MQSDK_POLLER"
 ENV_PLUGINS = "MQSDK_PLUGINS"

@@ -12,7 +12,7 @@ NOBLOCK = 1
 DONTWAIT = NOBLOCK
 SNDMORE = 2
 
-# poll events (the same bits as mqsdk.poller.READ / WRITE / ERROR)
+# poll events (the same bits as mqsdk._kernel.poller.READ / WRITE / ERROR)
 POLLIN = 1
 POLLOUT = 2
 POLLERR = 4

@@ -34,11 +34,11 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from mqsdk._kernel.mechanism import Mechanism
+    from mqsdk._kernel.pattern import Pattern
+    from mqsdk._kernel.poller import PollerBackend
+    from mqsdk._kernel.transport import Transport
     from mqsdk.config import Config
-    from mqsdk.mechanism import Mechanism
-    from mqsdk.pattern import Pattern
-    from mqsdk.poller import PollerBackend
-    from mqsdk.transport import Transport
 
 PROJECT = "mqsdk"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -54,11 +54,11 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def mqsdk_pollers() -> Sequence[type[PollerBackend]]:
     """Return the poller backends this plugin provides.
 
-    Each item is a concrete subclass of :class:`mqsdk.poller.PollerBackend` that sets
+    Each item is a concrete subclass of :class:`mqsdk._kernel.poller.PollerBackend` that sets
     ``name`` (a lowercase identifier such as ``"epoll"``, unique across all plugins) and
     ``priority`` (higher wins when the configuration says ``poller = "auto"``), and
     implements ``register``, ``modify``, ``unregister``, ``poll`` and ``close`` as the
-    module docstring of :mod:`mqsdk.poller` specifies. Its ``available()`` classmethod
+    module docstring of :mod:`mqsdk._kernel.poller` specifies. Its ``available()`` classmethod
     says whether the OS API exists here (kqueue on Linux says no, with the reason).
 
     The class is instantiated with no arguments, once per reactor thread, and used only
@@ -73,7 +73,7 @@ def mqsdk_pollers() -> Sequence[type[PollerBackend]]:
 def mqsdk_transports() -> Sequence[type[Transport]]:
     """Return the transports this plugin provides, one class per URL scheme.
 
-    Each item is a concrete subclass of :class:`mqsdk.transport.StreamTransport` (a byte
+    Each item is a concrete subclass of :class:`mqsdk._kernel.transport.StreamTransport` (a byte
     stream the kernel runs ZMTP over: tcp, ipc, tipc, vmci...) whose ``name`` is the
     endpoint scheme, lowercase, e.g. ``"tcp"`` for ``tcp://host:port``. A scheme may be
     claimed by one plugin only. ``available()`` says whether the OS supports it here;
@@ -89,7 +89,7 @@ def mqsdk_transports() -> Sequence[type[Transport]]:
 def mqsdk_patterns() -> Sequence[type[Pattern]]:
     """Return the socket types (messaging patterns) this plugin provides.
 
-    Each item is a concrete subclass of :class:`mqsdk.pattern.Pattern` that sets
+    Each item is a concrete subclass of :class:`mqsdk._kernel.pattern.Pattern` that sets
     ``name`` (the ZMTP Socket-Type, uppercase, e.g. ``"PUSH"``), ``socket_type`` (libzmq's
     number, e.g. 8) and ``peer_types`` (the Socket-Type names it may talk to, as data:
     ``frozenset({"PULL"})``). Name and number must each be unique across all plugins.
@@ -103,7 +103,7 @@ def mqsdk_patterns() -> Sequence[type[Pattern]]:
 def mqsdk_mechanisms() -> Sequence[type[Mechanism]]:
     """Return the ZMTP security mechanisms this plugin provides.
 
-    Each item is a concrete subclass of :class:`mqsdk.mechanism.Mechanism` whose ``name``
+    Each item is a concrete subclass of :class:`mqsdk._kernel.mechanism.Mechanism` whose ``name``
     is the mechanism as written in the ZMTP greeting (``"PLAIN"``, ``"CURVE"``; at most 20
     ASCII characters), unique across all plugins. ``NULL`` is built into the kernel and
     cannot be replaced or disabled.
@@ -204,7 +204,7 @@ def mqsdk_handshake_failed(socket: Any, endpoint: str, error: Exception) -> None
     :param endpoint: as for :func:`mqsdk_peer_connected`.
     :param error: usually a :class:`mqsdk.errors.ProtocolError` whose ``code`` is
         libzmq's ZMQ_PROTOCOL_ERROR_* value (mechanism mismatch, malformed command...),
-        a :class:`mqsdk.mechanism.AuthenticationFailed` whose ``status`` is the ZAP
+        a :class:`mqsdk._kernel.mechanism.AuthenticationFailed` whose ``status`` is the ZAP
         handler's refusal (300, 400, 500), or an OSError for a connection that broke
         mid-handshake.
     """
@@ -231,7 +231,7 @@ def mqsdk_messages_dropped(socket: Any, reason: str, count: int) -> None:
     The drops are counted where they happen (one integer in ``socket.stats`` per
     message dropped) and reported here in batches, never once per message: the I/O
     thread reports what accumulated since the previous report about once a second
-    (:data:`mqsdk.drops.REPORT_INTERVAL`) for sockets created while an implementation
+    (:data:`mqsdk._kernel.drops.REPORT_INTERVAL`) for sockets created while an implementation
     of this hook was registered, and every socket reports what is left when it closes,
     after its linger and before :func:`mqsdk_socket_closed`. A socket that dropped
     nothing never calls it. Called in the I/O thread, or in the thread closing the socket.

@@ -53,21 +53,21 @@ tested with, up to the next one that may change the interface), and may check
 
 from __future__ import annotations
 
-from mqsdk.component import Availability, Component
-from mqsdk.distributor import Distributor, Publisher
+from mqsdk._kernel.component import Availability, Component
+from mqsdk._kernel.distributor import Distributor, Publisher
+from mqsdk._kernel.frame import GROUP_MAX_LENGTH
+from mqsdk._kernel.handle import IoThread, SocketHandle, TimerHandle
+from mqsdk._kernel.mechanism import Mechanism, ZapReply, ZapRequest
+from mqsdk._kernel.options import Flag, Millis, NonNegative, OptionModel, action, option
+from mqsdk._kernel.pattern import Pattern
+from mqsdk._kernel.pipe import Message, PeerInfo, Pipe
+from mqsdk._kernel.poller import ERROR, READ, WRITE, PollerBackend, check_events
+from mqsdk._kernel.registry import Registry, get_registry
+from mqsdk._kernel.routing import FairQueue, FilteringFairQueue, LoadBalancer, Receiver, Sender
+from mqsdk._kernel.subscriptions import SubscriptionTrie
+from mqsdk._kernel.transport import MessageTransport, StreamTransport, Transport, start_connect
 from mqsdk.errors import EFSM, ENOCOMPATPROTO, EndpointError, MQError, PollerError, ProtocolError
-from mqsdk.frame import GROUP_MAX_LENGTH
-from mqsdk.handle import IoThread, SocketHandle, TimerHandle
 from mqsdk.hookspecs import hookimpl
-from mqsdk.mechanism import Mechanism, ZapReply, ZapRequest
-from mqsdk.options import Flag, Millis, NonNegative, OptionModel, action, option
-from mqsdk.pattern import Pattern
-from mqsdk.pipe import Message, PeerInfo, Pipe
-from mqsdk.poller import ERROR, READ, WRITE, PollerBackend, check_events
-from mqsdk.registry import Registry, get_registry
-from mqsdk.routing import FairQueue, FilteringFairQueue, LoadBalancer, Receiver, Sender
-from mqsdk.subscriptions import SubscriptionTrie
-from mqsdk.transport import MessageTransport, StreamTransport, Transport, start_connect
 from mqsdk.z85 import z85_decode, z85_encode
 
 API_VERSION: tuple[int, int] = (1, 0)

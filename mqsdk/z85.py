@@ -56,9 +56,9 @@ def z85_decode(text: bytes | str) -> bytes:
 def _curve() -> Any:
     """The CURVE mechanism class, found through the plugin registry (never imported by
     name: the kernel does not depend on a plugin)."""
+    from mqsdk._kernel.registry import get_registry
     from mqsdk.config import load_config
     from mqsdk.errors import MQError
-    from mqsdk.registry import get_registry
 
     registry = get_registry(load_config({}))
     cls = registry.mechanisms.get("CURVE")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mqsdk import registry
+from mqsdk._kernel import registry
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -29,7 +29,7 @@ import pytest
 import zmq
 
 import mqsdk
-from mqsdk.pipe import Message, StreamPipe
+from mqsdk._kernel.pipe import Message, StreamPipe
 from mqsdk.testing.helpers import WAIT, short_tmpdir, wait_until
 from mqsdk.testing.poller_conformance import raise_fd_limit
 

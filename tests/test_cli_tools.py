@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import zmq
 
+from mqsdk._kernel.registry import Registry
 from mqsdk.config import load_config
-from mqsdk.registry import Registry
 
 from .conftest import REPO, run_cli
 
@@ -401,8 +401,8 @@ def test_demo_shows_a_transport_that_cannot_carry_a_pattern_as_not_applicable() 
     from types import SimpleNamespace
 
     from mqsdk import hookimpl
-    from mqsdk.cli_demo import PATTERNS, run_cell
-    from mqsdk.transport import MessageTransport
+    from mqsdk._kernel.transport import MessageTransport
+    from mqsdk.cli.demo import PATTERNS, run_cell
 
     class Datagrams(MessageTransport):
         name = "dgram"

@@ -1,4 +1,4 @@
-"""Fan-out with per-pipe drop at SNDHWM (mqsdk.distributor)."""
+"""Fan-out with per-pipe drop at SNDHWM (mqsdk._kernel.distributor)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mqsdk.distributor import Distributor
-from mqsdk.pipe import Pipe
-from mqsdk.subscriptions import SubscriptionTrie
+from mqsdk._kernel.distributor import Distributor
+from mqsdk._kernel.pipe import Pipe
+from mqsdk._kernel.subscriptions import SubscriptionTrie
 
 
 def _pipe(sndhwm: int = 2, name: str = "p") -> Pipe:

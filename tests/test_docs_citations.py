@@ -1,6 +1,6 @@
 """Every repository file or folder the README and docs/*.md cite exists.
 
-A citation is a path under one of the repository's top-level folders (``mqsdk/socket.py``,
+A citation is a path under one of the repository's top-level folders (``mqsdk/_kernel/socket.py``,
 ``plugins/transport-tcp/``, ``benchmarks/recv_chain.py``...) in inline code or a code
 block, or the target of a relative markdown link. URLs (``tcp://...``, ``https://...``),
 option names and dotted Python names are not paths and are never matched.
@@ -64,7 +64,7 @@ def _exists(path: Path) -> bool:
 def test_pages_cite_repository_paths() -> None:
     """The extraction finds the citations it is meant to (so the test below checks some)."""
     architecture = {written for written, _ in citations(REPO / "docs" / "architecture.md")}
-    assert "mqsdk/socket.py" in architecture
+    assert "mqsdk/_kernel/socket.py" in architecture
     assert not any("://" in written for page in PAGES for written, _ in citations(page))
 
 

@@ -29,7 +29,7 @@ import pytest
 import zmq
 
 import mqsdk
-from mqsdk.engine import StreamEngine
+from mqsdk._kernel.engine import StreamEngine
 from mqsdk.testing.helpers import WAIT, wait_until
 
 CLIENTS = 1000

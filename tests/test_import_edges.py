@@ -18,18 +18,24 @@ def _loaded_after(statement: str, watched: list[str]) -> list[str]:
 def test_z85_does_not_load_the_registry() -> None:
     # Z85 is text encoding; only curve_keypair/curve_public need the CURVE plugin, and
     # they look it up when called.
-    assert _loaded_after("import mqsdk.z85", ["mqsdk.registry", "mqsdk.context"]) == []
+    watched = ["mqsdk._kernel.registry", "mqsdk._kernel.context"]
+    assert _loaded_after("import mqsdk.z85", watched) == []
 
 
 def test_the_engine_imports_neither_the_zap_client_nor_the_socket() -> None:
     # The socket hands its engines the ZAP client (which is built on a socket).
-    watched = ["mqsdk.zap", "mqsdk.socket", "mqsdk.context", "mqsdk.registry"]
-    assert _loaded_after("import mqsdk.engine", watched) == []
+    watched = [
+        "mqsdk._kernel.zap",
+        "mqsdk._kernel.socket",
+        "mqsdk._kernel.context",
+        "mqsdk._kernel.registry",
+    ]
+    assert _loaded_after("import mqsdk._kernel.engine", watched) == []
 
 
 def test_the_public_names_are_there_when_used() -> None:
     loaded = _loaded_after(
         "import mqsdk; assert mqsdk.Socket.__name__ == 'Socket' and mqsdk.Context",
-        ["mqsdk.socket", "mqsdk.context"],
+        ["mqsdk._kernel.socket", "mqsdk._kernel.context"],
     )
-    assert loaded == ["mqsdk.context", "mqsdk.socket"]
+    assert loaded == ["mqsdk._kernel.context", "mqsdk._kernel.socket"]

@@ -1,4 +1,4 @@
-"""The who-does-the-I/O policy (mqsdk/io_policy.py): each decision, on its own.
+"""The who-does-the-I/O policy (mqsdk/_kernel/io_policy.py): each decision, on its own.
 
 The engines here are stand-ins that record what the policy made them do; the socket
 and engine tests exercise the same decisions end to end.
@@ -14,8 +14,8 @@ import pytest
 import zmq
 
 import mqsdk
-from mqsdk.engine import StreamEngine
-from mqsdk.io_policy import IoPolicy
+from mqsdk._kernel.engine import StreamEngine
+from mqsdk._kernel.io_policy import IoPolicy
 from mqsdk.testing.helpers import wait_until
 
 

@@ -17,11 +17,8 @@ import pytest
 
 import mqsdk
 import mqsdk.asyncio
-from mqsdk.config import load_config
-from mqsdk.errors import EndpointError, MQError
-from mqsdk.hookspecs import hookimpl
-from mqsdk.mechanism import Mechanism
-from mqsdk.options import (
+from mqsdk._kernel.mechanism import Mechanism
+from mqsdk._kernel.options import (
     KernelOptions,
     OptionModel,
     OptionSpec,
@@ -29,9 +26,12 @@ from mqsdk.options import (
     option,
     specs_from_model,
 )
-from mqsdk.registry import Registry, get_registry
+from mqsdk._kernel.registry import Registry, get_registry
+from mqsdk._kernel.transport import StreamTransport
+from mqsdk.config import load_config
+from mqsdk.errors import EndpointError, MQError
+from mqsdk.hookspecs import hookimpl
 from mqsdk.testing.helpers import WAIT
-from mqsdk.transport import StreamTransport
 
 
 @pytest.fixture

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 import mqsdk
+from mqsdk._kernel.options import BUNDLED_PLUGIN_OPTIONS, OptionSpec, OptionTable
+from mqsdk._kernel.registry import Registry, get_registry
 from mqsdk.config import load_config
-from mqsdk.options import BUNDLED_PLUGIN_OPTIONS, OptionSpec, OptionTable
 from mqsdk.plugin import (
     Availability,
     Flag,
@@ -29,7 +30,6 @@ from mqsdk.plugin import (
     hookimpl,
     option,
 )
-from mqsdk.registry import Registry, get_registry
 
 
 def _context(

@@ -123,9 +123,9 @@ def test_plugin_keeps_to_the_declared_interface(source: Path) -> None:
 def test_the_check_catches_what_plugins_did_before() -> None:
     """The forms plugins used before the handle existed are each reported."""
     source = """
-from mqsdk.pipe import Pipe
+from mqsdk._kernel.pipe import Pipe
 from mqsdk.errors import _hidden
-import mqsdk.socket
+import mqsdk._kernel.socket
 
 def attach(socket, pipe):
     socket._attach_pipe(pipe)
@@ -144,9 +144,9 @@ class Mine:
         [(Path("example.py"), tree)], {"_attach_pipe", "_pipe_readable", "_pipe_events", "_own"}
     )
     text = "\n".join(found)
-    assert "imports from mqsdk.pipe" in text
+    assert "imports from mqsdk._kernel.pipe" in text
     assert "imports private mqsdk.errors._hidden" in text
-    assert "imports mqsdk.socket" in text
+    assert "imports mqsdk._kernel.socket" in text
     assert "._attach_pipe" in text
     assert "._pipe_readable" in text
     assert "'_pipe_events'" in text

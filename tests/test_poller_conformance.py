@@ -12,7 +12,7 @@ from importlib import metadata
 
 import pytest
 
-from mqsdk.poller import PollerBackend
+from mqsdk._kernel.poller import PollerBackend
 from mqsdk.testing.poller_conformance import PollerConformance
 
 BUNDLED = ("epoll", "kqueue", "poll", "select")

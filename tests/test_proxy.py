@@ -1,4 +1,4 @@
-"""mqsdk.proxy and proxy_steerable (patterns beyond PUSH/PULL are tested in their plugins)."""
+"""proxy and proxy_steerable (patterns beyond PUSH/PULL are tested in their plugins)."""
 
 from __future__ import annotations
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from mqsdk.poller import PollerBackend
-from mqsdk.reactor import Reactor, TimerHandle, Waker
+from mqsdk._kernel.poller import PollerBackend
+from mqsdk._kernel.reactor import Reactor, TimerHandle, Waker
 
 from .conftest import bundled_pollers, open_fds
 
@@ -180,7 +180,7 @@ def test_exception_in_handler_is_logged_and_reactor_goes_on(
         raise RuntimeError("handler failed on purpose")
 
     done = threading.Event()
-    with caplog.at_level(logging.ERROR, logger="mqsdk.reactor"):
+    with caplog.at_level(logging.ERROR, logger="mqsdk._kernel.reactor"):
         reactor.call_soon(boom)
         reactor.call_later(0.001, boom)
         reactor.call_later(0.002, done.set)

@@ -14,7 +14,10 @@ from typing import Any
 
 import pytest
 
-from mqsdk.component import Availability
+from mqsdk._kernel.component import Availability
+from mqsdk._kernel.pattern import Pattern
+from mqsdk._kernel.poller import PollerBackend
+from mqsdk._kernel.registry import Registry, get_registry
 from mqsdk.config import load_config
 from mqsdk.errors import (
     ConfigError,
@@ -25,9 +28,6 @@ from mqsdk.errors import (
     UnsupportedTransport,
 )
 from mqsdk.hookspecs import hookimpl
-from mqsdk.pattern import Pattern
-from mqsdk.poller import PollerBackend
-from mqsdk.registry import Registry, get_registry
 
 
 class _Backend(PollerBackend):
@@ -150,7 +150,7 @@ def test_two_patterns_with_one_socket_type_number() -> None:
     ("provided", "message"),
     [
         ("not a class", "is not a class"),
-        (int, "is not a subclass of mqsdk.poller.PollerBackend"),
+        (int, "is not a subclass of mqsdk._kernel.poller.PollerBackend"),
         (type("Half", (PollerBackend,), {"name": "half"}), "does not implement close, modify"),
         (type("BadName", (_Backend,), {"name": "Bad Name"}), "a poller name must be"),
     ],
@@ -168,7 +168,7 @@ def test_pattern_without_socket_type_number_is_refused() -> None:
 
 
 def test_transport_must_be_a_stream_or_message_transport() -> None:
-    from mqsdk.transport import Transport
+    from mqsdk._kernel.transport import Transport
 
     bare = type("Bare", (Transport,), {"name": "bare"})
     with pytest.raises(

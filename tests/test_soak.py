@@ -28,7 +28,7 @@ from collections.abc import Iterator
 import pytest
 
 import mqsdk
-from mqsdk.engine import StreamEngine
+from mqsdk._kernel.engine import StreamEngine
 from mqsdk.monitor import Event
 from mqsdk.testing.helpers import WAIT, EventLog, observing, recording_events, wait_until
 

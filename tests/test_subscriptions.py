@@ -1,4 +1,4 @@
-"""The prefix subscription trie (mqsdk.subscriptions): matching, counting, removal."""
+"""The prefix subscription trie (mqsdk._kernel.subscriptions): matching, counting, removal."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mqsdk.subscriptions import SubscriptionTrie
+from mqsdk._kernel.subscriptions import SubscriptionTrie
 
 
 def test_empty_trie_matches_nothing() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mqsdk import registry
+from mqsdk._kernel import registry
 from mqsdk.config import load_config
 from mqsdk.testing.transports import CAPABILITIES, TransportUnderTest
 from tests.conftest import REPO

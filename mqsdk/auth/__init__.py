@@ -19,7 +19,7 @@ ERROR and does not reconnect; the server's monitor reports HANDSHAKE_FAILED_AUTH
 
 Failures refuse, never admit. A request whose handling raises is answered 500 (logged)
 and the next one is served as usual. If the serving thread or task dies anyway, the
-context's engines are told so (:func:`mqsdk.zap.mark_zap_handler_failed`) before the ZAP
+context's engines are told so (:func:`mqsdk._kernel.zap.mark_zap_handler_failed`) before the ZAP
 endpoint unbinds, and they refuse every client with 500 until an authenticator is
 started again: an unbound endpoint would otherwise mean "no handler", which admits
 every NULL and CURVE client.
@@ -36,11 +36,11 @@ from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+from mqsdk._kernel.mechanism import ZAP_ENDPOINT, ZAP_VERSION
+from mqsdk._kernel.zap import clear_zap_handler_failure, mark_zap_handler_failed
 from mqsdk.auth.certs import create_certificates, load_certificate, load_certificates
 from mqsdk.errors import ContextTerminated
-from mqsdk.mechanism import ZAP_ENDPOINT, ZAP_VERSION
 from mqsdk.z85 import z85_encode
-from mqsdk.zap import clear_zap_handler_failure, mark_zap_handler_failed
 from mqsdk.zmtp.commands import encode_metadata
 
 CURVE_ALLOW_ANY = "*"
@@ -345,7 +345,7 @@ class ThreadAuthenticator(Authenticator):
     def _blocking_socket(self, socket_type: int) -> Any:
         """A plain socket in our context: ``context.socket()`` may make asyncio ones,
         whose methods return coroutines that this thread has no loop to run."""
-        from mqsdk.socket import Socket
+        from mqsdk._kernel.socket import Socket
 
         if self.context.closed:
             raise ContextTerminated("the context was terminated")

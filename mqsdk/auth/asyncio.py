@@ -8,9 +8,9 @@ import inspect
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from mqsdk._kernel.mechanism import ZAP_ENDPOINT
+from mqsdk._kernel.zap import clear_zap_handler_failure, mark_zap_handler_failed
 from mqsdk.auth import Authenticator, _CurveQuestion
-from mqsdk.mechanism import ZAP_ENDPOINT
-from mqsdk.zap import clear_zap_handler_failure, mark_zap_handler_failed
 
 
 class AsyncioAuthenticator(Authenticator):

@@ -1,7 +1,7 @@
 """The conformance battery every poller backend must pass.
 
 It checks, with real pipes and socket pairs, each point of the contract in the module
-docstring of :mod:`mqsdk.poller`. A backend author runs it from their own tests::
+docstring of :mod:`mqsdk._kernel.poller`. A backend author runs it from their own tests::
 
     from mqsdk.testing.poller_conformance import PollerConformance
     from my_poller import MyPoller
@@ -30,8 +30,8 @@ from typing import ClassVar, TypeVar
 
 import pytest
 
+from mqsdk._kernel.poller import ERROR, READ, WRITE, PollerBackend
 from mqsdk.errors import PollerError
-from mqsdk.poller import ERROR, READ, WRITE, PollerBackend
 
 __all__ = [
     "HANG_LIMIT",

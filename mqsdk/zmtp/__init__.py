@@ -11,7 +11,7 @@ bytes come out, so one implementation serves blocking, threaded and asyncio engi
 * :mod:`~mqsdk.zmtp.commands`: READY/ERROR/PING/PONG/SUBSCRIBE/CANCEL builders and
   parsers, :class:`Metadata`, :class:`PeerError`.
 * :mod:`mqsdk.zmtp.null`: the NULL mechanism (import it from there; it builds on
-  :mod:`mqsdk.mechanism`, which builds on this package).
+  :mod:`mqsdk._kernel.mechanism`, which builds on this package).
 * :mod:`mqsdk.zmtp.connection`: one connection as a state machine (greeting, handshake,
   ZAP, PING/PONG) that the stream engine drives; imported from there for the same reason.
 """

@@ -1,7 +1,7 @@
 """One ZMTP 3.x connection as a sans-I/O state machine, in the style of h11.
 
 A :class:`Connection` never touches a socket, a clock or a thread. Its driver (the
-stream engine, :mod:`mqsdk.engine`, or a test) moves bytes and decisions in and out::
+stream engine, :mod:`mqsdk._kernel.engine`, or a test) moves bytes and decisions in and out::
 
     conn = Connection(mechanism_name="NULL", as_server=False, make_mechanism=factory)
     send(conn.data_to_send())               # our greeting is queued from the start
@@ -33,7 +33,7 @@ to :meth:`Connection.zap_reply`. A refusal emits :class:`ZapRefused`, after queu
 ERROR the mechanism answers with.
 
 **Traffic.** :class:`Ready` carries the peer's properties and the mechanism's traffic
-codec (:meth:`~mqsdk.mechanism.Mechanism.traffic_codec`: ``None`` for NULL and PLAIN,
+codec (:meth:`~mqsdk._kernel.mechanism.Mechanism.traffic_codec`: ``None`` for NULL and PLAIN,
 an object that boxes and unboxes each frame for CURVE). The driver chooses its data path
 once, there. In ``READY`` the connection still turns bytes into :class:`MessageReceived`
 and command events, which tests and simple drivers use; the stream engine does not: it
@@ -54,8 +54,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
-from mqsdk.errors import MQError, ProtocolError
-from mqsdk.mechanism import (
+from mqsdk._kernel.mechanism import (
     HANDSHAKE_FRAME_LIMIT,
     AuthenticationFailed,
     Mechanism,
@@ -63,13 +62,14 @@ from mqsdk.mechanism import (
     ZapReply,
     ZapRequest,
 )
+from mqsdk.errors import MQError, ProtocolError
 from mqsdk.zmtp.commands import Metadata, parse_ping, ping, pong
 from mqsdk.zmtp.constants import GREETING_SIZE, PING, PONG, ProtocolErrorCode
 from mqsdk.zmtp.frames import Buffer, Command, FrameDecoder, Item
 from mqsdk.zmtp.greeting import GreetingParser, make_greeting
 
 if TYPE_CHECKING:
-    from mqsdk.pipe import Message
+    from mqsdk._kernel.pipe import Message
 
 
 class State(enum.Enum):

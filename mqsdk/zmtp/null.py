@@ -9,7 +9,7 @@ as in libzmq's ``null_mechanism.cpp``: 200 sends READY, 300 closes silently, 400
 send ``ERROR`` with the status code as reason, then close.
 
 Not re-exported from :mod:`mqsdk.zmtp` on purpose: it depends on the kernel's
-:mod:`mqsdk.mechanism`, which itself builds on the codec in :mod:`mqsdk.zmtp`.
+:mod:`mqsdk._kernel.mechanism`, which itself builds on the codec in :mod:`mqsdk.zmtp`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import errno as _errno
 from collections.abc import Mapping
 from typing import ClassVar
 
+from mqsdk._kernel.mechanism import HANDSHAKE_FRAME_LIMIT, Mechanism, ZapReply, ZapRequest
 from mqsdk.errors import MQError, ProtocolError
-from mqsdk.mechanism import HANDSHAKE_FRAME_LIMIT, Mechanism, ZapReply, ZapRequest
 from mqsdk.zmtp.commands import PeerError, error, parse_error, ready
 from mqsdk.zmtp.constants import ERROR, READY, ProtocolErrorCode
 from mqsdk.zmtp.frames import Command
@@ -30,7 +30,7 @@ class NullMechanism(Mechanism):
 
     Options read: ``zap_domain`` (bytes or str; non-empty asks ZAP before our READY),
     ``zap_enforce_domain`` (bool; without a ZAP handler, refuse instead of accepting),
-    ``peer_types`` (see :class:`~mqsdk.mechanism.Mechanism`).
+    ``peer_types`` (see :class:`~mqsdk._kernel.mechanism.Mechanism`).
     """
 
     name: ClassVar[str] = "NULL"

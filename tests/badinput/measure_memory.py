@@ -31,7 +31,7 @@ import struct
 import time
 
 import mqsdk
-from mqsdk.engine import StreamEngine
+from mqsdk._kernel.engine import StreamEngine
 from tests.badinput import rawzmtp as raw
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import mqsdk
-from mqsdk.poller import READ
+from mqsdk._kernel.poller import READ
 from mqsdk.testing.helpers import wait_until
 from tests.badinput import rawzmtp as raw
 

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 import pytest
 
 import mqsdk
-from mqsdk.engine import StreamEngine
+from mqsdk._kernel.engine import StreamEngine
+from mqsdk._kernel.mechanism import HANDSHAKE_FRAME_LIMIT
 from mqsdk.errors import ProtocolError
-from mqsdk.mechanism import HANDSHAKE_FRAME_LIMIT
 from mqsdk.monitor import Event
 from mqsdk.testing.helpers import EventLog, recording_events
 from mqsdk.zmtp.constants import ProtocolErrorCode

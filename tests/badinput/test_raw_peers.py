@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import zmq
 
+from mqsdk._kernel.mechanism import SocketTypeMismatch
 from mqsdk.errors import ProtocolError
-from mqsdk.mechanism import SocketTypeMismatch
 from mqsdk.zmtp.constants import ProtocolErrorCode
 from tests.badinput import rawzmtp as raw
 from tests.badinput.conftest import Harness

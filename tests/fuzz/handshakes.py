@@ -12,7 +12,7 @@ CURVE is made deterministic for the duration of one input: the module's key-pair
 random-bytes functions are swapped for seeded ones (``crypto_box_seed_keypair``), so a
 plan replays to the same bytes. Everything is restored afterwards.
 
-:class:`Handshake` follows the engine's contract (``mqsdk/mechanism.py``): ``on_command``
+:class:`Handshake` follows the engine's contract (``mqsdk/_kernel/mechanism.py``): ``on_command``
 only while the target is not done and waits for no ZAP verdict; items after the
 handshake go to CURVE's traffic codec; a message before the end is the engine's
 protocol error. A plan may end with a *probe*: one command delivered after the target
@@ -28,8 +28,8 @@ import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from mqsdk._kernel.mechanism import Mechanism, ZapReply
 from mqsdk.errors import MQError, ProtocolError
-from mqsdk.mechanism import Mechanism, ZapReply
 from mqsdk.zmtp.commands import Metadata, PeerError, encode_metadata
 from mqsdk.zmtp.constants import (
     CANCEL,

@@ -14,12 +14,12 @@ Documented errors:
 * ``decoder``, ``greeting``, ``commands``: :class:`mqsdk.errors.ProtocolError`.
 * mechanisms: ``on_command`` raises :class:`~mqsdk.errors.ProtocolError`, and
   ``on_zap_reply`` :class:`~mqsdk.errors.MQError` where no handler is a refusal (see
-  ``mqsdk/mechanism.py``); the handshake driver catches exactly those.
+  ``mqsdk/_kernel/mechanism.py``); the handshake driver catches exactly those.
 * ``pgm_packet``: :class:`mqsdk_transport_pgm.packets.PacketError`.
 * ``subscriptions``, ``udp_datagram``, ``pgm_stream``, ``pgm_session``: none at all;
   they drop or count bad input (nothing in their callers catches an exception).
 
-Not a target: the raw engine (``mqsdk/raw_engine.py``) hands every read to the user
+Not a target: the raw engine (``mqsdk/_kernel/raw_engine.py``) hands every read to the user
 as one frame, with no parsing, and the udp transport parses inside its reader (driven
 here with a fake socket and owner).
 """
@@ -35,9 +35,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mqsdk._kernel.mechanism import ZapReply
+from mqsdk._kernel.subscriptions import SubscriptionTrie
 from mqsdk.errors import ProtocolError
-from mqsdk.mechanism import ZapReply
-from mqsdk.subscriptions import SubscriptionTrie
 from mqsdk.zmtp.commands import (
     PeerError,
     cancel,

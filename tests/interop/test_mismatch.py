@@ -8,7 +8,7 @@ import pytest
 import zmq
 
 import mqsdk
-from mqsdk.mechanism import SocketTypeMismatch
+from mqsdk._kernel.mechanism import SocketTypeMismatch
 from tests.interop.helpers import Observer, Sockets
 
 pytestmark = pytest.mark.interop

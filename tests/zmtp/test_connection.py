@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 import mqsdk.zmtp.connection as connection_module
+from mqsdk._kernel.mechanism import AuthenticationFailed, Mechanism, ZapReply
 from mqsdk.errors import MQError, ProtocolError
-from mqsdk.mechanism import AuthenticationFailed, Mechanism, ZapReply
 from mqsdk.zmtp import Command, ProtocolErrorCode, encode_command, encode_message, pong
 from mqsdk.zmtp.commands import ping
 from mqsdk.zmtp.connection import (

@@ -9,15 +9,15 @@ from collections.abc import Mapping
 import pytest
 from zmtp_vectors import ERROR_400, READY_DEALER, READY_PULL, READY_ROUTER
 
-from mqsdk.component import Component
-from mqsdk.errors import MQError, ProtocolError
-from mqsdk.mechanism import (
+from mqsdk._kernel.component import Component
+from mqsdk._kernel.mechanism import (
     ZAP_ENDPOINT,
     Mechanism,
     SocketTypeMismatch,
     ZapReply,
     ZapRequest,
 )
+from mqsdk.errors import MQError, ProtocolError
 from mqsdk.zmtp import (
     Buffer,
     Command,

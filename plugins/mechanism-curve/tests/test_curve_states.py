@@ -11,8 +11,8 @@ from mqsdk_mechanism_curve import CurveMechanism
 from nacl import bindings
 
 import mqsdk
+from mqsdk._kernel.mechanism import ZapReply
 from mqsdk.errors import ProtocolError
-from mqsdk.mechanism import ZapReply
 from mqsdk.zmtp.commands import encode_metadata
 from mqsdk.zmtp.constants import ProtocolErrorCode
 from mqsdk.zmtp.frames import Command, FrameDecoder

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from mqsdk_mechanism_plain import PlainMechanism
 
+from mqsdk._kernel.mechanism import ZapReply
 from mqsdk.errors import ProtocolError
-from mqsdk.mechanism import ZapReply
 from mqsdk.zmtp.commands import encode_metadata
 from mqsdk.zmtp.constants import ProtocolErrorCode
 from mqsdk.zmtp.frames import Command, FrameDecoder

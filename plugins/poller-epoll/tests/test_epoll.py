@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from mqsdk_poller_epoll import EpollPoller, mqsdk_pollers
 
+from mqsdk._kernel.poller import READ, WRITE
 from mqsdk.errors import PollerError
-from mqsdk.poller import READ, WRITE
 from mqsdk.testing.poller_conformance import (
     HANG_LIMIT,
     FdSet,

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import pytest
 from mqsdk_poller_kqueue import KqueuePoller, mqsdk_pollers
 
+from mqsdk._kernel.poller import ERROR, READ, WRITE
 from mqsdk.errors import PollerError
-from mqsdk.poller import ERROR, READ, WRITE
 from mqsdk.testing.poller_conformance import HANG_LIMIT, FdSet, raise_fd_limit, ready_map
 
 HAS_KQUEUE = hasattr(select, "kqueue")

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import pytest
 from mqsdk_poller_poll import PollPoller, mqsdk_pollers
 
+from mqsdk._kernel.poller import ERROR, READ, WRITE
 from mqsdk.errors import PollerError
-from mqsdk.poller import ERROR, READ, WRITE
 from mqsdk.testing.poller_conformance import (
     HANG_LIMIT,
     FdSet,

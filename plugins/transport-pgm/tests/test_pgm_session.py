@@ -12,7 +12,7 @@ from mqsdk_transport_pgm.packets import NAK, NCF, ODATA, RDATA, SPMR, Packet, de
 from mqsdk_transport_pgm.receiver import Receiver
 from mqsdk_transport_pgm.source import Source
 
-from mqsdk.pipe import Message
+from mqsdk._kernel.pipe import Message
 
 GROUP = "239.192.1.1"
 

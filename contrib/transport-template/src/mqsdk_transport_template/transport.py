@@ -3,7 +3,7 @@
 Replace the socket calls with your own (another address family, a tunnel...). The kernel
 calls ``parse`` and ``listen`` in the user's thread during ``bind()``/``connect()``, and
 ``connect``, ``accepted`` (and ``wrap``/``handshake`` if you run a protocol under ZMTP,
-as contrib/transport-tls does) in its I/O thread. See ``mqsdk.transport.StreamTransport``.
+as contrib/transport-tls does) in its I/O thread. See ``mqsdk._kernel.transport.StreamTransport``.
 """
 
 from __future__ import annotations

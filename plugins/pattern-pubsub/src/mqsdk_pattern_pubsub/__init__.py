@@ -15,7 +15,7 @@ Where subscriptions live (protocols.md 1.7, checked against libzmq 4.3.5):
   send each distinct topic once, as libzmq's ``xhiccuped`` does: a SUBSCRIBE command to a
   ZMTP 3.1 peer, a ``01topic`` message to a 3.0 peer.
 
-Threads follow :mod:`mqsdk.pattern`. The reading thread only appends a pipe to a deque
+Threads follow :mod:`mqsdk._kernel.pattern`. The reading thread only appends a pipe to a deque
 (:meth:`pipe_readable`). Subscriptions that arrive as ``01``/``00`` messages are applied
 in the user's thread whenever the socket is used (send, poll, recv, attach), as libzmq's
 XPUB reads its pipes when it sends. SUBSCRIBE/CANCEL commands arrive through

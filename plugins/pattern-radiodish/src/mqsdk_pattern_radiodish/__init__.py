@@ -15,7 +15,7 @@ Where groups live (protocols.md section 3):
 * Between sockets a message is ``[group, body]``; the stream engine puts exactly that
   on the wire (the group frame with MORE, then the body), as libzmq's radio session does.
 
-Threads follow :mod:`mqsdk.pattern`: commands arrive through :meth:`pipe_command` in the
+Threads follow :mod:`mqsdk._kernel.pattern`: commands arrive through :meth:`pipe_command` in the
 user's thread; the reading thread only appends to deques.
 """
 

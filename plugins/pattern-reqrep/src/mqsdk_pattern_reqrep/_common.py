@@ -35,7 +35,7 @@ class Verdict(Enum):
 
 
 class Inbox(FairQueue, Generic[T]):
-    """A :class:`~mqsdk.routing.FairQueue` whose reader decides per message.
+    """A :class:`~mqsdk._kernel.routing.FairQueue` whose reader decides per message.
 
     The same rules hold as for the kernel's fair queue: the reading thread appends
     pipes to ``active`` (via the pattern's ``pipe_readable``); only the user's thread

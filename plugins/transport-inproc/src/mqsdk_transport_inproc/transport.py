@@ -62,7 +62,7 @@ class InprocPipe(Pipe):
         outq = self.outq
         outq.append(message)
         # Judged after the append: the receiver's thread may empty the queue (and forget
-        # the pipe) between a look before it and the append (see mqsdk.pipe).
+        # the pipe) between a look before it and the append (see mqsdk._kernel.pipe).
         was_empty = len(outq) == 1
         other = self.other
         # Counted here for both sockets: a message in the peer's queue is received by it,

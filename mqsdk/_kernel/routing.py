@@ -1,0 +1,165 @@
+"""Routing bricks the pattern plugins build from: load balancer and fair queue.
+
+Both are O(1) per message in the common case and never call out except to the pipes.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+
+from mqsdk._kernel.pipe import Message, Pipe
+
+
+class Sender(Protocol):
+    """A brick a pattern routes every outgoing message through (``Pattern.sender``)."""
+
+    def send(self, message: Message) -> object:
+        """Queue ``message``; a true value if it was taken (or deliberately dropped),
+        a false one if it cannot go now (no peer with room)."""
+
+    def can_send(self) -> bool:
+        """Would :meth:`send` take a message now?"""
+
+
+class Receiver(Protocol):
+    """A brick a pattern takes every incoming message from (``Pattern.receiver``)."""
+
+    last_pipe: Pipe | None
+
+    def activate(self, pipe: Pipe) -> None:
+        """``pipe.inq`` went from empty to non-empty (any thread)."""
+
+    def recv(self) -> Message | None:
+        """The next message, or None; sets ``last_pipe``."""
+
+    def can_recv(self) -> bool:
+        """Would :meth:`recv` return a message now?"""
+
+
+class LoadBalancer:
+    """Round-robin over pipes with room (libzmq's ``lb``)."""
+
+    __slots__ = ("_next", "pipes")
+
+    def __init__(self) -> None:
+        self.pipes: list[Pipe] = []
+        self._next = 0
+
+    def attach(self, pipe: Pipe) -> None:
+        self.pipes.append(pipe)
+
+    def detach(self, pipe: Pipe) -> None:
+        try:
+            index = self.pipes.index(pipe)
+        except ValueError:
+            return
+        del self.pipes[index]
+        if index < self._next:
+            self._next -= 1
+
+    def can_send(self) -> bool:
+        return any(pipe.writable() for pipe in self.pipes)
+
+    def send(self, message: Message) -> Pipe | None:
+        """Queue ``message`` on the next pipe with room; None if every pipe is full."""
+        pipes = self.pipes
+        count = len(pipes)
+        if count == 1:
+            pipe = pipes[0]
+            if pipe.writable():
+                pipe.write(message)
+                return pipe
+            return None
+        start = self._next
+        for offset in range(count):
+            index = (start + offset) % count
+            pipe = pipes[index]
+            if pipe.writable():
+                pipe.write(message)
+                self._next = index + 1
+                return pipe
+        return None
+
+
+class FairQueue:
+    """Round-robin over pipes that have messages (libzmq's ``fq``).
+
+    ``active`` lists pipes that may hold messages. The reading side adds a pipe when its
+    queue goes from empty to non-empty; the user side takes from the left and rotates.
+    A pipe may appear twice after a race between the two; an entry whose queue is empty
+    is simply dropped, so no message is ever stranded.
+    """
+
+    __slots__ = ("active", "last_pipe")
+
+    def __init__(self) -> None:
+        self.active: deque[Pipe] = deque()
+        self.last_pipe: Pipe | None = None
+
+    def activate(self, pipe: Pipe) -> None:
+        self.active.append(pipe)
+
+    def can_recv(self) -> bool:
+        # tuple() copies in one C call: iterating the deque itself would fail if the
+        # reading thread appended to it meanwhile ("deque mutated during iteration").
+        return any(pipe.inq for pipe in tuple(self.active))
+
+    def recv(self) -> Message | None:
+        """The next message from the next pipe in turn, or None. Sets ``last_pipe``."""
+        active = self.active
+        while active:
+            pipe = active[0]
+            inq = pipe.inq
+            if inq:
+                message = inq.popleft()
+                if inq:
+                    active.rotate(-1)
+                else:
+                    active.popleft()
+                if pipe.read_paused and len(inq) <= pipe.low_water:
+                    pipe.drained()
+                self.last_pipe = pipe
+                return message
+            active.popleft()
+        return None
+
+
+class FilteringFairQueue(FairQueue):
+    """A fair queue that passes only the messages whose first frame ``accept`` takes
+    (SUB's local filter on its subscriptions); the others are dropped as they are read."""
+
+    __slots__ = ("_next", "_next_pipe", "accept")
+
+    def __init__(self, accept: Callable[[bytes], bool]) -> None:
+        super().__init__()
+        self.accept = accept
+        self._next: Message | None = None
+        self._next_pipe: Pipe | None = None
+
+    def _prefetch(self) -> bool:
+        if self._next is not None:
+            return True
+        accept = self.accept
+        while True:
+            message = FairQueue.recv(self)
+            if message is None:
+                return False
+            if accept(message[0]):
+                self._next = message
+                self._next_pipe = self.last_pipe
+                return True
+
+    def recv(self) -> Message | None:
+        message = self._next
+        if message is None:
+            if not self._prefetch():
+                return None
+            message = self._next
+        self._next = None
+        self.last_pipe = self._next_pipe
+        return message
+
+    def can_recv(self) -> bool:
+        return self._prefetch()

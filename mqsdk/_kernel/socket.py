@@ -1,0 +1,927 @@
+"""The socket: pyzmq's API on top of a pattern plugin, pipes and engines.
+
+Hot paths (``send``/``recv`` when a message can go or is waiting) are a few attribute
+reads and one pattern call. Everything slower lives in ``_slow`` methods: reading the
+connections in this thread, waiting, and applying what the I/O thread reported.
+
+Threads: a socket belongs to one thread at a time (as in ZeroMQ). The I/O thread never
+calls the pattern's routing methods; it reports new and gone pipes through
+``_pipe_events``, which the user's thread applies at its next call, the way libzmq
+processes its command mailbox.
+"""
+
+from __future__ import annotations
+
+import builtins
+import codecs
+import contextlib
+import errno
+import json
+import logging
+import pickle
+import time
+import types
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import ValidationError
+
+from mqsdk._kernel.core import SocketCore
+from mqsdk._kernel.endpoints import Connecter, Listener
+from mqsdk._kernel.frame import Frame, group_bytes
+from mqsdk._kernel.options import (
+    ALIASES,
+    PLUGIN_OPTION_NUMBERS,
+    OptionTable,
+    missing_plugin_hint,
+)
+from mqsdk._kernel.pipe import Message, PeerInfo
+from mqsdk._kernel.reactor import Waker
+from mqsdk._kernel.transport import MessageTransport, StreamTransport, Transport
+from mqsdk.constants import NOBLOCK, POLLIN, POLLOUT, SNDMORE
+from mqsdk.errors import Again, EndpointError, MQError
+from mqsdk.monitor import Event, MonitorEvent
+
+if TYPE_CHECKING:
+    from mqsdk._kernel.context import Context
+    from mqsdk._kernel.pattern import Pattern
+
+log = logging.getLogger(__name__)
+
+_BYTES_LIKE = (bytes, bytearray, memoryview)
+_FLUSH_EVERY = 64  # sends between flushes done by the user's thread itself
+
+
+def _frame_bytes(data: Any, copy: bool) -> Any:
+    kind = type(data)
+    if kind is bytes:
+        return data
+    if kind is Frame:
+        return data.bytes
+    if isinstance(data, str):
+        raise TypeError(
+            "str is not bytes: encode it, or use send_string() (send_multipart takes "
+            "bytes-like frames)"
+        )
+    if isinstance(data, _BYTES_LIKE):
+        if copy or kind is bytearray:
+            return bytes(data)
+        return data
+    try:
+        view = memoryview(data)
+    except TypeError:
+        raise TypeError(
+            f"cannot send {kind.__name__}: frames must be bytes, bytearray, memoryview "
+            "or another buffer (use send_string, send_json or send_pyobj for objects)"
+        ) from None
+    return bytes(view) if copy else view
+
+
+class Socket(SocketCore):
+    """A ZeroMQ-style socket. Create it with :meth:`mqsdk.Context.socket`.
+
+    Option attributes (``sock.sndhwm = 10``, ``sub.subscribe = b"x"``) are properties of
+    a subclass made once per socket class and option table (see :func:`_options_class`):
+    the instance's class is that subclass, named as its base. Instances have no
+    ``__dict__``, so setting an unknown public name (a typo such as ``rcvtimout``) raises
+    AttributeError, as pyzmq does, without a Python ``__setattr__`` that every internal
+    store on the hot path would pay for. Subclasses may declare ``__slots__`` to stay
+    strict, or not and take any attribute.
+    """
+
+    __slots__ = ()
+
+    _options_of_class: ClassVar[OptionTable | None] = None
+
+    if TYPE_CHECKING:
+        # For type checkers only: option attributes and pattern methods exist per socket
+        # type (see _options_class), so they are typed Any, as pyzmq's are. At run time
+        # there is no __getattr__/__setattr__: either would slow every attribute access
+        # on the hot path (CPython does not specialise them).
+        def __getattr__(self, name: str) -> Any: ...
+        def __setattr__(self, name: str, value: Any) -> None: ...
+
+    def __new__(cls, context: Context, socket_type: int | str, *args: Any, **kwargs: Any) -> Any:
+        pattern_class = context.registry.pattern(socket_type)
+        table = context.registry.option_table(pattern_class)
+        return object.__new__(_options_class(cls, table, pattern_class))
+
+    # -- options -----------------------------------------------------------------------
+
+    def _option_name(self, option: int | str) -> str:
+        if isinstance(option, str):
+            return option.lower()
+        name = self._option_table.by_number.get(option)
+        if name is None:
+            owned = next((n for n, v in PLUGIN_OPTION_NUMBERS.items() if v == option), "")
+            raise MQError(
+                f"unknown socket option number {option} for a {self.socket_type_name} socket"
+                + missing_plugin_hint(owned),
+                errno.EINVAL,
+            )
+        return name
+
+    def _unknown_option(self, name: str) -> MQError:
+        return MQError(
+            f"unknown socket option {name!r} for a {self.socket_type_name} socket"
+            + (missing_plugin_hint(name) or self._option_table.suggest(name)),
+            errno.EINVAL,
+        )
+
+    def set(self, option: int | str, value: Any) -> None:
+        """Set an option by name or libzmq number (``setsockopt``)."""
+        name = self._option_name(option)
+        spec = self._option_table.specs.get(name)
+        if spec is None:
+            targets = ALIASES.get(name)
+            if targets is None:
+                raise self._unknown_option(name)
+            for target in targets:
+                self.set(target, value)
+            return
+        if spec.model is None:
+            raise MQError(f"socket option {name} is read-only", errno.EINVAL)
+        values = self._component_options[spec.model]
+        try:
+            if spec.selects_mechanism is not None:
+                # Refuse a mechanism that cannot run here before anything changes.
+                trial = values.model_copy()
+                setattr(trial, name, value)
+                self.security.check(spec, getattr(trial, name))
+            setattr(values, name, value)
+        except ValidationError as exc:
+            reason = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+            raise MQError(
+                f"invalid value {value!r} for socket option {name}: {reason}", errno.EINVAL
+            ) from None
+        if spec.selects_mechanism is not None:
+            self.security.apply(spec, getattr(values, name))
+        if spec.handler is not None:
+            getattr(self.pattern, spec.handler)(getattr(values, name))
+
+    def get(self, option: int | str) -> Any:
+        """Read an option by name or libzmq number (``getsockopt``)."""
+        name = self._option_name(option)
+        spec = self._option_table.specs.get(name)
+        if spec is None:
+            targets = ALIASES.get(name)
+            if targets is None:
+                raise self._unknown_option(name)
+            return self.get(targets[0])  # pyzmq's hwm reads sndhwm
+        if spec.model is not None:
+            if spec.write_only:
+                raise MQError(f"socket option {name} is write-only", errno.EINVAL)
+            value = self._component_options[spec.model].read_option(name)
+            if spec.selects_mechanism is not None:
+                return self.security.read(spec, value)
+            return value
+        if name == "type":
+            return self._type
+        if name == "rcvmore":
+            return int(self._rmsg is not None)
+        if name == "last_endpoint":
+            return self._last_endpoint.encode()
+        if name == "mechanism":
+            return self.security.number
+        return self.poll_events()
+
+    setsockopt = set
+    getsockopt = get
+
+    def subscribe(self, topic: bytes | str) -> None:
+        """Subscribe to messages starting with ``topic`` (SUB; XPUB in manual mode)."""
+        self.set("subscribe", topic.encode() if isinstance(topic, str) else topic)
+
+    def unsubscribe(self, topic: bytes | str) -> None:
+        """Cancel one earlier :meth:`subscribe` to ``topic``."""
+        self.set("unsubscribe", topic.encode() if isinstance(topic, str) else topic)
+
+    def join(self, group: str | bytes) -> None:
+        """Receive the messages RADIOs send to ``group`` (DISH; at most 255 bytes; str is
+        encoded as UTF-8). EINVAL if already joined, as in libzmq."""
+        self._group_change(group, join=True)
+
+    def leave(self, group: str | bytes) -> None:
+        """Stop receiving ``group`` (DISH). EINVAL if it was not joined, as in libzmq."""
+        self._group_change(group, join=False)
+
+    def _group_change(self, group: str | bytes, *, join: bool) -> None:
+        self._check_open()
+        if self._pipe_events:
+            self._apply_pipe_events()
+        name = group_bytes(group)
+        if join:
+            self.pattern.join(name)
+        else:
+            self.pattern.leave(name)
+
+    def setsockopt_string(self, option: int | str, value: str, encoding: str = "utf-8") -> None:
+        self.set(option, value.encode(encoding))
+
+    def getsockopt_string(self, option: int | str, encoding: str = "utf-8") -> str:
+        value = self.get(option)
+        return value.decode(encoding) if isinstance(value, bytes) else str(value)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def type(self) -> int:
+        """The socket type number (``mqsdk.PUSH`` is 8)."""
+        return self._type
+
+    @property
+    def rcvmore(self) -> bool:
+        return self._rmsg is not None
+
+    @property
+    def last_endpoint(self) -> bytes:
+        return self._last_endpoint.encode()
+
+    # -- endpoints ---------------------------------------------------------------------
+
+    def _transport(self, endpoint: str) -> tuple[Transport, str]:
+        if not isinstance(endpoint, str):
+            raise TypeError(
+                f"endpoint must be a str such as 'tcp://127.0.0.1:5555', "
+                f"not {type(endpoint).__name__}"
+            )
+        scheme, sep, address = endpoint.partition("://")
+        if not sep or not scheme:
+            raise EndpointError(
+                f"{endpoint!r} is not an endpoint; expected transport://address, "
+                "e.g. tcp://127.0.0.1:5555 or ipc:///tmp/feed"
+            )
+        return self.context.registry.transport(scheme)(), address
+
+    def bind(self, endpoint: str) -> None:
+        """Listen on ``endpoint``; ``last_endpoint`` tells the address really bound."""
+        self._check_open()
+        if self._pipe_events:
+            self._apply_pipe_events()
+        transport, raw = self._transport(endpoint)
+        if isinstance(transport, MessageTransport):
+            resolved = transport.bind(self.handle, raw)
+            self._message_endpoints[resolved] = transport
+            if endpoint != resolved:
+                self._message_endpoints.setdefault(endpoint, transport)
+            self._last_endpoint = resolved
+            return
+        assert isinstance(transport, StreamTransport)
+        self._check_security()
+        address = transport.parse(raw, bind=True, options=self.transport_options())
+        try:
+            sock, resolved = transport.listen(address, self.transport_options())
+        except OSError as exc:
+            self._event("bind_failed", endpoint, exc.errno or 0)
+            raise MQError(
+                f"cannot bind {endpoint}: {exc.strerror or exc}", exc.errno or errno.EINVAL
+            ) from None
+        listener = Listener(self, resolved, transport, address, sock, self.reactor)
+        self._listeners[resolved] = listener
+        if endpoint != resolved:
+            self._listeners.setdefault(endpoint, listener)
+        self._last_endpoint = resolved
+        self._in_reactor(listener.start)
+
+    def bind_to_random_port(
+        self,
+        addr: str,
+        min_port: int = 49152,
+        max_port: int = 65536,
+        max_tries: int = 100,
+    ) -> int:
+        """Bind ``addr`` (``tcp://host``) to a free port in [min_port, max_port); return it."""
+        if min_port == 49152 and max_port == 65536:
+            self.bind(f"{addr}:*")
+            return int(self._last_endpoint.rsplit(":", 1)[1])
+        import random
+
+        for _ in range(max_tries):
+            port = random.randrange(min_port, max_port)
+            try:
+                self.bind(f"{addr}:{port}")
+            except MQError as exc:
+                if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                    continue
+                raise
+            return port
+        raise MQError(
+            f"no free port in [{min_port}, {max_port}) after {max_tries} tries", errno.EADDRINUSE
+        )
+
+    def connect(self, endpoint: str) -> None:
+        """Connect to ``endpoint``; the connection is made (and remade) in the background."""
+        self._check_open()
+        if self._pipe_events:
+            self._apply_pipe_events()
+        transport, raw = self._transport(endpoint)
+        if isinstance(transport, MessageTransport):
+            transport.connect(self.handle, raw)
+            self._message_endpoints[endpoint] = transport
+            self._last_endpoint = endpoint
+            return
+        assert isinstance(transport, StreamTransport)
+        self._check_security()
+        address = transport.parse(raw, bind=False, options=self.transport_options())
+        pipe = None
+        if not self.options.immediate:
+            pipe = self._new_pipe(endpoint, outgoing=True)
+            self._attach(pipe)
+            if not pipe.attached:
+                # The pattern takes no more peers (PAIR has one): like libzmq, the
+                # connect succeeds but makes no connection.
+                log.warning(
+                    "%s: %s refused by the %s pattern; not connecting",
+                    self,
+                    endpoint,
+                    self.socket_type_name,
+                )
+                self._last_endpoint = endpoint
+                return
+        connecter = Connecter(self, endpoint, transport, address, self.reactor, pipe)
+        self._connecters.setdefault(endpoint, []).append(connecter)
+        self._last_endpoint = endpoint
+        self._in_reactor(connecter.start)
+
+    def unbind(self, endpoint: str) -> None:
+        """Stop listening on ``endpoint`` (as given to bind, or as ``last_endpoint``)."""
+        self._check_open()
+        if self._forget_message_endpoint(endpoint):
+            return
+        listener = self._listeners.get(endpoint)
+        if listener is None:
+            raise MQError(
+                f"{endpoint} is not bound (bind it first, or use last_endpoint "
+                "after a wildcard bind)",
+                errno.ENOENT,
+            )
+        for key in [k for k, v in self._listeners.items() if v is listener]:
+            del self._listeners[key]
+        self._in_reactor(listener.close, wait=True)
+
+    def disconnect(self, endpoint: str) -> None:
+        """Stop connecting to ``endpoint``; its queued messages are dropped."""
+        self._check_open()
+        if self._forget_message_endpoint(endpoint):
+            return
+        connecters = self._connecters.pop(endpoint, None)
+        if not connecters:
+            raise MQError(f"{endpoint} is not connected", errno.ENOENT)
+        for connecter in connecters:
+            self._in_reactor(connecter.close, wait=True)
+            if connecter.pipe is not None:
+                self._detach(connecter.pipe)
+
+    def _forget_message_endpoint(self, endpoint: str) -> bool:
+        transport = self._message_endpoints.get(endpoint)
+        if transport is None:
+            return False
+        for key in [k for k, v in self._message_endpoints.items() if v is transport]:
+            del self._message_endpoints[key]
+        transport.close(self.handle)
+        if self._pipe_events:
+            self._apply_pipe_events()
+        return True
+
+    # -- sending -------------------------------------------------------------------------
+
+    def send(
+        self,
+        data: Any,
+        flags: int = 0,
+        copy: bool = True,
+        track: bool = False,
+        group: str | bytes | None = None,
+    ) -> None:
+        """Send one frame; with ``SNDMORE`` it is held until the message's last frame.
+
+        ``group`` (RADIO): the group the message goes to, at most 255 bytes; a
+        :class:`Frame` whose ``.group`` is set is sent to that group too.
+        """
+        if group is not None or (
+            type(data) is Frame and data._group is not None and self.pattern.grouped
+        ):
+            self._send_grouped(data, flags, copy, group)
+            return
+        frame = _frame_bytes(data, copy)
+        if flags & SNDMORE:
+            if self.pattern.grouped:
+                raise MQError(
+                    f"a {self.socket_type_name} message is a single frame: SNDMORE is invalid",
+                    errno.EINVAL,
+                )
+            self._sendbuf.append(frame)
+            return
+        if self._sendbuf:
+            message = self._sendbuf
+            message.append(frame)
+            self._sendbuf = []
+        else:
+            message = [frame]
+        self._send_message(message, flags)
+
+    def send_multipart(
+        self, msg_parts: Sequence[Any], flags: int = 0, copy: bool = True, track: bool = False
+    ) -> None:
+        """Send a whole multipart message atomically."""
+        message = [_frame_bytes(part, copy) for part in msg_parts]
+        if not message:
+            raise ValueError("a message has at least one frame; send_multipart got none")
+        if (len(message) > 1 or flags & SNDMORE) and self.pattern.grouped:
+            raise MQError(
+                f"a {self.socket_type_name} message is a single frame: multipart is invalid",
+                errno.EINVAL,
+            )
+        if flags & SNDMORE:
+            self._sendbuf.extend(message)
+            return
+        if self._sendbuf:
+            message = self._sendbuf + message
+            self._sendbuf = []
+        self._send_message(message, flags)
+
+    def _send_grouped(self, data: Any, flags: int, copy: bool, group: str | bytes | None) -> None:
+        """send(data, group=...) (RADIO): the pattern gets ``[group, body]``."""
+        if not self.pattern.grouped:
+            raise MQError(
+                f"send(group=...) is for RADIO sockets; a {self.socket_type_name} "
+                "socket has no groups",
+                errno.EINVAL,
+            )
+        if flags & SNDMORE or self._sendbuf:
+            raise MQError(
+                f"a {self.socket_type_name} message is a single frame: SNDMORE is invalid",
+                errno.EINVAL,
+            )
+        name = group_bytes(group) if group is not None else data._group
+        self._send_message([name, _frame_bytes(data, copy)], flags)
+
+    def _send_message(self, message: Message, flags: int) -> None:
+        sends = self._sends
+        # A thread blocked in this socket's wait zeroed _sends before it began waiting:
+        # while it waits, a send from another thread has sends == 0. A burst's sends
+        # skip the look.
+        if not sends and self.io_policy.waiting_thread:
+            self._misuse()
+        if self._pipe_events:
+            self._apply_pipe_events()
+        if sends:
+            # Part of a burst: leave the batch to the I/O thread (woken once per batch)
+            # and flush it here now and then.
+            if self._route(message):
+                if sends >= _FLUSH_EVERY:
+                    self._sends = 1
+                    fds = self.io_policy.user_flushes_burst()
+                    if fds:
+                        self._flush_fds(fds)
+                else:
+                    self._sends = sends + 1
+                return
+        elif self.io_policy.send_directly(self._route, message):
+            # The first send after a receive or a wait (a request, a reply) went out in
+            # this thread at once rather than through a hand-off to the I/O thread.
+            self._sends = 1
+            return
+        self._send_slow(message, flags)
+
+    def _send_slow(self, message: Message, flags: int) -> None:
+        self._check_open()
+        self._flush_engines()
+        if self._route(message):
+            return
+        if flags & NOBLOCK:
+            raise Again("cannot send now: no peer has room (SNDHWM reached, or no peer yet)")
+        deadline = self._deadline(self.options.sndtimeo)
+        while True:
+            self._wait(deadline, writing=True, message=message)
+            if self._pipe_events:
+                self._apply_pipe_events()
+            if self._route(message):
+                return
+            if deadline is not None and time.monotonic() >= deadline:
+                # Before Again, one last look as a non-blocking send takes: the wait only
+                # wakes when the poller says an fd is writable, but the OS may accept
+                # bytes sooner (Linux reports a TCP socket writable only once a third of
+                # its buffer is free), and writing them out may make room in the pipe.
+                # Again then means "no room right now", as it does from a NOBLOCK send.
+                self._flush_engines()
+                if self._pipe_events:
+                    self._apply_pipe_events()
+                if self._route(message):
+                    return
+            self._check_deadline(deadline, "send")
+
+    def send_string(
+        self, u: str, flags: int = 0, copy: bool = True, encoding: str = "utf-8"
+    ) -> None:
+        if not isinstance(u, str):
+            raise TypeError(f"send_string takes str, not {type(u).__name__}")
+        self.send(u.encode(encoding), flags, copy)
+
+    def send_json(self, obj: Any, flags: int = 0, **kwargs: Any) -> None:
+        self.send(json.dumps(obj, **kwargs).encode("utf-8"), flags)
+
+    def send_pyobj(self, obj: Any, flags: int = 0, protocol: int = pickle.DEFAULT_PROTOCOL) -> None:
+        """Send a pickled object. Never unpickle data from peers you do not trust."""
+        self.send(pickle.dumps(obj, protocol), flags)
+
+    # -- receiving -----------------------------------------------------------------------
+
+    def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
+        """Receive one frame (``copy=False``: a :class:`Frame`); ``rcvmore`` says if more follow."""
+        message = self._rmsg
+        if message is None:
+            self._sends = 0
+            if self.io_policy.full_receive_needed or self._pipe_events:
+                message = self._recv_message(flags)
+            else:
+                # The common case, _recv_message without its rarely needed steps: one
+                # Python call less per message.
+                message = self._take()
+                if message is None:
+                    message = self._recv_slow(flags)
+                self._rpipe = self._taken_from.last_pipe
+            if len(message) == 1:
+                if copy:
+                    return message[0]
+                return Frame(message[0], False, self._rpipe, self.pattern.last_group)
+            self._rmsg = message
+            self._ridx = 1
+            frame = message[0]
+            more = True
+            if self._ready is not None:
+                self._ready.wake()  # the rest of this message is waiting
+        else:
+            index = self._ridx
+            frame = message[index]
+            index += 1
+            more = index < len(message)
+            if more:
+                self._ridx = index
+            else:
+                self._rmsg = None
+                if self._ready is not None:
+                    self._refresh_ready()
+        if copy:
+            return frame
+        return Frame(frame, more, self._rpipe)
+
+    def recv_multipart(self, flags: int = 0, copy: bool = True, track: bool = False) -> list[Any]:
+        """Receive every frame of the next message (or the rest of the current one)."""
+        message = self._rmsg
+        if message is None:
+            self._sends = 0
+            message = self._recv_message(flags)
+        else:
+            message = message[self._ridx :]
+            self._rmsg = None
+            if self._ready is not None:
+                self._refresh_ready()
+        if copy:
+            return message
+        pipe = self._rpipe
+        last = len(message) - 1
+        group = self.pattern.last_group
+        return [Frame(f, i < last, pipe, group) for i, f in enumerate(message)]
+
+    def _recv_message(self, flags: int) -> Message:
+        if self.io_policy.waiting_thread:
+            self._misuse()
+        if self._pipe_events:
+            self._apply_pipe_events()
+        message = self._take()
+        if message is None:
+            message = self._recv_slow(flags)
+        self._rpipe = self._taken_from.last_pipe
+        if self._ready is not None and not self.pattern.can_recv():
+            self._refresh_ready()
+        return message
+
+    def _recv_slow(self, flags: int) -> Message:
+        self._check_open()
+        self._flush_engines()  # a request goes out before we wait for its reply
+        if not self.io_policy.skip_read_before_wait(not flags & NOBLOCK):
+            self._read_engines()
+            message = self._take()
+            if message is not None:
+                return message
+        if flags & NOBLOCK:
+            raise Again("no message is waiting")
+        deadline = self._deadline(self.options.rcvtimeo)
+        while True:
+            self._wait(deadline, writing=False)
+            if self._pipe_events:
+                self._apply_pipe_events()
+            message = self._take()
+            if message is not None:
+                return message
+            self._check_deadline(deadline, "receive")
+
+    def recv_string(self, flags: int = 0, encoding: str = "utf-8") -> str:
+        return codecs.decode(self.recv(flags), encoding)
+
+    def recv_json(self, flags: int = 0, **kwargs: Any) -> Any:
+        return json.loads(self.recv(flags), **kwargs)
+
+    def recv_pyobj(self, flags: int = 0) -> Any:
+        """Receive and unpickle an object. Unsafe with untrusted peers: unpickling runs code."""
+        return pickle.loads(self.recv(flags))
+
+    # -- polling -------------------------------------------------------------------------
+
+    def poll_events(self) -> int:
+        if self._pipe_events:
+            self._apply_pipe_events()
+        if self._ready is not None:
+            self._refresh_ready()
+        events = 0
+        if self._rmsg is not None or self.pattern.can_recv():
+            events |= POLLIN
+        if self.pattern.can_send():
+            events |= POLLOUT
+        return events
+
+    @property
+    def events(self) -> int:
+        return self.poll_events()
+
+    def poll(self, timeout: int | None = None, flags: int = POLLIN) -> int:
+        """Wait up to ``timeout`` ms (None: forever) until ``flags`` events; return them."""
+        self._check_open()
+        deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout / 1000
+        while True:
+            self._flush_engines()  # what this thread queued goes out before it sleeps
+            self._read_engines()
+            ready = self.poll_events() & flags
+            if ready:
+                return ready
+            if deadline is not None and time.monotonic() >= deadline:
+                return 0
+            self._wait(deadline, writing=bool(flags & POLLOUT) and not flags & POLLIN)
+            # Closed or terminated meanwhile (maybe by term() in another thread): _wait
+            # returns at once from now on, so looping would spin.
+            self._check_deadline(None, "poll")
+
+    # -- waiting in the user's thread ----------------------------------------------------
+
+    # Paused now, or nothing left to write: the next sync sees it (a pause is
+    # reported as a change; the fds watched for writing are looked at each time).
+
+    # -- the pollable fd (fileno) ----------------------------------------------------------
+
+    def fileno(self) -> int:
+        """An fd that is readable exactly while ``recv`` would not block (level-triggered).
+
+        Put it in ``selectors``, asyncio's ``add_reader`` or any event loop; unlike
+        libzmq's edge-triggered ZMQ_FD there is no need to re-check ``events`` after
+        each call. It may also become readable when the socket's state changes in
+        other ways (a peer arrived, room to send): check :attr:`events` when woken.
+        """
+        ready = self._ready
+        if ready is None:
+            self._check_open()
+            self.io_policy.readiness_fd_opened()  # before the fd exists: see there
+            ready = self._ready = Waker()
+            self._refresh_ready()
+        return ready.fileno()
+
+    def _fd_wait_begin(self) -> None:
+        """A Poller or an asyncio waiter starts sleeping on :meth:`fileno`."""
+        self._fd_waiters += 1
+
+    def _fd_wait_end(self) -> None:
+        self._fd_waiters -= 1
+        if self._closed and self._fd_waiters <= 0:
+            self._close_ready()
+
+    def _close_ready(self) -> None:
+        ready, self._ready = self._ready, None
+        if ready is not None:
+            self.io_policy.readiness_fd_closed()
+            ready.close()
+
+    def _refresh_ready(self) -> None:
+        """Make the fd readable iff a message is waiting (after recv or a state change)."""
+        ready = self._ready
+        if ready is None:
+            return
+        if self._pipe_events:
+            self._apply_pipe_events()
+        if self._rmsg is not None or self.pattern.can_recv():
+            ready.wake()
+            return
+        ready.drain()
+        # Anything delivered while we drained must leave the fd readable.
+        if self.pattern.can_recv():
+            ready.wake()
+
+    # -- called by engines and the I/O thread --------------------------------------------
+
+    # -- monitoring ------------------------------------------------------------------------
+
+    def monitor(self, addr: str | None, events: int = Event.ALL) -> None:
+        """Publish this socket's events as monitor messages on a PAIR bound at ``addr``
+        (``inproc://...``), like ``zmq_socket_monitor``; ``addr=None`` stops them all."""
+        if addr is None:
+            self.disable_monitor()
+            return
+        # Always a plain socket: events are written from the I/O thread, never awaited.
+        writer = Socket(self.context, self.context.registry.pattern("PAIR").socket_type)
+        writer.set("linger", 0)
+        writer.bind(addr)
+        with self._monitor_lock:
+            self._monitors[writer] = int(events)
+            self._monitor_addrs[addr] = writer
+
+    def disable_monitor(self) -> None:
+        """Stop every monitor; each gets MONITOR_STOPPED first."""
+        stopped = MonitorEvent(Event.MONITOR_STOPPED, 0, "").encode()
+        with self._monitor_lock:
+            writers = list(self._monitors)
+            self._monitors.clear()
+            self._monitor_addrs.clear()
+        for writer in writers:
+            with contextlib.suppress(MQError):
+                writer.send_multipart(stopped, NOBLOCK)
+            writer.close(linger=0)
+
+    def get_monitor_socket(self, events: int = Event.ALL, addr: str | None = None) -> Socket:
+        """A PAIR socket receiving this socket's events (pyzmq's ``get_monitor_socket``)."""
+        addr = addr or f"inproc://monitor.{id(self):x}.{len(self._monitor_addrs)}"
+        self.monitor(addr, events)
+        reader = self.context.socket("PAIR")
+        reader.connect(addr)
+        return reader
+
+    @property
+    def peers(self) -> list[PeerInfo]:
+        """The peers connected right now (handshake done), one per connection."""
+        if self._pipe_events:
+            self._apply_pipe_events()
+        return [pipe.peer for pipe in list(self._pipes) if pipe.connected and pipe.peer]
+
+    # -- pipes, applied in the user's thread ------------------------------------------
+
+    # -- closing -------------------------------------------------------------------------
+
+    def close(self, linger: int | None = None) -> None:
+        """Close the socket. Unsent messages are given ``linger`` ms (default: the
+        ``linger`` option; -1 waits until they are sent or the context terminates)."""
+        if self._closed:
+            return
+        self._closed = True
+        linger_ms = self.options.linger if linger is None else linger
+        self._waker.wake()
+        # A thread blocked in this socket (woken by term()) must leave its wait before
+        # the fds it waits on are closed, or it would sleep on a dead fd forever.
+        deadline = time.monotonic() + 2.0
+        while self.io_policy.waiting_thread and time.monotonic() < deadline:
+            time.sleep(0.001)
+        for transport in set(self._message_endpoints.values()):
+            transport.close(self.handle)
+        self._message_endpoints.clear()
+        if self.reactor.running:
+            self._in_reactor(lambda: self._close_in_reactor(linger_ms), wait=True)
+        self._waker.close()
+        if self._ready is not None:
+            # Wake whoever waits on fileno() (a Poller, an event loop, maybe in another
+            # thread) so it sees the socket closed. If one of ours waits on it, the last
+            # of them closes the fd (a sleeper on a closed fd would never wake).
+            self._ready.wake()
+            if not self._fd_waiters:
+                self._close_ready()
+        if self._wait_poller is not None:
+            self._wait_poller.close()
+        if self._monitors:
+            self.disable_monitor()
+        self.context._socket_closed(self)
+        # After the linger: the last drops are counted, and reported before "closed".
+        self._drop_reporter.close()
+        self.context.registry.notify("mqsdk_socket_closed", socket=self)
+
+    def __enter__(self) -> Socket:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: builtins.type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else self._last_endpoint or "unconnected"
+        return f"<mqsdk.Socket {self.socket_type_name} {state}>"
+
+    def __del__(self) -> None:
+        # A socket dropped without close(): release its fds; no linger (like pyzmq's GC).
+        if not getattr(self, "_closed", True):
+            with contextlib.suppress(Exception):
+                self.close(linger=0)
+        ready = getattr(self, "_ready", None)
+        if ready is not None:
+            ready.close()  # a waiter never came back for it
+
+
+class _OptionAttribute:
+    """``sock.<option>``: reads and sets the option by name (a data descriptor, so a
+    read never falls through to a per-instance lookup)."""
+
+    def __init__(self, name: str, doc: str) -> None:
+        self.name = name
+        self.__doc__ = doc or f"The {name} socket option."
+
+    def __get__(self, sock: Socket | None, owner: type | None = None) -> Any:
+        if sock is None:
+            return self
+        try:
+            return sock.get(self.name)
+        except MQError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+            # A write-only option (XPUB's welcome message...): hasattr() and
+            # getattr(sock, name, default) expect AttributeError and nothing else.
+            raise AttributeError(str(exc)) from None
+
+    def __set__(self, sock: Socket, value: Any) -> None:
+        sock.set(self.name, value)
+
+
+class _MethodAndOption:
+    """A socket method that is also an option name (``subscribe``): reading gives the
+    method, assigning sets the option, as pyzmq's ``sub.subscribe = b"topic"`` does."""
+
+    def __init__(self, name: str, function: Callable[..., Any]) -> None:
+        self.name = name
+        self.function = function
+        self.__doc__ = function.__doc__
+
+    def __get__(self, sock: Socket | None, owner: type | None = None) -> Any:
+        if sock is None:
+            return self.function
+        return types.MethodType(self.function, sock)
+
+    def __set__(self, sock: Socket, value: Any) -> None:
+        sock.set(self.name, value.encode() if isinstance(value, str) else value)
+
+
+class _PatternMethod:
+    """A pattern method offered on the socket (``pub.wait_for_subscribers``)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, sock: Socket | None, owner: type | None = None) -> Any:
+        if sock is None:
+            return self
+        return getattr(sock.pattern, self.name)
+
+
+_OPTION_CLASSES: dict[tuple[type[Socket], int, type[Pattern]], tuple[OptionTable, type]] = {}
+
+
+def _options_class(cls: type[Socket], table: OptionTable, pattern: type[Pattern]) -> type:
+    """``cls`` with an attribute per option in ``table`` and per method ``pattern``
+    offers, made once per combination (the shared class is never modified).
+
+    A name ``cls`` already defines wins (a subclass's own attribute, the ``type``
+    property), except a plain method named as an option (``subscribe``), which becomes a
+    :class:`_MethodAndOption`.
+    """
+    if cls.__dict__.get("_options_of_class") is not None:
+        cls = cls.__bases__[0]  # a class made here: start again from its base
+    key = (cls, id(table), pattern)
+    made = _OPTION_CLASSES.get(key)
+    if made is not None and made[0] is table:
+        return made[1]
+    namespace: dict[str, Any] = {
+        "__slots__": (),
+        "__module__": cls.__module__,
+        "__qualname__": cls.__qualname__,
+        "__doc__": cls.__doc__,
+        "_options_of_class": table,
+    }
+
+    def offer(name: str, attribute: Any) -> None:
+        defined = next((k.__dict__[name] for k in cls.__mro__ if name in k.__dict__), None)
+        if defined is None:
+            namespace[name] = attribute
+        elif isinstance(attribute, _OptionAttribute) and isinstance(defined, types.FunctionType):
+            namespace[name] = _MethodAndOption(name, defined)
+
+    for name in pattern.socket_methods:
+        offer(name, _PatternMethod(name))
+    docs = {name: spec.doc for name, spec in table.specs.items()}
+    docs.update({alias: f"Sets {' and '.join(t)}." for alias, t in ALIASES.items()})
+    for name, doc in docs.items():
+        offer(name, _OptionAttribute(name, doc))
+        offer(name.upper(), _OptionAttribute(name, doc))  # pyzmq's sock.SNDHWM
+    made_class = type(cls.__name__, (cls,), namespace)
+    _OPTION_CLASSES[key] = (table, made_class)
+    return made_class
