@@ -19,7 +19,8 @@ What a plugin gets:
   ``connect``, ``accepted``, ``wrap``, ``handshake``, ``close_listener``,
   ``peer_address``) with :func:`start_connect`, :class:`MessageTransport` (``bind``,
   ``connect``, ``close``), :class:`Pattern`, :class:`Mechanism` (with
-  :class:`ZapRequest`/:class:`ZapReply`), :class:`PollerBackend` (with :data:`READ`,
+  :class:`ZapRequest`/:class:`ZapReply`, and :class:`TrafficCodec` for one that protects
+  the traffic), :class:`PollerBackend` (with :data:`READ`,
   :data:`WRITE`, :data:`ERROR`, :func:`check_events`), :class:`Component`,
   :class:`Availability`; the registration marker :data:`hookimpl` and the hooks of
   :mod:`mqsdk.hookspecs`.
@@ -31,7 +32,8 @@ What a plugin gets:
   (a list of frames) and :class:`PeerInfo`.
 - **Routing bricks** patterns are made of: :class:`FairQueue`,
   :class:`FilteringFairQueue`, :class:`LoadBalancer`, :class:`Distributor`,
-  :class:`Publisher`, :class:`SubscriptionTrie`. A pattern that is a plain composition
+  :class:`Publisher`, :class:`SubscriptionTrie`, :class:`UpstreamPipes` (the pipes a
+  subscriber tells about its interest). A pattern that is a plain composition
   sets ``self.sender`` (a :class:`Sender`) and ``self.receiver`` (a :class:`Receiver`) to
   bricks, and the socket drives them directly per message without calling the pattern.
 - **Options**: :class:`OptionModel`, :func:`option` (a value; a security option also
@@ -57,14 +59,14 @@ from mqsdk._kernel.component import Availability, Component
 from mqsdk._kernel.distributor import Distributor, Publisher
 from mqsdk._kernel.frame import GROUP_MAX_LENGTH
 from mqsdk._kernel.handle import IoThread, SocketHandle, TimerHandle
-from mqsdk._kernel.mechanism import Mechanism, ZapReply, ZapRequest
+from mqsdk._kernel.mechanism import Mechanism, TrafficCodec, ZapReply, ZapRequest
 from mqsdk._kernel.options import Flag, Millis, NonNegative, OptionModel, action, option
 from mqsdk._kernel.pattern import Pattern
 from mqsdk._kernel.pipe import Message, PeerInfo, Pipe
 from mqsdk._kernel.poller import ERROR, READ, WRITE, PollerBackend, check_events
 from mqsdk._kernel.registry import Registry, get_registry
 from mqsdk._kernel.routing import FairQueue, FilteringFairQueue, LoadBalancer, Receiver, Sender
-from mqsdk._kernel.subscriptions import SubscriptionTrie
+from mqsdk._kernel.subscriptions import SubscriptionTrie, UpstreamPipes
 from mqsdk._kernel.transport import MessageTransport, StreamTransport, Transport, start_connect
 from mqsdk.errors import EFSM, ENOCOMPATPROTO, EndpointError, MQError, PollerError, ProtocolError
 from mqsdk.hookspecs import hookimpl
@@ -112,7 +114,9 @@ __all__ = [
     "StreamTransport",
     "SubscriptionTrie",
     "TimerHandle",
+    "TrafficCodec",
     "Transport",
+    "UpstreamPipes",
     "ZapReply",
     "ZapRequest",
     "action",

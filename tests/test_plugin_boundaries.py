@@ -181,3 +181,24 @@ def test_distribution_pins_the_kernel_range(project: Path) -> None:
     assert any(spec.operator in ("<", "<=", "~=", "==") for spec in specifier), (
         f"{project}: {specifier} has no upper bound"
     )
+
+
+def test_each_version_has_one_source() -> None:
+    """The kernel's version is ``mqsdk.__version__`` (pyproject reads it); a plugin's is
+    its pyproject's ``version`` (the registry reads the installed metadata), never also
+    a ``__version__`` in its code that could drift from it."""
+    import tomllib
+
+    kernel = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "version" in kernel.get("dynamic", []), "the kernel's version comes from mqsdk"
+    for source in DISTRIBUTIONS:
+        for path in sorted(source.rglob("*.py")):
+            tree = ast.parse(path.read_text())
+            assigned = {
+                target.id
+                for node in tree.body
+                if isinstance(node, ast.Assign)
+                for target in node.targets
+                if isinstance(target, ast.Name)
+            }
+            assert "__version__" not in assigned, f"{path}: the version lives in pyproject.toml"

@@ -53,6 +53,8 @@ HOMES = {
     "StreamTransport": "mqsdk._kernel.transport",
     "SubscriptionTrie": "mqsdk._kernel.subscriptions",
     "Transport": "mqsdk._kernel.transport",
+    "TrafficCodec": "mqsdk._kernel.mechanism",
+    "UpstreamPipes": "mqsdk._kernel.subscriptions",
     "WRITE": "mqsdk._kernel.poller",
     "get_registry": "mqsdk._kernel.registry",
     "hookimpl": "mqsdk.hookspecs",

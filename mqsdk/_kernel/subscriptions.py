@@ -22,10 +22,13 @@ dict operation and may be read from another thread (a pattern's ``greet``).
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator
-from typing import Generic, TypeVar
+from collections.abc import Callable, Hashable, Iterator
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-__all__ = ["SubscriptionTrie"]
+if TYPE_CHECKING:
+    from mqsdk._kernel.pipe import Pipe
+
+__all__ = ["SubscriptionTrie", "UpstreamPipes"]
 
 K = TypeVar("K", bound=Hashable)
 
@@ -299,3 +302,39 @@ class SubscriptionTrie(Generic[K]):
 
     def __repr__(self) -> str:
         return f"<SubscriptionTrie {self._pairs} subscriptions, {len(self._by_key)} keys>"
+
+
+class UpstreamPipes:
+    """The pipes a subscribing socket tells about changes of its interest (SUB's and
+    XSUB's subscriptions, DISH's joins), without losing one to a new connection.
+
+    A new connection greets with a snapshot of the interest, taken in the I/O thread,
+    while its attach reaches the user's thread later. The pattern's ``greet`` calls
+    :meth:`add` *before* taking the snapshot, and ``attach`` calls it again: a change the
+    user makes after the snapshot then finds the pipe in :meth:`tell` (and goes out on
+    the connection, which has sent its greeting by then), and one made before it is in
+    the snapshot. Adding is one dict store, atomic under the GIL.
+    """
+
+    __slots__ = ("_pipes",)
+
+    def __init__(self) -> None:
+        self._pipes: dict[Pipe, None] = {}
+
+    def add(self, pipe: Pipe) -> None:
+        """``pipe`` greeted (I/O thread) or was attached (user's thread)."""
+        self._pipes[pipe] = None
+
+    def remove(self, pipe: Pipe) -> None:
+        """``pipe`` was detached; messages already queued from it stay receivable."""
+        self._pipes.pop(pipe, None)
+
+    def tell(self, send: Callable[[Pipe], object]) -> None:
+        """Call ``send(pipe)`` for every pipe (a subscription, a JOIN, in each pipe's
+        form)."""
+        for pipe in list(self._pipes):
+            send(pipe)
+
+    def pipes(self) -> list[Pipe]:
+        """A snapshot of the pipes (XSUB sends its upstream messages to each)."""
+        return list(self._pipes)

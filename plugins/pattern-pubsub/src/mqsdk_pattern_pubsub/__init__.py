@@ -40,6 +40,7 @@ from mqsdk.plugin import (
     Publisher,
     SocketHandle,
     SubscriptionTrie,
+    UpstreamPipes,
     hookimpl,
 )
 from mqsdk.zmtp import commands
@@ -47,7 +48,6 @@ from mqsdk.zmtp.frames import Command, encode_message
 from mqsdk_pattern_pubsub.options import PubOptions, SubOptions, XSubOptions
 
 __all__ = ["Pub", "Sub", "XPub", "XSub", "mqsdk_patterns"]
-__version__ = "0.1.0"
 
 _SUBSCRIBE = b"SUBSCRIBE"
 _CANCEL = b"CANCEL"
@@ -360,22 +360,20 @@ class _Subscriber(Pattern):
         self.trie: SubscriptionTrie[None] = SubscriptionTrie()
         """This socket's subscriptions, counted (the key is always None)."""
         self.dist = Distributor()
-        self._pipes: dict[Pipe, None] = {}
-        """Pipes to tell about subscription changes: the attached ones, plus those that
-        greeted before their attach reached this thread (so no change is lost between
-        the greeting's snapshot and the attach)."""
+        self.upstream = UpstreamPipes()
+        """The pipes to tell about subscription changes (see UpstreamPipes)."""
 
     def attach(self, pipe: Pipe) -> bool:
-        self._pipes[pipe] = None
+        self.upstream.add(pipe)
         return True
 
     def detach(self, pipe: Pipe) -> None:
-        self._pipes.pop(pipe, None)  # messages already queued stay receivable
+        self.upstream.remove(pipe)  # messages already queued stay receivable
 
     def greet(self, pipe: Pipe, zmtp_minor: int) -> list[bytes]:
         # I/O thread: register the pipe first, then snapshot; a change recorded after
         # the snapshot finds the pipe and goes out through send_command/send_message.
-        self._pipes[pipe] = None
+        self.upstream.add(pipe)  # before the snapshot: see UpstreamPipes
         topics = self.trie.topics(None)
         return [_subscription_frame(topic, True, zmtp_minor) for topic in topics]
 
@@ -383,8 +381,7 @@ class _Subscriber(Pattern):
         self.fq.activate(pipe)
 
     def _tell_pipes(self, topic: bytes, subscribe: bool) -> None:
-        for pipe in list(self._pipes):
-            _send_subscription(pipe, topic, subscribe)
+        self.upstream.tell(lambda pipe: _send_subscription(pipe, topic, subscribe))
 
 
 class Sub(_Subscriber):
@@ -439,7 +436,7 @@ class XSub(_Subscriber):
                 self.trie.add(topic, None)
             elif self.trie.remove(topic, None) != 0:
                 return True  # still subscribed, or never was: nothing goes upstream
-        dropped = self.dist.send(message, list(self._pipes))
+        dropped = self.dist.send(message, self.upstream.pipes())
         if dropped:
             stats = self.socket.stats
             stats["dropped_hwm"] = stats.setdefault("dropped_hwm", 0) + dropped

@@ -37,6 +37,8 @@ from mqsdk.plugin import (
     OptionModel,
     Pattern,
     Pipe,
+    SocketHandle,
+    UpstreamPipes,
     hookimpl,
     option,
 )
@@ -45,7 +47,6 @@ from mqsdk.zmtp.constants import JOIN, LEAVE
 from mqsdk.zmtp.frames import Command
 
 __all__ = ["Dish", "Radio", "mqsdk_patterns"]
-__version__ = "0.1.0"
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class Radio(Pattern):
     commands: ClassVar[frozenset[bytes]] = frozenset({JOIN, LEAVE})
     option_model = RadioOptions
 
-    def __init__(self, socket: Any) -> None:
+    def __init__(self, socket: SocketHandle) -> None:
         super().__init__(socket)
         self.options: RadioOptions = socket.component_options(RadioOptions)
         self.dist = Distributor()
@@ -183,30 +184,28 @@ class Dish(Pattern):
     peer_types: ClassVar[frozenset[str]] = frozenset({"RADIO"})
     grouped: ClassVar[bool] = True
 
-    def __init__(self, socket: Any) -> None:
+    def __init__(self, socket: SocketHandle) -> None:
         super().__init__(socket)
         self.fq = FairQueue()
         self.joined: dict[bytes, None] = {}
         """The groups joined, in the order joined (a dict: copied atomically by greet)."""
-        self._pipes: dict[Pipe, None] = {}
-        """Pipes to tell about joins and leaves: the attached ones, plus those that
-        greeted before their attach reached this thread (so no change is lost)."""
+        self.upstream = UpstreamPipes()
+        """The pipes to tell about joins and leaves (see UpstreamPipes)."""
         self._next: Message | None = None
         self._next_pipe: Pipe | None = None
 
     # -- pipes -----------------------------------------------------------------------------
 
     def attach(self, pipe: Pipe) -> bool:
-        self._pipes[pipe] = None
+        self.upstream.add(pipe)
         return True
 
     def detach(self, pipe: Pipe) -> None:
-        self._pipes.pop(pipe, None)  # messages already queued stay receivable
+        self.upstream.remove(pipe)  # messages already queued stay receivable
 
     def greet(self, pipe: Pipe, zmtp_minor: int) -> list[bytes]:
-        # I/O thread: register the pipe first, then snapshot; a join recorded after the
-        # snapshot finds the pipe and goes out through send_command.
-        self._pipes[pipe] = None
+        # I/O thread: register the pipe first, then snapshot (see UpstreamPipes).
+        self.upstream.add(pipe)
         return [commands.join(group) for group in list(self.joined)]
 
     def pipe_readable(self, pipe: Pipe) -> None:
@@ -229,8 +228,7 @@ class Dish(Pattern):
         self._tell(commands.leave(group))
 
     def _tell(self, frame: bytes) -> None:
-        for pipe in list(self._pipes):
-            pipe.send_command(frame)
+        self.upstream.tell(lambda pipe: pipe.send_command(frame))
 
     # -- receiving -------------------------------------------------------------------------
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from mqsdk.plugin import EFSM, Message, MQError, Pattern, Pipe
+from mqsdk.plugin import EFSM, Message, MQError, Pattern, Pipe, SocketHandle
 from mqsdk_pattern_reqrep._common import Inbox, Verdict
 
 _GONE = "reqrep.gone"  # pipe.state key: the pipe was detached
@@ -29,7 +29,7 @@ class Rep(Pattern):
     socket_type: ClassVar[int] = 4
     peer_types: ClassVar[frozenset[str]] = frozenset({"REQ", "DEALER"})
 
-    def __init__(self, socket: Any) -> None:
+    def __init__(self, socket: SocketHandle) -> None:
         super().__init__(socket)
         self.inbox: Inbox[int] = Inbox()
         self.sending = False  # a request was received; its reply is due

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import random
 import sys
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from mqsdk.plugin import EFSM, LoadBalancer, Message, MQError, Pattern, Pipe
+from mqsdk.plugin import EFSM, LoadBalancer, Message, MQError, Pattern, Pipe, SocketHandle
 from mqsdk_pattern_reqrep._common import PROBE, Inbox, Verdict
 from mqsdk_pattern_reqrep.options import ReqOptions
 
@@ -42,7 +42,7 @@ class Req(Pattern):
     sends_identity: ClassVar[bool] = True
     option_model = ReqOptions
 
-    def __init__(self, socket: Any) -> None:
+    def __init__(self, socket: SocketHandle) -> None:
         super().__init__(socket)
         self.options: ReqOptions = socket.component_options(ReqOptions)
         self.lb = LoadBalancer()

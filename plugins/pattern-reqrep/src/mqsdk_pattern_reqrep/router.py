@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import errno
 import random
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from mqsdk.plugin import Message, MQError, Pattern, Pipe
+from mqsdk.plugin import Message, MQError, Pattern, Pipe, SocketHandle
 from mqsdk_pattern_reqrep._common import PROBE, Inbox, Verdict
 from mqsdk_pattern_reqrep.options import RouterOptions
 
@@ -41,7 +41,7 @@ class Router(Pattern):
     sends_identity: ClassVar[bool] = True
     option_model = RouterOptions
 
-    def __init__(self, socket: Any) -> None:
+    def __init__(self, socket: SocketHandle) -> None:
         super().__init__(socket)
         self.options: RouterOptions = socket.component_options(RouterOptions)
         self.inbox: Inbox[bytes] = Inbox()

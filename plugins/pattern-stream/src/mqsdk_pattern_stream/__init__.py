@@ -16,6 +16,7 @@ from mqsdk.plugin import (
     OptionModel,
     Pattern,
     Pipe,
+    SocketHandle,
     hookimpl,
     option,
 )
@@ -47,7 +48,7 @@ class Stream(Pattern):
     raw: ClassVar[bool] = True
     option_model = StreamOptions
 
-    def __init__(self, socket: Any) -> None:
+    def __init__(self, socket: SocketHandle) -> None:
         super().__init__(socket)
         self.options: StreamOptions = socket.component_options(StreamOptions)
         self.fq = FairQueue()
