@@ -7,15 +7,9 @@ mechanisms are separate distributions found through the ``mqsdk.plugins`` entry 
 from __future__ import annotations
 
 import importlib
-import logging
 from typing import TYPE_CHECKING, Any
 
-from mqsdk._kernel.component import Availability, Component
 from mqsdk._kernel.frame import Frame
-from mqsdk._kernel.options import OPTION_NUMBERS as _OPTION_NUMBERS
-from mqsdk._kernel.options import PLUGIN_OPTION_NUMBERS as _PLUGIN_OPTION_NUMBERS
-from mqsdk._kernel.security import SECURITY_SPECS as _SECURITY_SPECS
-from mqsdk.config import Config
 from mqsdk.constants import DONTWAIT, NOBLOCK, POLLERR, POLLIN, POLLOUT, SNDMORE, SocketType
 from mqsdk.errors import (
     Again,
@@ -27,17 +21,21 @@ from mqsdk.errors import (
     ProtocolError,
     UnsupportedTransport,
 )
-from mqsdk.hookspecs import hookimpl
 from mqsdk.z85 import curve_keypair, curve_public, z85_decode, z85_encode
 
 if TYPE_CHECKING:
+    from mqsdk._kernel.component import Availability, Component
     from mqsdk._kernel.context import Context
     from mqsdk._kernel.polling import Poller, select
     from mqsdk._kernel.proxy import proxy, proxy_steerable
     from mqsdk._kernel.socket import Socket
+    from mqsdk.config import Config
+    from mqsdk.hookspecs import hookimpl
 
-# The socket machinery (context, registry, reactor, engines) is imported on first use,
-# so that importing a light module such as mqsdk.z85 or mqsdk.errors does not load it.
+# ``import mqsdk`` loads only what has no dependencies (constants, errors, Z85, Frame):
+# the socket machinery, the configuration and option models (pydantic) and pluggy load
+# on first use of a name that needs them, so a script that imports mqsdk to read a
+# constant, or ``mqsdk --version``, does not pay for them.
 _LAZY = {
     "Context": "mqsdk._kernel.context",
     "Socket": "mqsdk._kernel.socket",
@@ -45,30 +43,57 @@ _LAZY = {
     "select": "mqsdk._kernel.polling",
     "proxy": "mqsdk._kernel.proxy",
     "proxy_steerable": "mqsdk._kernel.proxy",
+    "Availability": "mqsdk._kernel.component",
+    "Component": "mqsdk._kernel.component",
+    "Config": "mqsdk.config",
+    "hookimpl": "mqsdk.hookspecs",
 }
+
+
+def _option_constants() -> dict[str, int]:
+    """``SUBSCRIBE``, ``SNDHWM``... as pyzmq spells them: libzmq's numbers of the options
+    the kernel and the bundled plugins declare (their declarations are the one source)."""
+    from mqsdk._kernel.options import OPTION_NUMBERS, PLUGIN_OPTION_NUMBERS
+    from mqsdk._kernel.security import SECURITY_SPECS
+
+    numbers = {
+        **PLUGIN_OPTION_NUMBERS,
+        **{spec.name: spec.number for spec in SECURITY_SPECS if spec.number is not None},
+        **OPTION_NUMBERS,
+    }
+    constants = {name.upper(): number for name, number in numbers.items()}
+    constants["IDENTITY"] = OPTION_NUMBERS["routing_id"]
+    return constants
 
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
-    if module is None:
-        # A submodule nobody imported yet (``mqsdk._kernel.registry`` after ``import mqsdk``),
-        # as it would be had the whole kernel been imported eagerly.
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+    elif name.isupper() and not name.startswith("_"):
+        constants = _option_constants()
+        if name not in constants:
+            raise AttributeError(f"module 'mqsdk' has no attribute {name!r}")
+        globals().update(constants)  # later lookups are plain module attributes
+        return constants[name]
+    else:
+        # A submodule nobody imported yet (``mqsdk.asyncio`` after ``import mqsdk``),
+        # as it would be had the whole package been imported eagerly.
         try:
             return importlib.import_module(f"{__name__}.{name}")
         except ModuleNotFoundError as exc:
             if exc.name != f"{__name__}.{name}":
                 raise
             raise AttributeError(f"module 'mqsdk' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # later lookups are plain module attributes
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+    return sorted({*globals(), *_LAZY, *_option_constants()})
 
 
-# Socket types and option numbers as module constants, the way pyzmq spells them.
+# Socket types as module constants, the way pyzmq spells them.
 PAIR, PUB, SUB, REQ, REP = (
     SocketType.PAIR,
     SocketType.PUB,
@@ -79,21 +104,8 @@ PAIR, PUB, SUB, REQ, REP = (
 DEALER, ROUTER, PULL, PUSH = SocketType.DEALER, SocketType.ROUTER, SocketType.PULL, SocketType.PUSH
 XPUB, XSUB, STREAM = SocketType.XPUB, SocketType.XSUB, SocketType.STREAM
 RADIO, DISH = SocketType.RADIO, SocketType.DISH
-globals().update(
-    {
-        name.upper(): number
-        for name, number in {
-            **_PLUGIN_OPTION_NUMBERS,
-            **{spec.name: spec.number for spec in _SECURITY_SPECS},
-            **_OPTION_NUMBERS,
-        }.items()
-    }
-)
-IDENTITY = _OPTION_NUMBERS["routing_id"]
 
 __version__ = "0.1.0"
-
-logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [  # noqa: RUF022 - grouped by kind, not sorted
     "DEALER",

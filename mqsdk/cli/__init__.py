@@ -1,6 +1,6 @@
 """The ``mqsdk`` command: the parser and dispatch, ``mqsdk plugins``, ``mqsdk doctor``.
 
-Larger subcommands live in their own modules (``mqsdk/cli_<name>.py``), each with a
+Larger subcommands live in their own modules (``mqsdk/cli/<name>.py``), each with a
 ``register(subparsers)`` function called from :func:`build_parser`.
 """
 
@@ -15,17 +15,21 @@ import socket
 import sys
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mqsdk
-from mqsdk._kernel.registry import Registry, describe_inactive
 from mqsdk.cli import bench
 from mqsdk.cli import cat as cli_cat
 from mqsdk.cli import demo as cli_demo
 from mqsdk.cli import monitor as cli_monitor
 from mqsdk.cli.output import plain_table as _table
-from mqsdk.config import load_config
 from mqsdk.errors import MQError
+
+if TYPE_CHECKING:
+    from mqsdk._kernel.registry import Registry
+
+# The registry and the configuration (pluggy, pydantic) are imported by the subcommands
+# that need them, so ``mqsdk --version`` and ``mqsdk --help`` start at once.
 
 
 def plugin_rows(registry: Registry) -> list[dict[str, Any]]:
@@ -44,6 +48,8 @@ def plugin_rows(registry: Registry) -> list[dict[str, Any]]:
             described = [(c.kind, c.name, c.availability) for c in info.components]
         elif info.status in ("disabled", "not selected"):
             try:
+                from mqsdk._kernel.registry import describe_inactive
+
                 described = describe_inactive(info)
             except Exception as exc:
                 rows.append(
@@ -84,6 +90,9 @@ def plugin_rows(registry: Registry) -> list[dict[str, Any]]:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
+    from mqsdk._kernel.registry import Registry
+    from mqsdk.config import load_config
+
     registry = Registry(load_config(), strict=False)
     rows = plugin_rows(registry)
     if args.json:
@@ -129,6 +138,9 @@ def _host_features() -> dict[str, bool]:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from mqsdk._kernel.registry import Registry
+    from mqsdk.config import load_config
+
     loaded = load_config()
     registry = Registry(loaded, strict=False)
     report: dict[str, Any] = {

@@ -18,6 +18,7 @@ import contextlib
 import itertools
 import os
 import shutil
+import subprocess
 import tempfile
 import threading
 import time
@@ -32,6 +33,7 @@ __all__ = [
     "EventLog",
     "Observer",
     "ipc_endpoints",
+    "network_namespace_refusal",
     "observing",
     "recording_events",
     "short_tmpdir",
@@ -191,3 +193,24 @@ def ipc_endpoints(directory: str) -> Callable[[], str]:
     """A maker of fresh ``ipc://`` endpoints in ``directory`` (one per call)."""
     counter = itertools.count()
     return lambda: f"ipc://{directory}/s{next(counter)}.sock"
+
+
+def network_namespace_refusal(setup: str, tools: tuple[str, ...] = ("unshare", "ip")) -> str | None:
+    """Why a network namespace made with ``unshare -n`` and set up by the shell commands
+    ``setup`` cannot be had on this host, or None if it can (tried once, for real).
+
+    For tests that need multicast or extra interfaces without touching the host's
+    network: skip with the returned reason."""
+    for tool in tools:
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed"
+    probe = subprocess.run(
+        ["unshare", "-n", "sh", "-c", setup],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    if probe.returncode != 0:
+        return f"cannot set up a network namespace here: {probe.stderr.strip()}"
+    return None

@@ -6,36 +6,20 @@ pytest's report."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from mqsdk.testing.helpers import network_namespace_refusal
+
 KIT = Path(__file__).with_name("pgm_kit.py")
 SETUP = "ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo"
 
 
-def _namespace_refusal() -> str | None:
-    """Why the namespace cannot be made here, or None if it can."""
-    for tool in ("unshare", "ip"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed"
-    probe = subprocess.run(
-        ["unshare", "-n", "sh", "-c", SETUP],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    if probe.returncode != 0:
-        return f"cannot set up a network namespace here: {probe.stderr.strip()}"
-    return None
-
-
 def test_the_kit_passes_over_pgm_and_epgm_in_a_network_namespace() -> None:
-    refusal = _namespace_refusal()
+    refusal = network_namespace_refusal(SETUP)
     if refusal is not None:
         pytest.skip(refusal)
     pytest_args = ["-q", "-rfEsp", "-p", "no:cacheprovider", "-p", "no:randomly", str(KIT)]

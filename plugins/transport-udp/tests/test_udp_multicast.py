@@ -11,13 +11,14 @@ IPv6 multicast on lo) and ``multicast_loop=0``.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from mqsdk.testing.helpers import network_namespace_refusal
 
 CHILD = Path(__file__).with_name("udp_multicast_child.py")
 SETUP = "ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo"
@@ -30,25 +31,8 @@ VETH = (
 )
 
 
-def _namespace_refusal(setup: str) -> str | None:
-    """Why this network namespace cannot be made here, or None if it can."""
-    for tool in ("unshare", "ip", "sysctl"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed"
-    probe = subprocess.run(
-        ["unshare", "-n", "sh", "-c", setup],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    if probe.returncode != 0:
-        return f"cannot set up a network namespace: {probe.stderr.strip()}"
-    return None
-
-
 def _run_in_namespace(setup: str, mode: str) -> dict[str, Any]:
-    refusal = _namespace_refusal(setup)
+    refusal = network_namespace_refusal(setup, ("unshare", "ip", "sysctl"))
     if refusal is not None:
         pytest.skip(refusal)
     script = f'{setup} && exec "$0" "$1" "$2"'
