@@ -315,17 +315,7 @@ def test_connect_close_churn_returns_to_baseline(
         zctx.term()
         client_ctx.term()
     wait_until(lambda: len(server._engines) == 0, f"server engines: {len(server._engines)}")
-    wait_for_fds(len(before), before)
-    wait_until(
-        lambda: threading.active_count() == threads,
-        f"threads back to {threads}: {[t.name for t in threading.enumerate()]}",
-    )
-    # A full collection per look: poll slowly.
-    deadline = time.monotonic() + WAIT
-    while (alive := live_engines()) != engines:
-        if time.monotonic() > deadline:
-            pytest.fail(f"{alive} engines alive {WAIT} s after the churn, not {engines}")
-        time.sleep(0.1)
+    _back_to_baseline(before, threads, engines, after="the churn")
     # Still serving.
     with zmq.Context() as zctx, zctx.socket(zmq.DEALER) as last:
         last.linger = 0
@@ -391,7 +381,10 @@ def chaos_round(client: mqsdk.Socket, server: mqsdk.Socket, kind: str, round_: i
         assert [client.recv() for _ in messages] == messages, f"round {round_}: echoes"
 
 
-def _back_to_baseline(before: dict[str, str], threads: int, engines: int) -> None:
+def _back_to_baseline(
+    before: dict[str, str], threads: int, engines: int, *, after: str = "the resets"
+) -> None:
+    """fds, threads and live engines back to what they were before ``after``."""
     wait_for_fds(len(before), before)
     wait_until(
         lambda: threading.active_count() == threads,
@@ -401,7 +394,7 @@ def _back_to_baseline(before: dict[str, str], threads: int, engines: int) -> Non
     deadline = time.monotonic() + WAIT
     while (alive := live_engines()) != engines:
         if time.monotonic() > deadline:
-            pytest.fail(f"{alive} engines alive {WAIT} s after the resets, not {engines}")
+            pytest.fail(f"{alive} engines alive {WAIT} s after {after}, not {engines}")
         time.sleep(0.1)
 
 

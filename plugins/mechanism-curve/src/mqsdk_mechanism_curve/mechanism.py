@@ -98,6 +98,18 @@ def _open(box: bytes, nonce: bytes, public: bytes, secret: bytes, what: str) -> 
         raise _crypto_failure(what) from None
 
 
+def _following_nonce(nonce: bytes, last: int) -> int:
+    """The short nonce's value, which must follow ``last`` (each box's is larger than
+    the one before: a replayed or reordered box is refused)."""
+    value: int = _NONCE.unpack(nonce)[0]
+    if value <= last:
+        raise ProtocolError(
+            f"CURVE: nonce {value} does not follow {last} (replayed or reordered box)",
+            _Code.ZMTP_INVALID_SEQUENCE,
+        )
+    return value
+
+
 class CurveMechanism(Mechanism):
     """CURVE. Options read: ``curve_publickey``, ``curve_secretkey`` (both roles),
     ``curve_serverkey`` (client), ``zap_domain``; keys as 32 raw bytes."""
@@ -166,14 +178,7 @@ class CurveMechanism(Mechanism):
         return _NONCE.pack(self._send_nonce)
 
     def _take_nonce(self, nonce: bytes) -> None:
-        value = _NONCE.unpack(nonce)[0]
-        if value <= self._recv_nonce:
-            raise ProtocolError(
-                f"CURVE: nonce {value} does not follow {self._recv_nonce} (replayed or "
-                "reordered box)",
-                _Code.ZMTP_INVALID_SEQUENCE,
-            )
-        self._recv_nonce = value
+        self._recv_nonce = _following_nonce(nonce, self._recv_nonce)
 
     # -- handshake -----------------------------------------------------------------------
 
@@ -424,14 +429,7 @@ class CurveCodec:
         return b"".join(out)
 
     def _take_nonce(self, nonce: bytes) -> None:
-        value = _NONCE.unpack(nonce)[0]
-        if value <= self._recv_nonce:
-            raise ProtocolError(
-                f"CURVE: nonce {value} does not follow {self._recv_nonce} (replayed or "
-                "reordered box)",
-                _Code.ZMTP_INVALID_SEQUENCE,
-            )
-        self._recv_nonce = value
+        self._recv_nonce = _following_nonce(nonce, self._recv_nonce)
 
     def decode_items(self, items: list[Item]) -> list[Item]:
         result: list[Item] = []
