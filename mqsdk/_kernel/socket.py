@@ -1,7 +1,8 @@
-"""The socket: pyzmq's API on top of a pattern plugin, pipes and engines.
+"""The socket: pyzmq's API on top of the socket core (:mod:`mqsdk._kernel.core`).
 
 Hot paths (``send``/``recv`` when a message can go or is waiting) are a few attribute
-reads and one pattern call. Everything slower lives in ``_slow`` methods: reading the
+reads and one call into the pattern's routing brick (or the pattern, for types with a
+per-message policy). Everything slower lives in ``_slow`` methods: reading the
 connections in this thread, waiting, and applying what the I/O thread reported.
 
 Threads: a socket belongs to one thread at a time (as in ZeroMQ). The I/O thread never
