@@ -492,11 +492,17 @@ class SocketCore:
         if self.mechanism_name != "NULL":
             self.make_mechanism()
 
-    def make_mechanism(self) -> Mechanism:
-        mechanism_class = self.context.registry.mechanisms[self.mechanism_name]
+    def handshake_metadata(self) -> dict[str, bytes]:
+        """What a peer learns about this socket in a handshake: its Socket-Type and, for
+        types that send one (REQ, DEALER, ROUTER), its Identity."""
         metadata = {PROP_SOCKET_TYPE: self.socket_type_name.encode()}
         if self.pattern.sends_identity:
             metadata[PROP_IDENTITY] = self.options.routing_id
+        return metadata
+
+    def make_mechanism(self) -> Mechanism:
+        mechanism_class = self.context.registry.mechanisms[self.mechanism_name]
+        metadata = self.handshake_metadata()
         options: dict[str, object] = {
             "peer_types": self.pattern.peer_types,
             **self._component_options[KernelSecurityOptions].model_dump(),

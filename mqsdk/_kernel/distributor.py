@@ -12,8 +12,7 @@ Threads: like :class:`mqsdk._kernel.routing.LoadBalancer`, use it from the socke
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Sized
 
 from mqsdk._kernel.pipe import Message, Pipe
 from mqsdk._kernel.subscriptions import SubscriptionTrie
@@ -78,13 +77,13 @@ class Publisher:
         self,
         trie: SubscriptionTrie[Pipe],
         stats: dict[str, int],
-        pending: Any,
+        pending: Sized,
         apply_pending: Callable[[], None],
     ) -> None:
         self.trie = trie
         self.dist = Distributor()
         self.stats = stats
-        self.pending = pending  # a sized container; true while something waits
+        self.pending = pending  # true (non-empty) while something waits
         self.apply_pending = apply_pending
         self.nodrop = False
 

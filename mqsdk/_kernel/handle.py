@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from mqsdk._kernel.options import KernelOptions, OptionModel
 from mqsdk._kernel.pipe import PeerInfo
+from mqsdk.zmtp.constants import PROP_IDENTITY
 
 if TYPE_CHECKING:
     from mqsdk._kernel.core import SocketCore
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
     from mqsdk.zmtp.frames import Command
 
 _Model = TypeVar("_Model", bound=OptionModel)
+
+_DROP_COUNTERS = {"hwm": "dropped_hwm", "unroutable": "unroutable"}
+"""Drop kinds whose ``stats`` key is not ``dropped_<kind>``."""
 
 _WAIT_SLICE = 0.05
 """Longest single sleep of :meth:`SocketHandle.wait_until`: each turn reads the
@@ -132,13 +136,8 @@ class SocketHandle:
     def peer_info(self) -> PeerInfo:
         """What a peer learns about this socket in a handshake: its type and, for types
         that send one (REQ, DEALER, ROUTER), its routing id."""
-        core = self._core
-        metadata = {"Socket-Type": self.socket_type.encode()}
-        routing_id = b""
-        if core.pattern.sends_identity:
-            routing_id = core.options.routing_id
-            metadata["Identity"] = routing_id
-        return PeerInfo(self.socket_type, routing_id, "", metadata)
+        metadata = self._core.handshake_metadata()
+        return PeerInfo(self.socket_type, metadata.get(PROP_IDENTITY, b""), "", metadata)
 
     def greeting(self, pipe: Pipe, zmtp_minor: int = 1) -> bytes:
         """The encoded frames this socket's pattern sends first on a new connection of
@@ -192,7 +191,7 @@ class SocketHandle:
     def count_dropped(self, kind: str, messages: int = 1) -> None:
         """Messages dropped: ``"hwm"`` (a full peer or queue), ``"unroutable"`` or
         ``"malformed"``; reported to ``mqsdk_messages_dropped`` observers in batches."""
-        key = {"hwm": "dropped_hwm", "unroutable": "unroutable"}.get(kind, f"dropped_{kind}")
+        key = _DROP_COUNTERS.get(kind) or f"dropped_{kind}"
         stats = self.stats
         stats[key] = stats.get(key, 0) + messages
 

@@ -178,10 +178,7 @@ class Pipe:
             else:
                 messages.append(item)
         if messages:
-            inq = self.inq
-            inq.extend(messages)
-            if len(inq) <= len(messages) and self.attached:  # nothing older: announce
-                owner.pipe_readable(self)
+            self.deliver(messages)
 
     def drained(self) -> None:
         """The user took a message from a pipe marked ``read_paused`` and left at most

@@ -357,6 +357,7 @@ class _Subscriber(Pattern):
     def __init__(self, socket: SocketHandle) -> None:
         super().__init__(socket)
         self.fq = FairQueue()
+        self.receiver = self.fq  # the socket takes messages from it directly
         self.trie: SubscriptionTrie[None] = SubscriptionTrie()
         """This socket's subscriptions, counted (the key is always None)."""
         self.dist = Distributor()
@@ -377,9 +378,6 @@ class _Subscriber(Pattern):
         topics = self.trie.topics(None)
         return [_subscription_frame(topic, True, zmtp_minor) for topic in topics]
 
-    def pipe_readable(self, pipe: Pipe) -> None:
-        self.fq.activate(pipe)
-
     def _tell_pipes(self, topic: bytes, subscribe: bool) -> None:
         self.upstream.tell(lambda pipe: _send_subscription(pipe, topic, subscribe))
 
@@ -396,7 +394,7 @@ class Sub(_Subscriber):
         super().__init__(socket)
         # The kernel brick filters and fair-queues every message (the socket takes
         # them from it directly).
-        self.fq = self.receiver = FilteringFairQueue(self.trie.matches)
+        self.fq = self.receiver = FilteringFairQueue(self.trie.matches)  # filters too
 
     def send(self, message: Message) -> bool:
         raise _enotsup("a SUB socket cannot send (use XSUB to send upstream)")
@@ -441,10 +439,6 @@ class XSub(_Subscriber):
             stats = self.socket.stats
             stats["dropped_hwm"] = stats.setdefault("dropped_hwm", 0) + dropped
         return True
-
-    def __init__(self, socket: SocketHandle) -> None:
-        super().__init__(socket)
-        self.receiver = self.fq  # unfiltered: the socket takes from the fair queue directly
 
     def on_subscribe(self, topic: bytes) -> None:
         raise MQError(

@@ -77,7 +77,7 @@ class InprocPipe(Pipe):
             stats = other.owner.stats
             stats["msgs_in"] += 1
             stats["bytes_in"] += size
-            if was_empty and other.attached:
+            if was_empty:  # the socket ignores a pipe it has not attached
                 other.owner.pipe_readable(other)
 
     def send_command(self, frame: bytes) -> bool:
@@ -93,7 +93,7 @@ class InprocPipe(Pipe):
             return False
         self.outq.append(message)
         other = self.other
-        if other is not None and other.attached:
+        if other is not None:
             other.owner.pipe_readable(other)
         return True
 
