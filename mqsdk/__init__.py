@@ -9,6 +9,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# First: it decides whether the compiled kernel modules or their sources load.
+from mqsdk._kernel_select import KernelInfo, kernel_info
+
+# isort: split
 from mqsdk._kernel.frame import Frame
 from mqsdk.constants import DONTWAIT, NOBLOCK, POLLERR, POLLIN, POLLOUT, SNDMORE, SocketType
 from mqsdk.errors import (
@@ -153,4 +157,6 @@ __all__ = [  # noqa: RUF022 - grouped by kind, not sorted
     "UnsupportedTransport",
     "__version__",
     "hookimpl",
+    "KernelInfo",
+    "kernel_info",
 ]

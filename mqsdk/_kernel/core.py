@@ -15,10 +15,11 @@ import errno
 import logging
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from mypy_extensions import mypyc_attr
 
 from mqsdk._kernel.drops import DropReporter
 from mqsdk._kernel.endpoints import Connecter, Listener
@@ -60,6 +61,7 @@ _Model = TypeVar("_Model", bound=OptionModel)
 _READ_EACH_UP_TO = 2  # connections a receive reads without asking the wait poller first
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class SocketCore:
     """A socket's kernel half (see the module docstring)."""
 
@@ -179,7 +181,7 @@ class SocketCore:
         # each fd's engine by weak reference, so a closed connection is freed at once
         # even while its socket sits idle between two waits.
         self._synced_generation = -1
-        self._synced_engines: dict[int, weakref.ref[StreamEngine]] = {}
+        self._synced_engines: dict[int, int] = {}  # fd -> the serial of the engine watched
         self._watching_writes: set[int] = set()  # fds the wait poller watches for WRITE
         self._read_first: list[int] = []  # fds just watched for READ: read before waiting
         self._pipe_events: deque[tuple[str, Pipe, Any]] = deque()
@@ -424,8 +426,8 @@ class SocketCore:
         interest = self._wait_interest
         old = interest.get(fd)
         if old is not None:
-            ref = self._synced_engines.get(fd)
-            if ref is None or ref() is not engine:
+            serial = self._synced_engines.get(fd)
+            if engine is None or serial != engine.serial:
                 # Its connection ended: the fd number may now belong to a new socket
                 # that the poller never saw (it dropped the closed one by itself).
                 self._stop_watching_fd(poller, fd)
@@ -448,7 +450,7 @@ class SocketCore:
         try:
             if old is None:
                 poller.register(fd, mask)
-                self._synced_engines[fd] = weakref.ref(engine)
+                self._synced_engines[fd] = engine.serial
             else:
                 poller.modify(fd, mask)
         except MQError:

@@ -25,12 +25,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import logging
 import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+from mypy_extensions import mypyc_attr
 
 from mqsdk._kernel.mechanism import (
     Mechanism,
@@ -58,7 +61,6 @@ from mqsdk.zmtp.frames import Command, Item, encode_message
 
 if TYPE_CHECKING:
     from collections import deque
-    from typing import Protocol
 
     from mqsdk._kernel.io_policy import IoPolicy
     from mqsdk._kernel.pipe import Message, Pipe, StreamPipe
@@ -66,24 +68,23 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-if TYPE_CHECKING:
 
-    class ZapRequester(Protocol):
-        """What the engine needs of a ZAP client (:class:`mqsdk._kernel.zap.ZapClient`), which
-        the socket gives it (``owner.zap_client(reactor)``): the engine never imports
-        the ZAP client, which is built on a socket."""
+class ZapRequester(Protocol):
+    """What the engine needs of a ZAP client (:class:`mqsdk._kernel.zap.ZapClient`), which
+    the socket gives it (``owner.zap_client(reactor)``): the engine never imports
+    the ZAP client, which is built on a socket."""
 
-        def request(
-            self,
-            request: ZapRequest,
-            *,
-            domain: bytes,
-            address: bytes,
-            identity: bytes,
-            callback: Callable[[ZapReply | ProtocolError | None], None],
-        ) -> bytes | None: ...
+    def request(
+        self,
+        request: ZapRequest,
+        *,
+        domain: bytes,
+        address: bytes,
+        identity: bytes,
+        callback: Callable[[ZapReply | ProtocolError | None], None],
+    ) -> bytes | None: ...
 
-        def cancel(self, request_id: bytes | None) -> None: ...
+    def cancel(self, request_id: bytes | None) -> None: ...
 
 
 # The engine's own coarse state, an int compared on the data path; the protocol's
@@ -103,6 +104,9 @@ _REWATCH = 0.05  # s before the I/O thread looks again at a connection it left t
 _BUSY_RECHECK = 0.001  # s before it looks again at one the user's thread was busy with
 _WRITER_RECHECK = 0.005  # s between looks at output it left to a waiting user's thread
 _SOFT_ERRNOS = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR})
+# Engines are told apart by serial number, not weak reference: the compiled kernel's
+# classes cannot be weakly referenced, and an fd number is reused once closed.
+_serials = itertools.count(1)
 
 
 class CloseReason:
@@ -119,6 +123,7 @@ class CloseReason:
         self.handshake = handshake  # ended before the handshake completed
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class StreamEngine:
     """One connection. Created and started in the I/O thread."""
 
@@ -133,6 +138,7 @@ class StreamEngine:
     ) -> None:
         self.sock = sock
         self.fd = sock.fileno()
+        self.serial = next(_serials)
         self.owner = owner  # the mqsdk._kernel.socket.Socket
         self.endpoint = endpoint
         self.reactor = reactor

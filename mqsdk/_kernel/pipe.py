@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from mypy_extensions import mypyc_attr
+
 from mqsdk.zmtp.frames import Command, FrameDecoder, encode_message
 
 if TYPE_CHECKING:
@@ -47,6 +49,7 @@ class PeerInfo:
         return f"<peer {self.socket_type} at {self.address or '?'} id={self.routing_id!r}>"
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Pipe:
     """Queues between one socket and one peer: the contract every connection implements.
 

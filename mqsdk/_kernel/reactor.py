@@ -138,7 +138,7 @@ class Reactor:
         self.name = name
         self._backend: PollerBackend | None = None
         self._waker: Waker | None = None
-        self._thread: threading.Thread | None = None
+        self._io_thread: threading.Thread | None = None
         self._mailbox: deque[tuple[Callback, tuple[Any, ...]]] = deque()
         self._signalled = False
         self._stopping = False
@@ -156,22 +156,22 @@ class Reactor:
     def start(self) -> None:
         """Start the thread; returns once it is polling. Idempotent."""
         with self._lock:
-            if self._thread is not None:
+            if self._io_thread is not None:
                 return
             self._backend = self.backend_class()
             self._waker = Waker()
             self._backend.register(self._waker.fileno(), READ)
-            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-            self._thread.start()
+            self._io_thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._io_thread.start()
         self._started.wait()
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._io_thread is not None and self._io_thread.is_alive()
 
     def in_thread(self) -> bool:
         """True when called from this reactor's own thread."""
-        thread = self._thread
+        thread = self._io_thread
         return thread is not None and thread.ident == threading.get_ident()
 
     def stop(self, timeout: float | None = 10.0) -> None:
@@ -180,7 +180,7 @@ class Reactor:
         Called from the reactor's own thread it only requests the stop.
         """
         with self._lock:
-            thread = self._thread
+            thread = self._io_thread
             if thread is None:
                 return
             self._stopping = True
@@ -373,7 +373,7 @@ class Reactor:
             self._timers.clear()
             self._cancelled_timers = 0
             self._mailbox.clear()
-            self._thread = None
+            self._io_thread = None
             self._stopping = False
             self._started.clear()
         if backend is not None:

@@ -9,6 +9,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
+from mypy_extensions import mypyc_attr
+
 from mqsdk._kernel.pipe import Message, Pipe
 
 
@@ -83,6 +85,7 @@ class LoadBalancer:
         return None
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class FairQueue:
     """Round-robin over pipes that have messages (libzmq's ``fq``).
 

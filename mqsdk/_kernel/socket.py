@@ -91,7 +91,9 @@ class Socket(SocketCore):
     strict, or not and take any attribute.
     """
 
-    __slots__ = ()
+    # Compiled, SocketCore is a native class without a weak-reference slot (mypyc
+    # gives none); the slot is added here then. Pure, SocketCore's __slots__ has it.
+    __slots__ = () if hasattr(SocketCore, "__weakref__") else ("__weakref__",)
 
     _options_of_class: ClassVar[OptionTable | None] = None
 
@@ -106,7 +108,7 @@ class Socket(SocketCore):
     def __new__(cls, context: Context, socket_type: int | str, *args: Any, **kwargs: Any) -> Any:
         pattern_class = context.registry.pattern(socket_type)
         table = context.registry.option_table(pattern_class)
-        return object.__new__(_options_class(cls, table, pattern_class))
+        return SocketCore.__new__(_options_class(cls, table, pattern_class))
 
     # -- options -----------------------------------------------------------------------
 

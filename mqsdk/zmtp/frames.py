@@ -38,6 +38,8 @@ from collections.abc import Callable, Sequence
 from struct import Struct
 from typing import ClassVar, NamedTuple, TypeAlias
 
+from mypy_extensions import mypyc_attr
+
 from mqsdk.errors import ProtocolError
 from mqsdk.zmtp.constants import MAX_FRAME_SIZE, ProtocolErrorCode
 
@@ -214,6 +216,7 @@ def _malformed_command(size: int) -> ProtocolError:
     )
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class FrameDecoder:
     """Incremental ZMTP 3.x frame decoder that owns its receive buffer.
 
