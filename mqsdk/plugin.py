@@ -29,7 +29,9 @@ What a plugin gets:
   thread as :class:`IoThread`, waiting in the user's thread), never the user's socket.
 - **Pipes**: :class:`Pipe`, the one contract between a pattern and a peer, which the
   kernel's ZMTP connections and every message transport implement; :data:`Message`
-  (a list of frames) and :class:`PeerInfo`.
+  (a list of frames), :data:`QueuedMessage` (what pipes queue: on the single-frame lane
+  of patterns that declare ``receives_bytes``/``sends_bytes``, one frame as bare
+  ``bytes``), :func:`as_frames` and :class:`PeerInfo`.
 - **Routing bricks** patterns are made of: :class:`FairQueue`,
   :class:`FilteringFairQueue`, :class:`LoadBalancer`, :class:`Distributor`,
   :class:`Publisher`, :class:`SubscriptionTrie`, :class:`UpstreamPipes` (the pipes a
@@ -62,7 +64,7 @@ from mqsdk._kernel.handle import IoThread, SocketHandle, TimerHandle
 from mqsdk._kernel.mechanism import Mechanism, TrafficCodec, ZapReply, ZapRequest
 from mqsdk._kernel.options import Flag, Millis, NonNegative, OptionModel, action, option
 from mqsdk._kernel.pattern import Pattern
-from mqsdk._kernel.pipe import Message, PeerInfo, Pipe
+from mqsdk._kernel.pipe import Message, PeerInfo, Pipe, QueuedMessage, as_frames
 from mqsdk._kernel.poller import ERROR, READ, WRITE, PollerBackend, check_events
 from mqsdk._kernel.registry import Registry, get_registry
 from mqsdk._kernel.routing import FairQueue, FilteringFairQueue, LoadBalancer, Receiver, Sender
@@ -107,6 +109,7 @@ __all__ = [
     "PollerError",
     "ProtocolError",
     "Publisher",
+    "QueuedMessage",
     "Receiver",
     "Registry",
     "Sender",
@@ -120,6 +123,7 @@ __all__ = [
     "ZapReply",
     "ZapRequest",
     "action",
+    "as_frames",
     "check_events",
     "get_registry",
     "hookimpl",

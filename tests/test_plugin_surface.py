@@ -41,6 +41,8 @@ HOMES = {
     "MQError": "mqsdk.errors",
     "Mechanism": "mqsdk._kernel.mechanism",
     "Message": "mqsdk._kernel.pipe",
+    "QueuedMessage": "mqsdk._kernel.pipe",
+    "as_frames": "mqsdk._kernel.pipe",
     "MessageTransport": "mqsdk._kernel.transport",
     "OptionModel": "mqsdk._kernel.options",
     "Pattern": "mqsdk._kernel.pattern",

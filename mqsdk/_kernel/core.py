@@ -16,28 +16,29 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from mypy_extensions import mypyc_attr
 
 from mqsdk._kernel.drops import DropReporter
 from mqsdk._kernel.endpoints import Connecter, Listener
 from mqsdk._kernel.engine import StreamEngine
+from mqsdk._kernel.frame import Frame, group_bytes
 from mqsdk._kernel.handle import SocketHandle
 from mqsdk._kernel.io_policy import IoPolicy
 from mqsdk._kernel.options import (
     KernelOptions,
     OptionModel,
 )
-from mqsdk._kernel.pipe import Message, PeerInfo, Pipe, StreamPipe
+from mqsdk._kernel.pipe import Message, PeerInfo, Pipe, QueuedMessage, StreamPipe
 from mqsdk._kernel.poller import ERROR, READ, WRITE, PollerBackend
 from mqsdk._kernel.raw_engine import RawEngine
 from mqsdk._kernel.reactor import Waker
 from mqsdk._kernel.security import KernelSecurityOptions, MechanismSelection
 from mqsdk._kernel.transport import MessageTransport
 from mqsdk._kernel.zap import ZapClient, zap_client
-from mqsdk.constants import NOBLOCK
+from mqsdk.constants import NOBLOCK, SNDMORE
 from mqsdk.errors import Again, ContextTerminated, MQError, ProtocolError
 from mqsdk.monitor import EVENT_BY_NAME, MonitorEvent
 from mqsdk.zmtp.constants import PROP_IDENTITY, PROP_SOCKET_TYPE, PROP_USER_ID
@@ -59,6 +60,35 @@ _LOCK_WAIT = 0.01  # s a woken waiter waits for a connection the I/O thread is u
 _Model = TypeVar("_Model", bound=OptionModel)
 
 _READ_EACH_UP_TO = 2  # connections a receive reads without asking the wait poller first
+
+
+_BYTES_LIKE = (bytes, bytearray, memoryview)
+_FLUSH_EVERY = 64  # sends between flushes done by the user's thread itself
+
+
+def _frame_bytes(data: Any, copy: bool) -> Any:
+    kind = type(data)
+    if kind is bytes:
+        return data
+    if kind is Frame:
+        return data.bytes
+    if isinstance(data, str):
+        raise TypeError(
+            "str is not bytes: encode it, or use send_string() (send_multipart takes "
+            "bytes-like frames)"
+        )
+    if isinstance(data, _BYTES_LIKE):
+        if copy or kind is bytearray:
+            return bytes(data)
+        return data
+    try:
+        view = memoryview(data)
+    except TypeError:
+        raise TypeError(
+            f"cannot send {kind.__name__}: frames must be bytes, bytearray, memoryview "
+            "or another buffer (use send_string, send_json or send_pyobj for objects)"
+        ) from None
+    return bytes(view) if copy else view
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)
@@ -93,6 +123,7 @@ class SocketCore:
         "_rpipe",
         "_sendbuf",
         "_sends",
+        "_sends_bytes",
         "_synced_engines",
         "_synced_generation",
         "_take",
@@ -150,10 +181,14 @@ class SocketCore:
         # Pattern.sender/receiver): no call into the pattern plugin on the hot path.
         pattern = self.pattern
         sender, receiver = pattern.sender, pattern.receiver
-        self._route: Callable[[Message], object] = (
-            sender.send if sender is not None else pattern.send
+        # Bare single frames go only to a sender brick (sends_bytes): the cast says so.
+        self._route: Callable[[QueuedMessage], object] = (
+            sender.send
+            if sender is not None
+            else cast("Callable[[QueuedMessage], object]", pattern.send)
         )
-        self._take: Callable[[], Message | None] = (
+        self._sends_bytes = sender is not None and pattern.sends_bytes
+        self._take: Callable[[], QueuedMessage | None] = (
             receiver.recv if receiver is not None else pattern.recv
         )
         self._taken_from: Receiver | Pattern = receiver if receiver is not None else pattern
@@ -206,6 +241,245 @@ class SocketCore:
         self._drop_reporter = DropReporter(self)
         context._socket_opened(self)
         context.registry.notify("mqsdk_socket_created", socket=self)
+
+    # -- the per-message path: send and receive (compiled with the core) -----------------
+
+    def send(
+        self,
+        data: Any,
+        flags: int = 0,
+        copy: bool = True,
+        track: bool = False,
+        group: str | bytes | None = None,
+    ) -> None:
+        """Send one frame; with ``SNDMORE`` it is held until the message's last frame.
+
+        ``group`` (RADIO): the group the message goes to, at most 255 bytes; a
+        :class:`Frame` whose ``.group`` is set is sent to that group too.
+        """
+        if group is not None or (
+            type(data) is Frame and data._group is not None and self.pattern.grouped
+        ):
+            self._send_grouped(data, flags, copy, group)
+            return
+        frame = _frame_bytes(data, copy)
+        if flags & SNDMORE:
+            if self.pattern.grouped:
+                raise MQError(
+                    f"a {self.socket_type_name} message is a single frame: SNDMORE is invalid",
+                    errno.EINVAL,
+                )
+            self._sendbuf.append(frame)
+            return
+        if self._sendbuf:
+            message: QueuedMessage = self._sendbuf
+            self._sendbuf.append(frame)
+            self._sendbuf = []
+        elif self._sends_bytes and type(frame) is bytes:
+            message = frame  # the single-frame lane (mqsdk._kernel.pipe.QueuedMessage)
+        else:
+            message = [frame]
+        self._send_message(message, flags)
+
+    def send_multipart(
+        self, msg_parts: Sequence[Any], flags: int = 0, copy: bool = True, track: bool = False
+    ) -> None:
+        """Send a whole multipart message atomically."""
+        message = [_frame_bytes(part, copy) for part in msg_parts]
+        if not message:
+            raise ValueError("a message has at least one frame; send_multipart got none")
+        if (len(message) > 1 or flags & SNDMORE) and self.pattern.grouped:
+            raise MQError(
+                f"a {self.socket_type_name} message is a single frame: multipart is invalid",
+                errno.EINVAL,
+            )
+        if flags & SNDMORE:
+            self._sendbuf.extend(message)
+            return
+        if self._sendbuf:
+            message = self._sendbuf + message
+            self._sendbuf = []
+        self._send_message(message, flags)
+
+    def _send_grouped(self, data: Any, flags: int, copy: bool, group: str | bytes | None) -> None:
+        """send(data, group=...) (RADIO): the pattern gets ``[group, body]``."""
+        if not self.pattern.grouped:
+            raise MQError(
+                f"send(group=...) is for RADIO sockets; a {self.socket_type_name} "
+                "socket has no groups",
+                errno.EINVAL,
+            )
+        if flags & SNDMORE or self._sendbuf:
+            raise MQError(
+                f"a {self.socket_type_name} message is a single frame: SNDMORE is invalid",
+                errno.EINVAL,
+            )
+        name = group_bytes(group) if group is not None else data._group
+        self._send_message([name, _frame_bytes(data, copy)], flags)
+
+    def _send_message(self, message: QueuedMessage, flags: int) -> None:
+        sends = self._sends
+        # A thread blocked in this socket's wait zeroed _sends before it began waiting:
+        # while it waits, a send from another thread has sends == 0. A burst's sends
+        # skip the look.
+        if not sends and self.io_policy.waiting_thread:
+            self._misuse()
+        if self._pipe_events:
+            self._apply_pipe_events()
+        if sends:
+            # Part of a burst: leave the batch to the I/O thread (woken once per batch)
+            # and flush it here now and then.
+            if self._route(message):
+                if sends >= _FLUSH_EVERY:
+                    self._sends = 1
+                    fds = self.io_policy.user_flushes_burst()
+                    if fds:
+                        self._flush_fds(fds)
+                else:
+                    self._sends = sends + 1
+                return
+        elif self.io_policy.send_directly(self._route, message):
+            # The first send after a receive or a wait (a request, a reply) went out in
+            # this thread at once rather than through a hand-off to the I/O thread.
+            self._sends = 1
+            return
+        self._send_slow(message, flags)
+
+    def _send_slow(self, message: QueuedMessage, flags: int) -> None:
+        self._check_open()
+        self._flush_engines()
+        if self._route(message):
+            return
+        if flags & NOBLOCK:
+            raise Again("cannot send now: no peer has room (SNDHWM reached, or no peer yet)")
+        deadline = self._deadline(self.options.sndtimeo)
+        while True:
+            self._wait(deadline, writing=True, message=message)
+            if self._pipe_events:
+                self._apply_pipe_events()
+            if self._route(message):
+                return
+            if deadline is not None and time.monotonic() >= deadline:
+                # Before Again, one last look as a non-blocking send takes: the wait only
+                # wakes when the poller says an fd is writable, but the OS may accept
+                # bytes sooner (Linux reports a TCP socket writable only once a third of
+                # its buffer is free), and writing them out may make room in the pipe.
+                # Again then means "no room right now", as it does from a NOBLOCK send.
+                self._flush_engines()
+                if self._pipe_events:
+                    self._apply_pipe_events()
+                if self._route(message):
+                    return
+            self._check_deadline(deadline, "send")
+
+    def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
+        """Receive one frame (``copy=False``: a :class:`Frame`); ``rcvmore`` says if more follow."""
+        rest = self._rmsg
+        if rest is None:
+            self._sends = 0
+            if self.io_policy.full_receive_needed or self._pipe_events:
+                message = self._recv_message(flags)
+            else:
+                # The common case, _recv_message without its rarely needed steps: one
+                # call less per message.
+                taken = self._take()
+                message = self._recv_slow(flags) if taken is None else taken
+                self._rpipe = self._taken_from.last_pipe
+            if isinstance(message, bytes):  # the single-frame lane
+                if copy:
+                    return message
+                return Frame(message, False, self._rpipe, self.pattern.last_group)
+            if len(message) == 1:
+                if copy:
+                    return message[0]
+                return Frame(message[0], False, self._rpipe, self.pattern.last_group)
+            self._rmsg = message
+            self._ridx = 1
+            frame = message[0]
+            more = True
+            if self._ready is not None:
+                self._ready.wake()  # the rest of this message is waiting
+        else:
+            index = self._ridx
+            frame = rest[index]
+            index += 1
+            more = index < len(rest)
+            if more:
+                self._ridx = index
+            else:
+                self._rmsg = None
+                if self._ready is not None:
+                    self._refresh_ready()
+        if copy:
+            return frame
+        return Frame(frame, more, self._rpipe)
+
+    def recv_multipart(self, flags: int = 0, copy: bool = True, track: bool = False) -> list[Any]:
+        """Receive every frame of the next message (or the rest of the current one)."""
+        message: Message | None = self._rmsg
+        if message is None:
+            self._sends = 0
+            taken = self._recv_message(flags)
+            message = [taken] if isinstance(taken, bytes) else taken
+        else:
+            message = message[self._ridx :]
+            self._rmsg = None
+            if self._ready is not None:
+                self._refresh_ready()
+        if copy:
+            return message
+        pipe = self._rpipe
+        last = len(message) - 1
+        group = self.pattern.last_group
+        return [Frame(f, i < last, pipe, group) for i, f in enumerate(message)]
+
+    def _recv_message(self, flags: int) -> QueuedMessage:
+        if self.io_policy.waiting_thread:
+            self._misuse()
+        if self._pipe_events:
+            self._apply_pipe_events()
+        message = self._take()
+        if message is None:
+            message = self._recv_slow(flags)
+        self._rpipe = self._taken_from.last_pipe
+        if self._ready is not None and not self.pattern.can_recv():
+            self._refresh_ready()
+        return message
+
+    def _recv_slow(self, flags: int) -> QueuedMessage:
+        self._check_open()
+        self._flush_engines()  # a request goes out before we wait for its reply
+        if not self.io_policy.skip_read_before_wait(not flags & NOBLOCK):
+            self._read_engines()
+            message = self._take()
+            if message is not None:
+                return message
+        if flags & NOBLOCK:
+            raise Again("no message is waiting")
+        deadline = self._deadline(self.options.rcvtimeo)
+        while True:
+            self._wait(deadline, writing=False)
+            if self._pipe_events:
+                self._apply_pipe_events()
+            message = self._take()
+            if message is not None:
+                return message
+            self._check_deadline(deadline, "receive")
+
+    def _refresh_ready(self) -> None:
+        """Make the fd readable iff a message is waiting (after recv or a state change)."""
+        ready = self._ready
+        if ready is None:
+            return
+        if self._pipe_events:
+            self._apply_pipe_events()
+        if self._rmsg is not None or self.pattern.can_recv():
+            ready.wake()
+            return
+        ready.drain()
+        # Anything delivered while we drained must leave the fd readable.
+        if self.pattern.can_recv():
+            ready.wake()
 
     def component_options(self, model: type[_Model]) -> _Model:
         """This socket's values of the options a component declared in ``model`` (its
@@ -334,7 +608,7 @@ class SocketCore:
         return poller
 
     def _wait(
-        self, deadline: float | None, *, writing: bool, message: Message | None = None
+        self, deadline: float | None, *, writing: bool, message: QueuedMessage | None = None
     ) -> None:
         """Sleep until a connection is ready, the I/O thread wakes us, or the deadline.
 
@@ -358,7 +632,10 @@ class SocketCore:
                 or self._engines_generation != synced  # a connection came or went
                 or (
                     (
-                        self.pattern.would_send(message)
+                        # Patterns see messages as lists (a wait is not the hot path).
+                        self.pattern.would_send(
+                            [message] if isinstance(message, bytes) else message
+                        )
                         if message is not None
                         else self.pattern.can_send()
                     )
@@ -473,7 +750,8 @@ class SocketCore:
         self._watching_writes.discard(fd)
 
     def _wake_waiter(self) -> None:
-        if self.io_policy.waiting_thread:
+        io_policy = self.io_policy
+        if io_policy.waiting_thread or io_policy.loop_waiting:
             self._waker.wake()
         if self._ready is not None:
             self._ready.wake()  # something changed: fd users re-evaluate
@@ -639,7 +917,8 @@ class SocketCore:
         # sees the other), and one the pattern refused never is.
         if pipe.attached:
             self._announce(pipe)
-        if self.io_policy.waiting_thread:
+        io_policy = self.io_policy
+        if io_policy.waiting_thread or io_policy.loop_waiting:  # a thread or an event loop
             self._waker.wake()
         ready = self._ready
         if ready is not None:

@@ -1,6 +1,7 @@
 """Fan-out: one message to many pipes, dropping per pipe at its SNDHWM (libzmq's ``dist``).
 
-A routing brick for PUB, XPUB and XSUB. The same message object (a list of frames) is
+A routing brick for PUB, XPUB and XSUB. The same message object (its frames, or a bare
+single frame: mqsdk._kernel.pipe.QueuedMessage) is
 queued on every pipe it goes to: nothing downstream modifies a queued message, so no
 copy is made. A pipe that has no room simply misses the message; the caller learns how
 many pipes missed it and can count the drops, or (XPUB_NODROP) ask first with
@@ -14,7 +15,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable, Sized
 
-from mqsdk._kernel.pipe import Message, Pipe
+from mqsdk._kernel.pipe import Pipe, QueuedMessage
 from mqsdk._kernel.subscriptions import SubscriptionTrie
 
 __all__ = ["Distributor", "Publisher"]
@@ -48,7 +49,7 @@ class Distributor:
         """True if every attached pipe has room for one more message."""
         return all(pipe.writable() for pipe in self.pipes)
 
-    def send(self, message: Message, pipes: Iterable[Pipe] | None = None) -> int:
+    def send(self, message: QueuedMessage, pipes: Iterable[Pipe] | None = None) -> int:
         """Queue ``message`` on each of ``pipes`` (default: every attached pipe) that has
         room; return how many pipes had none and so dropped it."""
         dropped = 0
@@ -87,13 +88,13 @@ class Publisher:
         self.apply_pending = apply_pending
         self.nodrop = False
 
-    def send(self, message: Message) -> bool:
+    def send(self, message: QueuedMessage) -> bool:
         if self.pending:
             self.apply_pending()
         trie = self.trie
         if not trie:
             return True
-        pipes = trie.match(message[0])
+        pipes = trie.match(message if isinstance(message, bytes) else message[0])
         if not pipes:
             return True
         if self.nodrop:
@@ -116,9 +117,10 @@ class Publisher:
             return Distributor.all_writable(self.trie.keys())
         return True
 
-    def would_send(self, message: Message) -> bool:
+    def would_send(self, message: QueuedMessage) -> bool:
         if self.pending:
             self.apply_pending()
         if self.nodrop:
-            return Distributor.all_writable(self.trie.match(message[0]))
+            topic = message if isinstance(message, bytes) else message[0]
+            return Distributor.all_writable(self.trie.match(topic))
         return True

@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     from collections import deque
 
     from mqsdk._kernel.io_policy import IoPolicy
-    from mqsdk._kernel.pipe import Message, Pipe, StreamPipe
+    from mqsdk._kernel.pipe import Pipe, QueuedMessage, StreamPipe
     from mqsdk._kernel.reactor import Reactor, TimerHandle
 
 log = logging.getLogger(__name__)
@@ -358,6 +358,9 @@ class StreamEngine:
         engine, and deliver what came with the handshake's last command."""
         connection = self.connection
         self._codec = ready.codec  # the data path, chosen once (see _dispatch)
+        # The single-frame lane (mqsdk._kernel.pipe.QueuedMessage), for the patterns
+        # that take it; a traffic codec (CURVE) decodes messages itself, as lists.
+        self.decoder.single_frames_bare = ready.codec is None and self.owner.pattern.receives_bytes
         if self.dead:
             return
         self.state = _ACTIVE
@@ -465,9 +468,9 @@ class StreamEngine:
                 self._pause_reading()
             self.owner.stats["msgs_in"] += len(items)
             return len(items)
-        batch: list[Message] = []
+        batch: list[QueuedMessage] = []
         for item in items:
-            if type(item) is list:
+            if type(item) is list or type(item) is bytes:
                 batch.append(item)
             else:
                 if batch:
@@ -658,7 +661,7 @@ class StreamEngine:
             owner._pipe_writable(pipe)
         owner._sent(self, count, size)
 
-    def _encode_batch(self, outq: deque[Message]) -> tuple[int, int]:
+    def _encode_batch(self, outq: deque[QueuedMessage]) -> tuple[int, int]:
         """Move messages from ``outq`` to the pending pieces; return (messages, bytes)."""
         pieces = self._pending
         size = 0
@@ -666,9 +669,17 @@ class StreamEngine:
         popleft = outq.popleft
         # The data path chosen at READY: plain ZMTP, or the mechanism's codec (CURVE).
         codec = self._codec
-        encode = encode_message if codec is None else codec.encode_message
+        if codec is None:
+            while outq and size < FLUSH_BYTES:
+                size += encode_message(popleft(), pieces)  # takes bare frames too
+                count += 1
+            return count, size
         while outq and size < FLUSH_BYTES:
-            size += encode(popleft(), pieces)
+            message = popleft()
+            # A codec is a plugin's: it sees every message as a list of frames.
+            size += codec.encode_message(
+                [message] if isinstance(message, bytes) else message, pieces
+            )
             count += 1
         return count, size
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from mqsdk._kernel.engine import StreamEngine
-    from mqsdk._kernel.pipe import Message
+    from mqsdk._kernel.pipe import QueuedMessage
 
 
 class IoPolicy:
@@ -33,10 +33,14 @@ class IoPolicy:
     (and trading the GIL) for every packet. It also says no when the user's thread has
     read the connection since the I/O thread's last look: a receiver that keeps up never
     waits, so it is never seen waiting. Neither holds while somebody may sleep on the
-    socket's readiness fd (:meth:`readiness_fd_opened`: ``fileno()``, ``mqsdk.Poller``,
-    asyncio): only the I/O thread's reads can wake them, so it keeps reading, and a
-    reader resumed past RCVHWM asks it to watch again at once
-    (:meth:`should_io_thread_resume_reads`).
+    socket's readiness fd (:meth:`readiness_fd_opened`: ``fileno()``, ``mqsdk.Poller``):
+    only the I/O thread's reads can wake them, so it keeps reading, and a reader resumed
+    past RCVHWM asks it to watch again at once (:meth:`should_io_thread_resume_reads`).
+    An ``mqsdk.asyncio`` socket's event loop plays the waiting thread: it watches the
+    connections' fds and reads them itself, and counts a user's read on each of them at
+    least every 25 ms while one of its tasks awaits, so the I/O thread steps back as long
+    as the loop runs, and takes the connections back once it stops or hangs (heartbeats
+    are still answered). ``loop_waiting`` has the I/O thread wake the loop meanwhile.
 
     **Writing.** The first send after a receive or a wait (a request, a reply) is written
     out in the user's thread (:meth:`send_directly`: engines whose queue the send filled
@@ -88,6 +92,7 @@ class IoPolicy:
         "_to_flush",
         "_unflushed",
         "full_receive_needed",
+        "loop_waiting",
         "pollout_waiters",
         "readiness_fd_used",
         "waiting_thread",
@@ -106,6 +111,11 @@ class IoPolicy:
         must follow every message taken)."""
         self.pollout_waiters = 0
         """``fileno()`` users (a Poller, an asyncio waiter) waiting for room to send."""
+        self.loop_waiting = False
+        """A task of an event loop awaits this socket (``mqsdk.asyncio``): the I/O thread
+        wakes the loop through the socket's waker, as it wakes a blocked user's thread,
+        but the socket stays free for the loop's other tasks (no EBUSY). Changed only by
+        that loop's thread."""
         self._burst_flushes = 0  # times the user's thread flushed in a send burst
         self._direct_send = False  # the user's thread is routing a message it writes out
         self._to_flush: list[StreamEngine] = []  # engines that send filled (direct only)
@@ -128,7 +138,9 @@ class IoPolicy:
 
     # -- the user's thread sends -----------------------------------------------------------
 
-    def send_directly(self, route: Callable[[Message], object], message: Message) -> bool:
+    def send_directly(
+        self, route: Callable[[QueuedMessage], object], message: QueuedMessage
+    ) -> bool:
         """Route ``message`` (``route`` is the pattern's ``send`` or its sender brick's:
         a true result means it was taken) and write it out in
         this thread now; False if the pattern had no room for it (nothing was written).

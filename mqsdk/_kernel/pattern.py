@@ -29,7 +29,7 @@ from mqsdk.errors import MQError
 
 if TYPE_CHECKING:
     from mqsdk._kernel.handle import SocketHandle
-    from mqsdk._kernel.pipe import Message, Pipe
+    from mqsdk._kernel.pipe import Message, Pipe, QueuedMessage
     from mqsdk._kernel.routing import Receiver, Sender
     from mqsdk.zmtp.frames import Command
 
@@ -56,6 +56,17 @@ class Pattern(Component, ABC):
     socket then refuses multipart sends (EINVAL), hands :meth:`send` ``[body]`` (no
     group given) or ``[group, body]`` (``send(data, group=...)``), and puts
     :attr:`last_group` on the frames ``recv(copy=False)`` returns."""
+
+    receives_bytes: ClassVar[bool] = False
+    """True when this pattern takes single-frame messages as bare ``bytes`` from its
+    pipes' ``inq`` (see :data:`~mqsdk._kernel.pipe.QueuedMessage`): the connections then
+    queue them so, without a list each. For patterns whose :attr:`receiver` brick hands
+    messages to the socket untouched (PULL, PAIR, SUB, XSUB, DEALER)."""
+    sends_bytes: ClassVar[bool] = False
+    """True when the socket may hand this pattern's :attr:`sender` a single-frame message
+    as bare ``bytes``, which then travels so to the peer's pipe. Only for patterns whose
+    every peer type :attr:`receives_bytes` (an inproc pipe hands the peer the very
+    objects queued): PUSH, PAIR, PUB."""
 
     def __init__(self, socket: SocketHandle) -> None:
         self.socket = socket
@@ -102,7 +113,7 @@ class Pattern(Component, ABC):
             raise MQError(f"a {self.name} socket cannot send", errno.ENOTSUP)
         return bool(sender.send(message))
 
-    def recv(self) -> Message | None:
+    def recv(self) -> QueuedMessage | None:
         """The next whole message for the user, or None if none is queued (by default:
         from :attr:`receiver`; a socket type without one cannot receive, ENOTSUP)."""
         receiver = self.receiver

@@ -19,7 +19,8 @@ can give (see :class:`mqsdk._kernel.routing.FairQueue`).
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 from mypy_extensions import mypyc_attr
 
@@ -29,7 +30,20 @@ if TYPE_CHECKING:
     from mqsdk._kernel.engine import StreamEngine
     from mqsdk._kernel.handle import SocketHandle
 
-Message = list[bytes]
+Message: TypeAlias = list[bytes]
+"""A message as patterns handle it: its frames, in order."""
+QueuedMessage: TypeAlias = bytes | list[bytes]
+"""A message as pipes queue it: a list of frames, or, on the single-frame lane, one frame
+as bare ``bytes``. The lane saves a list per message (and the cyclic garbage collector the
+work of tracking it); only patterns that declare it see bare frames
+(:attr:`Pattern.receives_bytes <mqsdk._kernel.pattern.Pattern.receives_bytes>`,
+:attr:`~mqsdk._kernel.pattern.Pattern.sends_bytes`). ``type(m) is bytes`` tells the forms
+apart: a single frame of another type (a memoryview sent with ``copy=False``) stays a list."""
+
+
+def as_frames(message: QueuedMessage) -> Message:
+    """``message`` as a list of frames, whichever form it was queued in."""
+    return [message] if isinstance(message, bytes) else message
 
 
 class PeerInfo:
@@ -101,8 +115,8 @@ class Pipe:
         self.endpoint = endpoint
         self.sndhwm = sndhwm
         self.rcvhwm = rcvhwm
-        self.inq: deque[Message] = deque()
-        self.outq: deque[Message] = deque()
+        self.inq: deque[QueuedMessage] = deque()
+        self.outq: deque[QueuedMessage] = deque()
         self.peer: PeerInfo | None = None
         self.routing_id = b""
         self.outgoing = outgoing
@@ -125,8 +139,11 @@ class Pipe:
         """True when one more message fits under SNDHWM (0 means no limit)."""
         return not self.sndhwm or len(self.outq) < self.sndhwm
 
-    def write(self, message: Message) -> None:
-        """Queue a message for the peer (the connection takes it from ``outq``)."""
+    def write(self, message: QueuedMessage) -> None:
+        """Queue a message for the peer (the connection takes it from ``outq``). A bare
+        ``bytes`` is a single-frame message (a pattern that :attr:`sends_bytes
+        <mqsdk._kernel.pattern.Pattern.sends_bytes>`): a transport that handles frames
+        itself must accept both forms."""
         self.outq.append(message)
 
     @property
@@ -156,7 +173,7 @@ class Pipe:
 
     # -- incoming (whichever thread reads the connection) ----------------------------------
 
-    def deliver(self, messages: list[Message]) -> bool:
+    def deliver(self, messages: Sequence[QueuedMessage]) -> bool:
         """Queue decoded messages for the user; False when the reader should stop
         reading (``inq`` reached RCVHWM)."""
         inq = self.inq
@@ -173,7 +190,7 @@ class Pipe:
         :meth:`SocketHandle.greeting` or :meth:`send_command`) as if they had arrived
         on a wire: commands go to this socket's pattern, messages into ``inq``. For
         message transports that connect two sockets of one process (inproc)."""
-        messages: list[Message] = []
+        messages: list[QueuedMessage] = []
         owner = self.owner
         for item in FrameDecoder().feed(data):
             if isinstance(item, Command):
@@ -217,7 +234,7 @@ class StreamPipe(Pipe):
     def connected(self) -> bool:
         return self.engine is not None
 
-    def write(self, message: Message) -> None:
+    def write(self, message: QueuedMessage) -> None:
         """Queue a message; the engine is asked to flush on empty → non-empty."""
         outq = self.outq
         outq.append(message)

@@ -17,7 +17,7 @@ from mqsdk._kernel.engine import _ACTIVE, _SOFT_ERRNOS, FLUSH_BYTES, CloseReason
 if TYPE_CHECKING:
     from collections import deque
 
-    from mqsdk._kernel.pipe import Message
+    from mqsdk._kernel.pipe import QueuedMessage
 
 _READ_SIZE = 65536
 
@@ -68,7 +68,7 @@ class RawEngine(StreamEngine):
                 break
         return delivered
 
-    def _encode_batch(self, outq: deque[Message]) -> tuple[int, int]:
+    def _encode_batch(self, outq: deque[QueuedMessage]) -> tuple[int, int]:
         pieces = self._pending
         size = 0
         count = 0

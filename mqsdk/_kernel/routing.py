@@ -11,13 +11,13 @@ from typing import Protocol
 
 from mypy_extensions import mypyc_attr
 
-from mqsdk._kernel.pipe import Message, Pipe
+from mqsdk._kernel.pipe import Pipe, QueuedMessage
 
 
 class Sender(Protocol):
     """A brick a pattern routes every outgoing message through (``Pattern.sender``)."""
 
-    def send(self, message: Message) -> object:
+    def send(self, message: QueuedMessage) -> object:
         """Queue ``message``; a true value if it was taken (or deliberately dropped),
         a false one if it cannot go now (no peer with room)."""
 
@@ -33,7 +33,7 @@ class Receiver(Protocol):
     def activate(self, pipe: Pipe) -> None:
         """``pipe.inq`` went from empty to non-empty (any thread)."""
 
-    def recv(self) -> Message | None:
+    def recv(self) -> QueuedMessage | None:
         """The next message, or None; sets ``last_pipe``."""
 
     def can_recv(self) -> bool:
@@ -64,7 +64,7 @@ class LoadBalancer:
     def can_send(self) -> bool:
         return any(pipe.writable() for pipe in self.pipes)
 
-    def send(self, message: Message) -> Pipe | None:
+    def send(self, message: QueuedMessage) -> Pipe | None:
         """Queue ``message`` on the next pipe with room; None if every pipe is full."""
         pipes = self.pipes
         count = len(pipes)
@@ -109,7 +109,7 @@ class FairQueue:
         # reading thread appended to it meanwhile ("deque mutated during iteration").
         return any(pipe.inq for pipe in tuple(self.active))
 
-    def recv(self) -> Message | None:
+    def recv(self) -> QueuedMessage | None:
         """The next message from the next pipe in turn, or None. Sets ``last_pipe``."""
         active = self.active
         while active:
@@ -138,7 +138,7 @@ class FilteringFairQueue(FairQueue):
     def __init__(self, accept: Callable[[bytes], bool]) -> None:
         super().__init__()
         self.accept = accept
-        self._next: Message | None = None
+        self._next: QueuedMessage | None = None
         self._next_pipe: Pipe | None = None
 
     def _prefetch(self) -> bool:
@@ -149,12 +149,12 @@ class FilteringFairQueue(FairQueue):
             message = FairQueue.recv(self)
             if message is None:
                 return False
-            if accept(message[0]):
+            if accept(message if isinstance(message, bytes) else message[0]):
                 self._next = message
                 self._next_pipe = self.last_pipe
                 return True
 
-    def recv(self) -> Message | None:
+    def recv(self) -> QueuedMessage | None:
         message = self._next
         if message is None:
             if not self._prefetch():

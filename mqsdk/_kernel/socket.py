@@ -22,7 +22,7 @@ import logging
 import pickle
 import time
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -30,18 +30,18 @@ from pydantic import ValidationError
 
 from mqsdk._kernel.core import SocketCore
 from mqsdk._kernel.endpoints import Connecter, Listener
-from mqsdk._kernel.frame import Frame, group_bytes
+from mqsdk._kernel.frame import group_bytes
 from mqsdk._kernel.options import (
     ALIASES,
     PLUGIN_OPTION_NUMBERS,
     OptionTable,
     missing_plugin_hint,
 )
-from mqsdk._kernel.pipe import Message, PeerInfo
+from mqsdk._kernel.pipe import PeerInfo
 from mqsdk._kernel.reactor import Waker
 from mqsdk._kernel.transport import MessageTransport, StreamTransport, Transport
-from mqsdk.constants import NOBLOCK, POLLIN, POLLOUT, SNDMORE
-from mqsdk.errors import Again, EndpointError, MQError
+from mqsdk.constants import NOBLOCK, POLLIN, POLLOUT
+from mqsdk.errors import EndpointError, MQError
 from mqsdk.monitor import Event, MonitorEvent
 
 if TYPE_CHECKING:
@@ -49,34 +49,6 @@ if TYPE_CHECKING:
     from mqsdk._kernel.pattern import Pattern
 
 log = logging.getLogger(__name__)
-
-_BYTES_LIKE = (bytes, bytearray, memoryview)
-_FLUSH_EVERY = 64  # sends between flushes done by the user's thread itself
-
-
-def _frame_bytes(data: Any, copy: bool) -> Any:
-    kind = type(data)
-    if kind is bytes:
-        return data
-    if kind is Frame:
-        return data.bytes
-    if isinstance(data, str):
-        raise TypeError(
-            "str is not bytes: encode it, or use send_string() (send_multipart takes "
-            "bytes-like frames)"
-        )
-    if isinstance(data, _BYTES_LIKE):
-        if copy or kind is bytearray:
-            return bytes(data)
-        return data
-    try:
-        view = memoryview(data)
-    except TypeError:
-        raise TypeError(
-            f"cannot send {kind.__name__}: frames must be bytes, bytearray, memoryview "
-            "or another buffer (use send_string, send_json or send_pyobj for objects)"
-        ) from None
-    return bytes(view) if copy else view
 
 
 class Socket(SocketCore):
@@ -391,132 +363,6 @@ class Socket(SocketCore):
 
     # -- sending -------------------------------------------------------------------------
 
-    def send(
-        self,
-        data: Any,
-        flags: int = 0,
-        copy: bool = True,
-        track: bool = False,
-        group: str | bytes | None = None,
-    ) -> None:
-        """Send one frame; with ``SNDMORE`` it is held until the message's last frame.
-
-        ``group`` (RADIO): the group the message goes to, at most 255 bytes; a
-        :class:`Frame` whose ``.group`` is set is sent to that group too.
-        """
-        if group is not None or (
-            type(data) is Frame and data._group is not None and self.pattern.grouped
-        ):
-            self._send_grouped(data, flags, copy, group)
-            return
-        frame = _frame_bytes(data, copy)
-        if flags & SNDMORE:
-            if self.pattern.grouped:
-                raise MQError(
-                    f"a {self.socket_type_name} message is a single frame: SNDMORE is invalid",
-                    errno.EINVAL,
-                )
-            self._sendbuf.append(frame)
-            return
-        if self._sendbuf:
-            message = self._sendbuf
-            message.append(frame)
-            self._sendbuf = []
-        else:
-            message = [frame]
-        self._send_message(message, flags)
-
-    def send_multipart(
-        self, msg_parts: Sequence[Any], flags: int = 0, copy: bool = True, track: bool = False
-    ) -> None:
-        """Send a whole multipart message atomically."""
-        message = [_frame_bytes(part, copy) for part in msg_parts]
-        if not message:
-            raise ValueError("a message has at least one frame; send_multipart got none")
-        if (len(message) > 1 or flags & SNDMORE) and self.pattern.grouped:
-            raise MQError(
-                f"a {self.socket_type_name} message is a single frame: multipart is invalid",
-                errno.EINVAL,
-            )
-        if flags & SNDMORE:
-            self._sendbuf.extend(message)
-            return
-        if self._sendbuf:
-            message = self._sendbuf + message
-            self._sendbuf = []
-        self._send_message(message, flags)
-
-    def _send_grouped(self, data: Any, flags: int, copy: bool, group: str | bytes | None) -> None:
-        """send(data, group=...) (RADIO): the pattern gets ``[group, body]``."""
-        if not self.pattern.grouped:
-            raise MQError(
-                f"send(group=...) is for RADIO sockets; a {self.socket_type_name} "
-                "socket has no groups",
-                errno.EINVAL,
-            )
-        if flags & SNDMORE or self._sendbuf:
-            raise MQError(
-                f"a {self.socket_type_name} message is a single frame: SNDMORE is invalid",
-                errno.EINVAL,
-            )
-        name = group_bytes(group) if group is not None else data._group
-        self._send_message([name, _frame_bytes(data, copy)], flags)
-
-    def _send_message(self, message: Message, flags: int) -> None:
-        sends = self._sends
-        # A thread blocked in this socket's wait zeroed _sends before it began waiting:
-        # while it waits, a send from another thread has sends == 0. A burst's sends
-        # skip the look.
-        if not sends and self.io_policy.waiting_thread:
-            self._misuse()
-        if self._pipe_events:
-            self._apply_pipe_events()
-        if sends:
-            # Part of a burst: leave the batch to the I/O thread (woken once per batch)
-            # and flush it here now and then.
-            if self._route(message):
-                if sends >= _FLUSH_EVERY:
-                    self._sends = 1
-                    fds = self.io_policy.user_flushes_burst()
-                    if fds:
-                        self._flush_fds(fds)
-                else:
-                    self._sends = sends + 1
-                return
-        elif self.io_policy.send_directly(self._route, message):
-            # The first send after a receive or a wait (a request, a reply) went out in
-            # this thread at once rather than through a hand-off to the I/O thread.
-            self._sends = 1
-            return
-        self._send_slow(message, flags)
-
-    def _send_slow(self, message: Message, flags: int) -> None:
-        self._check_open()
-        self._flush_engines()
-        if self._route(message):
-            return
-        if flags & NOBLOCK:
-            raise Again("cannot send now: no peer has room (SNDHWM reached, or no peer yet)")
-        deadline = self._deadline(self.options.sndtimeo)
-        while True:
-            self._wait(deadline, writing=True, message=message)
-            if self._pipe_events:
-                self._apply_pipe_events()
-            if self._route(message):
-                return
-            if deadline is not None and time.monotonic() >= deadline:
-                # Before Again, one last look as a non-blocking send takes: the wait only
-                # wakes when the poller says an fd is writable, but the OS may accept
-                # bytes sooner (Linux reports a TCP socket writable only once a third of
-                # its buffer is free), and writing them out may make room in the pipe.
-                # Again then means "no room right now", as it does from a NOBLOCK send.
-                self._flush_engines()
-                if self._pipe_events:
-                    self._apply_pipe_events()
-                if self._route(message):
-                    return
-            self._check_deadline(deadline, "send")
-
     def send_string(
         self, u: str, flags: int = 0, copy: bool = True, encoding: str = "utf-8"
     ) -> None:
@@ -532,96 +378,6 @@ class Socket(SocketCore):
         self.send(pickle.dumps(obj, protocol), flags)
 
     # -- receiving -----------------------------------------------------------------------
-
-    def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
-        """Receive one frame (``copy=False``: a :class:`Frame`); ``rcvmore`` says if more follow."""
-        message = self._rmsg
-        if message is None:
-            self._sends = 0
-            if self.io_policy.full_receive_needed or self._pipe_events:
-                message = self._recv_message(flags)
-            else:
-                # The common case, _recv_message without its rarely needed steps: one
-                # Python call less per message.
-                message = self._take()
-                if message is None:
-                    message = self._recv_slow(flags)
-                self._rpipe = self._taken_from.last_pipe
-            if len(message) == 1:
-                if copy:
-                    return message[0]
-                return Frame(message[0], False, self._rpipe, self.pattern.last_group)
-            self._rmsg = message
-            self._ridx = 1
-            frame = message[0]
-            more = True
-            if self._ready is not None:
-                self._ready.wake()  # the rest of this message is waiting
-        else:
-            index = self._ridx
-            frame = message[index]
-            index += 1
-            more = index < len(message)
-            if more:
-                self._ridx = index
-            else:
-                self._rmsg = None
-                if self._ready is not None:
-                    self._refresh_ready()
-        if copy:
-            return frame
-        return Frame(frame, more, self._rpipe)
-
-    def recv_multipart(self, flags: int = 0, copy: bool = True, track: bool = False) -> list[Any]:
-        """Receive every frame of the next message (or the rest of the current one)."""
-        message = self._rmsg
-        if message is None:
-            self._sends = 0
-            message = self._recv_message(flags)
-        else:
-            message = message[self._ridx :]
-            self._rmsg = None
-            if self._ready is not None:
-                self._refresh_ready()
-        if copy:
-            return message
-        pipe = self._rpipe
-        last = len(message) - 1
-        group = self.pattern.last_group
-        return [Frame(f, i < last, pipe, group) for i, f in enumerate(message)]
-
-    def _recv_message(self, flags: int) -> Message:
-        if self.io_policy.waiting_thread:
-            self._misuse()
-        if self._pipe_events:
-            self._apply_pipe_events()
-        message = self._take()
-        if message is None:
-            message = self._recv_slow(flags)
-        self._rpipe = self._taken_from.last_pipe
-        if self._ready is not None and not self.pattern.can_recv():
-            self._refresh_ready()
-        return message
-
-    def _recv_slow(self, flags: int) -> Message:
-        self._check_open()
-        self._flush_engines()  # a request goes out before we wait for its reply
-        if not self.io_policy.skip_read_before_wait(not flags & NOBLOCK):
-            self._read_engines()
-            message = self._take()
-            if message is not None:
-                return message
-        if flags & NOBLOCK:
-            raise Again("no message is waiting")
-        deadline = self._deadline(self.options.rcvtimeo)
-        while True:
-            self._wait(deadline, writing=False)
-            if self._pipe_events:
-                self._apply_pipe_events()
-            message = self._take()
-            if message is not None:
-                return message
-            self._check_deadline(deadline, "receive")
 
     def recv_string(self, flags: int = 0, encoding: str = "utf-8") -> str:
         return codecs.decode(self.recv(flags), encoding)
@@ -705,21 +461,6 @@ class Socket(SocketCore):
         if ready is not None:
             self.io_policy.readiness_fd_closed()
             ready.close()
-
-    def _refresh_ready(self) -> None:
-        """Make the fd readable iff a message is waiting (after recv or a state change)."""
-        ready = self._ready
-        if ready is None:
-            return
-        if self._pipe_events:
-            self._apply_pipe_events()
-        if self._rmsg is not None or self.pattern.can_recv():
-            ready.wake()
-            return
-        ready.drain()
-        # Anything delivered while we drained must leave the fd readable.
-        if self.pattern.can_recv():
-            ready.wake()
 
     # -- called by engines and the I/O thread --------------------------------------------
 

@@ -54,7 +54,9 @@ class Command(NamedTuple):
     data: bytes
 
 
-Item: TypeAlias = list[bytes] | Command
+Item: TypeAlias = bytes | list[bytes] | Command
+"""What the decoder yields: a message (a list of frames; a bare ``bytes`` for a
+single-frame message when :attr:`FrameDecoder.single_frames_bare` is set) or a command."""
 """What the decoder yields: a complete multipart message (a list of its frame bodies,
 at least one) or a :class:`Command`. Tell them apart with ``type(item) is list``."""
 
@@ -123,7 +125,19 @@ _writable_bytes = _make_writable_bytes()
 # --------------------------------------------------------------------------------------
 
 
-def encode_message(frames: Sequence[Buffer], out: list[Buffer]) -> int:
+def _encode_long_last(body: Buffer, size: int, out: list[Buffer]) -> int:
+    """One final frame of more than 255 bytes: its header, and the body itself when it is
+    big enough to be worth writing from where it is."""
+    header = _LONG_HEADER.pack(2, size)
+    if size >= ZEROCOPY_THRESHOLD:
+        out.append(header)
+        out.append(body)
+    else:
+        out.append(header + body)
+    return size + 9
+
+
+def encode_message(frames: bytes | Sequence[Buffer], out: list[Buffer]) -> int:
     """Append the wire pieces of one multipart message to ``out``; return their byte count.
 
     Bodies of :data:`ZEROCOPY_THRESHOLD` bytes or more are appended as they are (the
@@ -133,9 +147,16 @@ def encode_message(frames: Sequence[Buffer], out: list[Buffer]) -> int:
     (and with neighbouring small frames) into one ``bytes``.
 
     :param frames: the message's frame bodies (bytes, bytearray or contiguous
-        memoryview of any format; a memoryview's size is its ``nbytes``).
+        memoryview of any format; a memoryview's size is its ``nbytes``), or a bare
+        ``bytes``: a single-frame message (see mqsdk._kernel.pipe.QueuedMessage).
     :raises ValueError: ``frames`` is empty (a message has at least one frame).
     """
+    if isinstance(frames, bytes):
+        size = len(frames)
+        if size <= 255:
+            out.append(_SHORT_LAST[size] + frames)
+            return size + 2
+        return _encode_long_last(frames, size, out)
     count = len(frames)
     if count == 1:
         body = frames[0]
@@ -143,13 +164,7 @@ def encode_message(frames: Sequence[Buffer], out: list[Buffer]) -> int:
         if size <= 255:
             out.append(_SHORT_LAST[size] + body)
             return size + 2
-        header = _LONG_HEADER.pack(2, size)
-        if size >= ZEROCOPY_THRESHOLD:
-            out.append(header)
-            out.append(body)
-        else:
-            out.append(header + body)
-        return size + 9
+        return _encode_long_last(body, size, out)
     if count == 0:
         raise ValueError("a message has at least one frame; got an empty sequence")
     last = count - 1
@@ -278,6 +293,7 @@ class FrameDecoder:
         "_view",
         "commands",
         "decoded_before_error",
+        "single_frames_bare",
     )
 
     growth_factor: ClassVar[int] = 16
@@ -317,6 +333,9 @@ class FrameDecoder:
         self._direct_size = 0
         self._direct_flags = 0
         self.decoded_before_error: list[Item] = []
+        self.single_frames_bare = False
+        """Yield a single-frame message as its ``bytes``, not a one-element list (the
+        single-frame lane of patterns that take it: mqsdk._kernel.pipe.QueuedMessage)."""
         # How many commands were decoded so far: a caller that sees it unchanged across
         # a commit() knows every item is a message and can skip sorting them.
         self.commands = 0
@@ -422,6 +441,7 @@ class FrameDecoder:
         # (compared against an impossible flags value) when maxmsgsize < 255.
         fast_last = 0 if limit >= 255 else -1
         fast_more = 1 if limit >= 255 else -1
+        bare = self.single_frames_bare
         unpack_long = _LONG_SIZE.unpack_from
         need = 2
         pos = 0
@@ -437,6 +457,8 @@ class FrameDecoder:
                     frames.append(data[begin:stop])
                     append(frames)
                     frames = []
+                elif bare:
+                    append(data[begin:stop])
                 else:
                     append([data[begin:stop]])
                 pos = stop
@@ -483,6 +505,8 @@ class FrameDecoder:
                 self.commands += 1
             elif flags & 0x01:
                 frames.append(body)
+            elif bare and not frames:
+                append(body)
             else:
                 frames.append(body)
                 append(frames)

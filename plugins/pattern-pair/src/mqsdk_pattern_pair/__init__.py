@@ -20,6 +20,8 @@ class Pair(Pattern):
     """
 
     name: ClassVar[str] = "PAIR"
+    receives_bytes: ClassVar[bool] = True  # the single-frame lane, both ways
+    sends_bytes: ClassVar[bool] = True
     socket_type: ClassVar[int] = 0
     peer_types: ClassVar[frozenset[str]] = frozenset({"PAIR"})
 

@@ -16,6 +16,7 @@ class Push(Pattern):
     """Round-robin to the peers with room; never receives."""
 
     name: ClassVar[str] = "PUSH"
+    sends_bytes: ClassVar[bool] = True  # the single-frame lane: PULL takes it
     socket_type: ClassVar[int] = 8
     peer_types: ClassVar[frozenset[str]] = frozenset({"PULL"})
 
@@ -36,6 +37,7 @@ class Pull(Pattern):
     """Fair-queues messages from its peers; never sends."""
 
     name: ClassVar[str] = "PULL"
+    receives_bytes: ClassVar[bool] = True  # the single-frame lane
     socket_type: ClassVar[int] = 7
     peer_types: ClassVar[frozenset[str]] = frozenset({"PUSH"})
 

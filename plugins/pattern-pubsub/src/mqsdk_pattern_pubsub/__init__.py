@@ -41,6 +41,7 @@ from mqsdk.plugin import (
     SocketHandle,
     SubscriptionTrie,
     UpstreamPipes,
+    as_frames,
     hookimpl,
 )
 from mqsdk.zmtp import commands
@@ -97,6 +98,7 @@ class Pub(Pattern):
     """
 
     name: ClassVar[str] = "PUB"
+    sends_bytes: ClassVar[bool] = True  # the single-frame lane: SUB and XSUB take it
     socket_type: ClassVar[int] = 1
     peer_types: ClassVar[frozenset[str]] = frozenset({"SUB", "XSUB"})
     commands: ClassVar[frozenset[bytes]] = frozenset({_SUBSCRIBE, _CANCEL})
@@ -193,7 +195,7 @@ class Pub(Pattern):
         inq = pipe.inq
         report = self.reports_upstream
         while inq:
-            message = inq.popleft()
+            message = as_frames(inq.popleft())
             frame = message[0]
             if frame and frame[0] <= 1:
                 self._apply(pipe, frame[0] == 1, bytes(frame[1:]))
@@ -330,6 +332,7 @@ class XPub(Pub):
     """
 
     name: ClassVar[str] = "XPUB"
+    sends_bytes: ClassVar[bool] = False  # its sends go through its own policy first
     socket_type: ClassVar[int] = 9
     reports_upstream: ClassVar[bool] = True
 
@@ -387,6 +390,7 @@ class Sub(_Subscriber):
     subscriptions (publishers filter too; SUB filters again locally, like libzmq)."""
 
     name: ClassVar[str] = "SUB"
+    receives_bytes: ClassVar[bool] = True  # the single-frame lane
     socket_type: ClassVar[int] = 2
     option_model = SubOptions
 
@@ -423,6 +427,7 @@ class XSub(_Subscriber):
     """
 
     name: ClassVar[str] = "XSUB"
+    receives_bytes: ClassVar[bool] = True  # the single-frame lane
     socket_type: ClassVar[int] = 10
     option_model = XSubOptions
 

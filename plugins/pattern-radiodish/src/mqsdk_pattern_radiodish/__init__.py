@@ -39,6 +39,7 @@ from mqsdk.plugin import (
     Pipe,
     SocketHandle,
     UpstreamPipes,
+    as_frames,
     hookimpl,
     option,
 )
@@ -238,9 +239,10 @@ class Dish(Pattern):
         fq = self.fq
         joined = self.joined
         while True:
-            message = fq.recv()
-            if message is None:
+            taken = fq.recv()
+            if taken is None:
                 return False
+            message = as_frames(taken)
             if len(message) != 2 or len(message[0]) > GROUP_MAX_LENGTH:
                 self._malformed(fq.last_pipe, message)
                 continue

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
-from mqsdk.plugin import FairQueue, Message, Pipe
+from mqsdk.plugin import FairQueue, Message, Pipe, as_frames
 from mqsdk.zmtp.frames import encode_message
 
 T = TypeVar("T")
@@ -60,7 +60,7 @@ class Inbox(FairQueue, Generic[T]):
             if not inq:
                 active.popleft()
                 continue
-            message = inq[0]
+            message = as_frames(inq[0])  # never bare here: no reqrep type takes the lane
             verdict = check(pipe, message)
             if verdict is Verdict.SKIP:
                 active.popleft()

@@ -19,6 +19,7 @@ class Dealer(Pattern):
     """
 
     name: ClassVar[str] = "DEALER"
+    receives_bytes: ClassVar[bool] = True  # the single-frame lane (not sends: ROUTER takes lists)
     socket_type: ClassVar[int] = 5
     peer_types: ClassVar[frozenset[str]] = frozenset({"REP", "DEALER", "ROUTER"})
     sends_identity: ClassVar[bool] = True

@@ -17,6 +17,7 @@ from mqsdk.plugin import (
     Pattern,
     Pipe,
     SocketHandle,
+    as_frames,
     hookimpl,
     option,
 )
@@ -102,7 +103,7 @@ class Stream(Pattern):
         pipe = self.fq.last_pipe
         assert pipe is not None
         self.last_pipe = pipe
-        return [self._routing_id(pipe), message[0]]
+        return [self._routing_id(pipe), as_frames(message)[0]]
 
     def can_recv(self) -> bool:
         return self.fq.can_recv()

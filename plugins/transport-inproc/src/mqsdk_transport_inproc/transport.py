@@ -19,6 +19,7 @@ from mqsdk.plugin import (
     MessageTransport,
     MQError,
     Pipe,
+    QueuedMessage,
     SocketHandle,
 )
 
@@ -58,7 +59,7 @@ class InprocPipe(Pipe):
             other.read_paused = True
         return False
 
-    def write(self, message: Message) -> None:
+    def write(self, message: QueuedMessage) -> None:
         outq = self.outq
         outq.append(message)
         # Judged after the append: the receiver's thread may empty the queue (and forget
@@ -69,7 +70,7 @@ class InprocPipe(Pipe):
         # as a decoded message is on stream transports.
         # The counter dicts directly rather than count_sent/count_received: two calls
         # per message are a measurable share of an inproc send.
-        size = sum(map(len, message))
+        size = len(message) if isinstance(message, bytes) else sum(map(len, message))
         stats = self.owner.stats
         stats["msgs_out"] += 1
         stats["bytes_out"] += size

@@ -47,8 +47,10 @@ from mqsdk.plugin import (
     OptionModel,
     PeerInfo,
     Pipe,
+    QueuedMessage,
     SocketHandle,
     TimerHandle,
+    as_frames,
     option,
 )
 from mqsdk_transport_pgm.packets import (
@@ -195,7 +197,7 @@ class PgmPipe(Pipe):
     def connected(self) -> bool:
         return not self.session.closed
 
-    def write(self, message: Message) -> None:
+    def write(self, message: QueuedMessage) -> None:
         if self.session.source is None:
             return  # XSUB's upstream messages: pgm carries nothing upstream (as libzmq)
         outq = self.outq
@@ -420,7 +422,7 @@ class _Session:
         full = bool(hwm) and len(outq) >= hwm
         count = size = 0
         while outq and len(packer) < packer.room:
-            message = outq.popleft()
+            message = as_frames(outq.popleft())  # a PUB's single frames come bare
             packer.add(message)
             count += 1
             size += sum(map(len, message))

@@ -31,7 +31,9 @@ from mqsdk.plugin import (
     MessageTransport,
     MQError,
     Pipe,
+    QueuedMessage,
     SocketHandle,
+    as_frames,
 )
 
 from .address import UdpAddress, parse_udp
@@ -68,8 +70,8 @@ class RadioPipe(Pipe):
     def writable(self) -> bool:
         return True
 
-    def write(self, message: Message) -> None:
-        group, body = message
+    def write(self, message: QueuedMessage) -> None:
+        group, body = as_frames(message)
         size = 1 + len(group) + len(body)
         if size > MAX_DATAGRAM:
             raise MQError(
