@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from mqsdk import kernel_info
 from mqsdk.errors import ENOCOMPATPROTO, MQError, UnsupportedTransport
 
 # The seed patterns: (label, binding type, connecting type).
@@ -283,6 +284,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print(f"[{number}] {note}")
         ok = sum(c.outcome == "ok" for c in cells)
         skipped = len(cells) - ok - len(failed)
+        # Whether the install carries the compiled kernel is the first thing to know
+        # about the numbers above (and what .ci/quickstart checks).
+        print(f"kernel: {kernel_info().detail}")
         print(f"{ok} ok, {len(failed)} failed, {skipped} not run here (n/a or unavailable)")
     for error in registry.errors:
         print(f"error: {error}", file=sys.stderr)
