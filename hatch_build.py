@@ -44,6 +44,7 @@ COMPILED_MODULES = (
     "mqsdk/_kernel/engine.py",
     "mqsdk/_kernel/raw_engine.py",
     "mqsdk/_kernel/pipe.py",
+    "mqsdk/_kernel/memory_pipe.py",
     "mqsdk/_kernel/routing.py",
     "mqsdk/_kernel/distributor.py",
     "mqsdk/_kernel/subscriptions.py",

@@ -31,7 +31,8 @@ What a plugin gets:
   kernel's ZMTP connections and every message transport implement; :data:`Message`
   (a list of frames), :data:`QueuedMessage` (what pipes queue: on the single-frame lane
   of patterns that declare ``receives_bytes``/``sends_bytes``, one frame as bare
-  ``bytes``), :func:`as_frames` and :class:`PeerInfo`.
+  ``bytes``), :func:`as_frames` and :class:`PeerInfo`; :class:`MemoryPipe` and
+  :func:`join_memory_pipes`, the two sides of an in-process connection (inproc's).
 - **Routing bricks** patterns are made of: :class:`FairQueue`,
   :class:`FilteringFairQueue`, :class:`LoadBalancer`, :class:`Distributor`,
   :class:`Publisher`, :class:`SubscriptionTrie`, :class:`UpstreamPipes` (the pipes a
@@ -62,6 +63,7 @@ from mqsdk._kernel.distributor import Distributor, Publisher
 from mqsdk._kernel.frame import GROUP_MAX_LENGTH
 from mqsdk._kernel.handle import IoThread, SocketHandle, TimerHandle
 from mqsdk._kernel.mechanism import Mechanism, TrafficCodec, ZapReply, ZapRequest
+from mqsdk._kernel.memory_pipe import MemoryPipe, join_memory_pipes
 from mqsdk._kernel.options import Flag, Millis, NonNegative, OptionModel, action, option
 from mqsdk._kernel.pattern import Pattern
 from mqsdk._kernel.pipe import Message, PeerInfo, Pipe, QueuedMessage, as_frames
@@ -97,6 +99,7 @@ __all__ = [
     "LoadBalancer",
     "MQError",
     "Mechanism",
+    "MemoryPipe",
     "Message",
     "MessageTransport",
     "Millis",
@@ -127,6 +130,7 @@ __all__ = [
     "check_events",
     "get_registry",
     "hookimpl",
+    "join_memory_pipes",
     "option",
     "start_connect",
     "z85_decode",

@@ -41,6 +41,8 @@ HOMES = {
     "MQError": "mqsdk.errors",
     "Mechanism": "mqsdk._kernel.mechanism",
     "Message": "mqsdk._kernel.pipe",
+    "MemoryPipe": "mqsdk._kernel.memory_pipe",
+    "join_memory_pipes": "mqsdk._kernel.memory_pipe",
     "QueuedMessage": "mqsdk._kernel.pipe",
     "as_frames": "mqsdk._kernel.pipe",
     "MessageTransport": "mqsdk._kernel.transport",

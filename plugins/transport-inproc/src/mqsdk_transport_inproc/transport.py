@@ -1,9 +1,9 @@
-"""The inproc transport: a pair of pipes sharing their deques, per connection.
+"""The inproc transport: names, binds and connects within a context.
 
-Each connection is two :class:`InprocPipe` objects, one per socket; the ``outq`` of one is
-the ``inq`` of the other, so a message is appended once by the sender and popped once
-by the receiver. Waking the receiver (empty -> non-empty) and the blocked sender (below the
-low-water mark) goes through the sockets' usual hooks.
+Each connection is a pair of the kernel's :class:`~mqsdk.plugin.MemoryPipe`, one per
+socket, sharing their deques: a message is appended once by the sender and popped once
+by the receiver. This module keeps the names (per context), the connections waiting for
+their bind, and the greetings each side's pattern sends first.
 """
 
 from __future__ import annotations
@@ -15,96 +15,19 @@ from dataclasses import dataclass, field
 from mqsdk.plugin import (
     ENOCOMPATPROTO,
     EndpointError,
-    Message,
+    MemoryPipe,
     MessageTransport,
     MQError,
-    Pipe,
-    QueuedMessage,
     SocketHandle,
+    join_memory_pipes,
 )
 
 _NAMESPACE = "inproc"
 
 
-class InprocPipe(Pipe):
-    """One side of an inproc connection."""
-
-    __slots__ = ("other",)
-
-    def __init__(self, owner: SocketHandle, endpoint: str, *, outgoing: bool) -> None:
-        options = owner.options
-        super().__init__(owner, endpoint, options.sndhwm, options.rcvhwm, outgoing=outgoing)
-        self.other: InprocPipe | None = None
-
-    @property
-    def connected(self) -> bool:
-        return self.other is not None
-
-    def _limit(self) -> int:
-        other = self.other
-        if other is None:
-            return self.sndhwm
-        if not self.sndhwm or not other.rcvhwm:
-            return 0
-        return self.sndhwm + other.rcvhwm
-
-    def writable(self) -> bool:
-        limit = self._limit()
-        if not limit or len(self.outq) < limit:
-            return True
-        other = self.other
-        if other is not None:
-            # Ask the reader to wake us once its queue is down to the low-water mark.
-            other.low_water = (limit + 1) // 2
-            other.read_paused = True
-        return False
-
-    def write(self, message: QueuedMessage) -> None:
-        outq = self.outq
-        outq.append(message)
-        # Judged after the append: the receiver's thread may empty the queue (and forget
-        # the pipe) between a look before it and the append (see mqsdk._kernel.pipe).
-        was_empty = len(outq) == 1
-        other = self.other
-        # Counted here for both sockets: a message in the peer's queue is received by it,
-        # as a decoded message is on stream transports.
-        # The counter dicts directly rather than count_sent/count_received: two calls
-        # per message are a measurable share of an inproc send.
-        size = len(message) if isinstance(message, bytes) else sum(map(len, message))
-        stats = self.owner.stats
-        stats["msgs_out"] += 1
-        stats["bytes_out"] += size
-        if other is not None:
-            stats = other.owner.stats
-            stats["msgs_in"] += 1
-            stats["bytes_in"] += size
-            if was_empty:  # the socket ignores a pipe it has not attached
-                other.owner.pipe_readable(other)
-
-    def send_command(self, frame: bytes) -> bool:
-        """Commands (SUBSCRIBE...) go straight to the peer's pattern, decoded."""
-        other = self.other
-        if other is None:
-            return False
-        other.receive_encoded(frame)
-        return True
-
-    def send_message(self, message: Message) -> bool:
-        if self.other is None:
-            return False
-        self.outq.append(message)
-        other = self.other
-        if other is not None:
-            other.owner.pipe_readable(other)
-        return True
-
-    def drained(self) -> None:
-        other = self.other
-        limit = other._limit() if other is not None else 0
-        if other is None or not limit or len(self.inq) <= (limit + 1) // 2:
-            self.read_paused = False
-            if other is not None:
-                other.owner.pipe_writable(other)
+# A connection is two kernel memory pipes sharing their deques (compiled with the
+# kernel where it is: every message crosses them).
+InprocPipe = MemoryPipe
 
 
 def _greet(pipe: InprocPipe) -> None:
@@ -122,9 +45,7 @@ def _connect_pipes(
     """Complete a connection: ``queued`` is the connecting side's pipe (it may already hold
     messages sent before the bind); return the binding side's pipe."""
     near = InprocPipe(binder, endpoint, outgoing=False)
-    near.inq = queued.outq  # shared: what the connecter sends, the binder receives
-    near.outq = queued.inq
-    near.other, queued.other = queued, near
+    join_memory_pipes(near, queued)
     near.peer = connecter.peer_info()
     queued.peer = binder.peer_info()
     return near
