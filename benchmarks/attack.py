@@ -151,6 +151,8 @@ def serve(spec: dict[str, Any]) -> None:
         sock.curve_secretkey = spec["server_secret"].encode()
     sock.bind(f"tcp://{HOST}:*")
     endpoint = sock.last_endpoint
+    if spec["lib"] == "mqsdk":  # which kernel: compiled, or pure and why (MQSDK_PURE_PYTHON=1)
+        emit(kernel=lib.kernel_info().detail)
     emit(ready=endpoint.decode() if isinstance(endpoint, bytes) else endpoint, pid=os.getpid())
 
     commands = stdin_commands()
@@ -507,6 +509,8 @@ def run_one(lib: str, scenario: Scenario, keys: dict[str, str], opts: Options) -
     sampler: Sampler | None = None
     try:
         with child("server", spec, opts.timeout, ended) as server:
+            if lib == "mqsdk":
+                result["kernel"] = server.expect("kernel")
             endpoint = server.expect("ready")
             pid = server.proc.pid
             host, port = endpoint.removeprefix("tcp://").rsplit(":", 1)
@@ -885,6 +889,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps({"meta": meta, "summary": headline, "results": results}, indent=2))
     else:
+        kernels = {r["kernel"] for e in results for r in e["runs"].values() if "kernel" in r}
+        print(f"mqsdk server kernel: {', '.join(sorted(kernels)) or '-'}")
         print(render_table(results, args.lib))
         print()
         print(render_summary(headline, args.lib))

@@ -6,7 +6,8 @@ Each line prints messages/s and MB/s for NULL and CURVE and CURVE's share of NUL
 rate. The sender and receiver are two threads of one process (one I/O thread), so on
 CPython the numbers mostly measure per-message Python work plus, for CURVE, one
 ``crypto_box_afternm`` per frame each way (the shared key is precomputed once per
-connection). Numbers are for comparison on one machine, not absolute.
+connection). Numbers are for comparison on one machine, not absolute. A compiled install
+prints the table for each kernel (benchmarks/both_kernels.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import argparse
 import threading
 import time
+
+from both_kernels import kernel_line, then_pure
 
 import mqsdk
 
@@ -59,6 +62,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="64,1024,65536")
     args = parser.parse_args()
     columns = ("NULL msg/s", "NULL MB/s", "CURVE msg/s", "CURVE MB/s", "CURVE/NULL")
+    print(kernel_line())
     print(f"{'size':>7} " + " ".join(f"{name:>11}" for name in columns))
     for size in (int(s) for s in args.sizes.split(",")):
         count = max(200, args.count if size <= 4096 else args.count // 10)
@@ -68,6 +72,7 @@ def main() -> None:
             f"{size:>7} {count / null:>11,.0f} {count * size / null / 1e6:>11.1f} "
             f"{count / curve:>11,.0f} {count * size / curve / 1e6:>11.1f} {null / curve:>11.2f}"
         )
+    then_pure(__file__)
 
 
 if __name__ == "__main__":

@@ -199,10 +199,13 @@ def serve(
             break  # nothing more is coming (a SYN the server dropped is retried in 1 s, 3 s)
     if lib == "mqsdk":
         failures = int(pull.stats["handshake_failures"])
+        kernel = zmq.kernel_info().detail  # compiled, or pure and why (MQSDK_PURE_PYTHON=1)
     else:
         failures = sum(v for k, v in events.items() if k.startswith("HANDSHAKE_FAILED"))
+        kernel = None
     result = {
         "lib": lib,
+        "kernel": kernel,
         "received": len(received),
         "duplicates": duplicates,
         "handshake_failures": failures,
@@ -429,6 +432,8 @@ def run_one(args: argparse.Namespace, lib: str, mode: str) -> dict[str, Any]:
 def report(result: dict[str, Any]) -> str:
     tcp = " ".join(f"{k}={v}" for k, v in result["tcp"].items())
     tcp += " threads: " + " ".join(f"{k}={v}" for k, v in result["thread_cpu_s"].items())
+    if result.get("kernel"):
+        tcp += f" kernel: {result['kernel']}"
     if result["mode"] == "burst":
         return (
             f"burst   {result['lib']:6} failures={result['handshake_failures']:4} "

@@ -4,7 +4,9 @@
     python benchmarks/profile_pair.py lat ipc 16 20000 --side send --profiler pyinstrument
 
 py-spy writes a speedscope/flamegraph file (``--out``); pyinstrument prints its tree.
-Both sides are the same workers ``mqsdk bench`` uses (mqsdk/cli/bench/worker.py).
+Both sides are the same workers ``mqsdk bench`` uses (mqsdk/cli/bench/worker.py):
+``--lib mqsdk`` is the kernel as installed (compiled where it is), ``--lib mqsdk-pure``
+the same install's sources.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 import subprocess
 import sys
 
-from mqsdk.cli.bench import WORKER, workers
+from mqsdk.cli.bench import LIBS, WORKER, Kernels, worker_environment, workers
 
 ROLES = {
     "thr": ("thr_recv", "thr_send"),
@@ -28,12 +30,14 @@ def main() -> int:
     parser.add_argument("transport", choices=("tcp", "ipc"))
     parser.add_argument("size", type=int)
     parser.add_argument("count", type=int)
-    parser.add_argument("--lib", default="mqsdk", choices=("mqsdk", "pyzmq", "raw"))
+    parser.add_argument("--lib", default="mqsdk", choices=LIBS)
     parser.add_argument("--side", default="recv", choices=("recv", "send"))
     parser.add_argument("--profiler", default="py-spy", choices=("py-spy", "pyinstrument"))
     parser.add_argument("--out", default="profile.svg", help="py-spy output file")
     parser.add_argument("--spy-args", default="", help="more py-spy options, one string")
     args = parser.parse_args()
+    kernels = Kernels.here()
+    print(kernels.describe() if args.lib.startswith("mqsdk") else f"library: {args.lib}")
     first, second = ROLES[args.kind]
     endpoint = "tcp://127.0.0.1:*" if args.transport == "tcp" else "ipc:///tmp/mqsdk-prof.sock"
     common = {"lib": args.lib, "size": args.size, "count": args.count}
@@ -47,7 +51,9 @@ def main() -> int:
                 cmd = ["py-spy", "record", "-r", "500", "-o", args.out, "--", *client]
             else:
                 cmd = [sys.executable, "-m", "pyinstrument", *client[1:]]
-            profiled = subprocess.Popen(cmd, stdin=subprocess.PIPE, text=True)
+            profiled = subprocess.Popen(
+                cmd, stdin=subprocess.PIPE, text=True, env=worker_environment(args.lib)
+            )
             result = server.expect("result") if args.kind == "thr" else None
             assert profiled.stdin is not None
             profiled.stdin.close()

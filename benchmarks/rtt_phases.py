@@ -8,6 +8,8 @@ the syscalls take, and how much Python runs between them.
     python benchmarks/rtt_phases.py [--transport tcp|ipc] [--count 20000]
 
 Each stamp costs well under a microsecond; the phases, not their sum, are the point.
+The stamps wrap the connection's socket object, which the compiled kernel does not
+allow: on a compiled install the script runs itself with ``MQSDK_PURE_PYTHON=1``.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ import time
 from typing import Any
 
 import mqsdk_poller_epoll
+from both_kernels import kernel_line
 
 import mqsdk
+from mqsdk.cli.bench import worker_environment
 
 stamp = time.perf_counter_ns
 marks: list[tuple[str, int]] = []
@@ -82,6 +86,12 @@ def main() -> None:
     parser.add_argument("--transport", choices=["tcp", "ipc"], default="tcp")
     parser.add_argument("--count", type=int, default=20000)
     args = parser.parse_args()
+    if mqsdk.kernel_info().compiled:  # engine.sock is typed: no wrapper in compiled code
+        print("compiled kernel: stamping needs the pure one, running on it", flush=True)
+        command = [sys.executable, __file__, *sys.argv[1:]]
+        pure = worker_environment("mqsdk-pure")
+        sys.exit(subprocess.run(command, env=pure, check=False).returncode)
+    print(kernel_line())
     mqsdk_poller_epoll.EpollPoller.poll = _stamped_poll  # type: ignore[method-assign]
     with tempfile.TemporaryDirectory() as tmp, mqsdk.Context() as ctx:
         rep = ctx.socket(mqsdk.REP)

@@ -1,10 +1,13 @@
 """``mqsdk.asyncio``: the same Context, Socket and Poller, with awaitable I/O.
 
 Every await first tries the operation without blocking; only if it would block does it
-wait for the socket's level-triggered fd (:meth:`mqsdk.Socket.fileno`) with the running
-loop's ``add_reader``. A message is taken from the socket only by a call that returns
-it, so cancelling an await (or a timeout around it) never loses a message. Works with
-any loop that implements ``add_reader`` (the default selector loop, uvloop).
+wait, and then the running loop plays the thread a blocking call would have blocked:
+it watches the socket's connections itself (``add_reader``) and reads them in its own
+thread, so a message that arrives while a task awaits is read, queued and the task
+resumed in one pass of the loop, without the I/O thread handing it over (see
+:mod:`mqsdk._asyncio_io`). A message is taken from the socket only by a call that
+returns it, so cancelling an await (or a timeout around it) never loses a message.
+Works with any loop that implements ``add_reader`` (the default selector loop, uvloop).
 """
 
 from __future__ import annotations
@@ -19,56 +22,66 @@ from typing import Any
 import mqsdk._kernel.context
 import mqsdk._kernel.polling
 import mqsdk._kernel.socket
+from mqsdk._asyncio_io import LoopIo, release_when_safe
 from mqsdk.constants import NOBLOCK, POLLIN, POLLOUT
 from mqsdk.errors import Again, ContextTerminated, MQError
 from mqsdk.monitor import Event, MonitorEvent
 
-_POLLOUT_RECHECK = 0.005  # s, see Socket._wait_for
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class Socket(mqsdk._kernel.socket.Socket):
     """A socket whose send/recv/poll are coroutines. Create it with Context.socket()."""
 
-    __slots__ = ("_reader_loop", "_waiters")  # no __dict__: a typo'd option raises
+    __slots__ = ("_loop_io",)  # no __dict__: a typo'd option raises
 
     def __init__(self, context: mqsdk._kernel.context.Context, socket_type: int) -> None:
         super().__init__(context, socket_type)
-        self._waiters: list[asyncio.Future[None]] = []
-        self._reader_loop: asyncio.AbstractEventLoop | None = None
+        self._loop_io: LoopIo | None = None
+
+    @property
+    def loop_counters(self) -> dict[str, int]:
+        """How this socket's awaits are served: ``reads``, reads of its connections done
+        by the event loop that delivered messages; ``handoffs``, wake-ups of the loop by
+        another thread (a connection came or went, an inproc peer sent, room to send);
+        ``connections``, the connections the loop watches now."""
+        io = self._loop_io
+        if io is None or io.released:
+            return {"reads": 0, "handoffs": 0, "connections": 0}
+        return {"reads": io.reads, "handoffs": io.handoffs, "connections": io.connections}
 
     # -- waiting ---------------------------------------------------------------------------
 
-    def _on_fd(self) -> None:
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-        # Level-triggered: with nobody waiting, stop watching or the loop would spin.
-        self._unwatch_if_idle()
+    def _loop_io_for(self, loop: asyncio.AbstractEventLoop) -> LoopIo:
+        io = self._loop_io
+        if io is not None and io.loop is loop and not io.released:
+            return io
+        if io is not None:
+            # Used from another loop now (the first one stopped, maybe closed, with tasks
+            # still waiting): that loop lets go, and its waiting tasks, should it run
+            # again, look at the socket again.
+            release_when_safe(io)
+            self._loop_io = None
+        try:
+            io = LoopIo(self, loop)
+        except OSError:
+            self._check_usable()  # closed by another thread meanwhile
+            raise
+        self._loop_io = io
+        return io
 
     def _watch(self, loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[None]) -> None:
-        """Resolve ``waiter`` when the socket's fd fires. Every waiter on this socket (a
-        recv, a send, an asyncio Poller) goes through here: the loop has one reader per fd."""
-        self._waiters.append(waiter)
-        self._fd_wait_begin()
-        if self._reader_loop is None:
-            loop.add_reader(self.fileno(), self._on_fd)
-            self._reader_loop = loop
+        """Resolve ``waiter`` when the socket may have changed (a recv, a send, an asyncio
+        Poller). Look at the socket's state after this, not before."""
+        self._loop_io_for(loop).add_waiter(waiter)
 
     def _unwatch(self, waiter: asyncio.Future[None]) -> None:
-        if waiter in self._waiters:
-            self._waiters.remove(waiter)
-            waiter.cancel()
-        self._unwatch_if_idle()
-        self._fd_wait_end()
-
-    def _unwatch_if_idle(self) -> None:
-        loop = self._reader_loop
-        if loop is not None and not self._waiters:
-            ready = self._ready
-            if ready is not None:
-                loop.remove_reader(ready.fileno())
-            self._reader_loop = None
+        io = self._loop_io
+        if io is not None:
+            io.remove_waiter(waiter)
 
     def _check_usable(self) -> None:
         if self.context.closed:
@@ -80,48 +93,54 @@ class Socket(mqsdk._kernel.socket.Socket):
         """Wait until ``events & wanted`` or raise Again after ``timeout_ms`` (-1: never)."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout_ms < 0 else loop.time() + timeout_ms / 1000
-        # Make the fd before the first look at the state: a change that lands in between
-        # then signals it, instead of happening while there was no fd to signal.
-        self.fileno()
         if wanted & POLLOUT:
+            # Before the first look: every batch the I/O thread encodes now reports room.
             self.io_policy.pollout_wait_begins()
         try:
-            await self._wait_loop(loop, wanted, deadline)
+            while True:
+                self._check_usable()  # closed or terminated (maybe by another thread)
+                waiter: asyncio.Future[None] = loop.create_future()
+                self._watch(loop, waiter)
+                timer = None
+                try:
+                    if self.poll_events() & wanted:
+                        return
+                    if deadline is not None:
+                        delay = deadline - loop.time()
+                        if delay <= 0:
+                            raise Again("timed out")
+                        timer = loop.call_later(delay, _resolve, waiter)
+                    await waiter
+                    # Woken: the usual answer is that the state changed; look before
+                    # making a new waiter for the next round.
+                    self._check_usable()
+                    if self.poll_events() & wanted:
+                        return
+                finally:
+                    if timer is not None:
+                        timer.cancel()
+                    self._unwatch(waiter)
         finally:
             if wanted & POLLOUT:
                 self.io_policy.pollout_wait_ends()
 
-    async def _wait_loop(
-        self, loop: asyncio.AbstractEventLoop, wanted: int, deadline: float | None
-    ) -> None:
-        while True:
-            self._check_usable()  # closed or terminated (maybe by another thread) meanwhile
-            # One look per round: each look drains the fd, so a second one could swallow
-            # the signal of a change that happened after the first.
-            events = self.poll_events()
-            if events & wanted:
-                return
-            if deadline is not None and loop.time() >= deadline:
-                raise Again("timed out")
-            waiter: asyncio.Future[None] = loop.create_future()
-            self._watch(loop, waiter)
-            delay = None if deadline is None else max(deadline - loop.time(), 0)
-            if wanted & POLLOUT and events & POLLIN:
-                # The fd is readable for a waiting message while we want room to send.
-                delay = _POLLOUT_RECHECK if delay is None else min(delay, _POLLOUT_RECHECK)
-            try:
-                if delay is None:
-                    await waiter
-                else:
-                    await asyncio.wait_for(asyncio.shield(waiter), delay)
-            except TimeoutError:
-                pass
-            finally:
-                self._unwatch(waiter)
-
     # -- I/O -------------------------------------------------------------------------------
 
+    async def _wait_for_answer(self) -> None:
+        """Right after a message went out from this thread (a request), its answer cannot
+        be there yet: wait for it before the first try, which would read the connections
+        for nothing (a system call per round trip). The wait looks first anyway."""
+        self._flush_engines()  # what this thread queued goes out before we wait
+        await self._wait_for(POLLIN, self.options.rcvtimeo)
+
     async def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
+        # Inline, not a coroutine of its own: this is on every message's path.
+        if (
+            not flags & NOBLOCK
+            and self._rmsg is None
+            and self.io_policy.skip_read_before_wait(True)
+        ):
+            await self._wait_for_answer()
         while True:
             try:
                 return super().recv(flags | NOBLOCK, copy, track)
@@ -133,6 +152,13 @@ class Socket(mqsdk._kernel.socket.Socket):
     async def recv_multipart(  # type: ignore[override]
         self, flags: int = 0, copy: bool = True, track: bool = False
     ) -> list[Any]:
+        # Inline, not a coroutine of its own: this is on every message's path.
+        if (
+            not flags & NOBLOCK
+            and self._rmsg is None
+            and self.io_policy.skip_read_before_wait(True)
+        ):
+            await self._wait_for_answer()
         while True:
             try:
                 return super().recv_multipart(flags | NOBLOCK, copy, track)
@@ -206,10 +232,13 @@ class Socket(mqsdk._kernel.socket.Socket):
         return self.poll_events() & flags
 
     def close(self, linger: int | None = None) -> None:
-        # Waiters are not touched here: close() may run in another thread (term()), where
-        # the loop's objects must not be. The base close signals the fd; each waiting
-        # coroutine wakes in its loop, sees the socket closed, raises and unwatches.
         super().close(linger)
+        io = self._loop_io
+        if io is not None:
+            # In another thread (term()) the loop's objects must not be touched: the base
+            # close signalled the waker, and the loop releases them itself; its waiting
+            # tasks wake, see the socket closed and raise.
+            release_when_safe(io)
 
 
 class Context(mqsdk._kernel.context.Context):
@@ -228,46 +257,58 @@ class Poller(mqsdk._kernel.polling.Poller):
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None or timeout < 0 else loop.time() + timeout / 1000
         while True:
-            ready = super().poll(0)
-            if ready:
-                return ready
-            remaining = None if deadline is None else deadline - loop.time()
-            if remaining is not None and remaining <= 0:
-                return []
             woke: asyncio.Future[None] = loop.create_future()
-
-            def wake(future: asyncio.Future[None] = woke) -> None:
-                if not future.done():
-                    future.set_result(None)
-
-            # asyncio sockets are watched through their own waiter list (one reader per
-            # fd in a loop: a second add_reader would steal a pending recv's callback).
-            watched = [o for o, _ in self.sockets if isinstance(o, Socket)]
-            own_fds = {o.fileno() for o in watched}
-            fds = [fd for fd in self._registered if fd not in own_fds]
-            for sock in watched:
-                sock._watch(loop, woke)
-            for fd in fds:
-                loop.add_reader(fd, wake)
-            writers = [
-                mqsdk._kernel.polling._fd_of(obj)
-                for obj, flags in self.sockets
-                if not isinstance(obj, mqsdk._kernel.socket.Socket) and flags & POLLOUT
-            ]
-            for fd in writers:
-                loop.add_writer(fd, wake)
+            # asyncio sockets are watched by their loop (their connections and waker);
+            # other mqsdk sockets through their readiness fd; anything else by its fd.
+            watched: list[Socket] = []
+            writing: list[Socket] = []
+            readers: set[int] = set()
+            writers: set[int] = set()
+            for obj, flags in self.sockets:
+                if isinstance(obj, Socket):
+                    if not obj.closed:  # a closed one: the look below raises
+                        watched.append(obj)
+                        if flags & POLLOUT:
+                            writing.append(obj)
+                elif isinstance(obj, mqsdk._kernel.socket.Socket):
+                    readers.add(obj.fileno())
+                else:
+                    fd = mqsdk._kernel.polling._fd_of(obj)
+                    if flags & POLLIN:
+                        readers.add(fd)
+                    if flags & POLLOUT:
+                        writers.add(fd)
+            timer = None
+            for sock in writing:
+                sock.io_policy.pollout_wait_begins()
             try:
-                await asyncio.wait_for(asyncio.shield(woke), remaining)
-            except TimeoutError:
-                pass
+                # Watch first, then look: a change made after the look wakes us.
+                for sock in watched:
+                    sock._watch(loop, woke)
+                for fd in readers:
+                    loop.add_reader(fd, _resolve, woke)
+                for fd in writers:
+                    loop.add_writer(fd, _resolve, woke)
+                ready = super().poll(0)
+                if ready:
+                    return ready
+                if deadline is not None:
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        return []
+                    timer = loop.call_later(remaining, _resolve, woke)
+                await woke
             finally:
-                woke.cancel()
+                if timer is not None:
+                    timer.cancel()
                 for sock in watched:
                     sock._unwatch(woke)
-                for fd in fds:
+                for fd in readers:
                     loop.remove_reader(fd)
                 for fd in writers:
                     loop.remove_writer(fd)
+                for sock in writing:
+                    sock.io_policy.pollout_wait_ends()
 
 
 async def monitor_events(

@@ -1,4 +1,11 @@
-"""Shared fixtures: every test starts from a clean mqsdk configuration."""
+"""Shared fixtures: every test starts from a clean mqsdk configuration.
+
+The suite runs on either kernel: the compiled one (mypyc, ``hatch_build.py``) or the
+``.py`` sources. ``MQSDK_EXPECT_KERNEL=compiled|pure`` (tox sets it) makes the run fail at
+once when the other kernel was imported, so a compiled run cannot quietly test the
+sources. Tests that only the sources allow (replacing a kernel method, reading a
+module's source file) say so with :func:`requires_pure_kernel`.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +17,38 @@ from pathlib import Path
 
 import pytest
 
+import mqsdk
 from mqsdk._kernel import registry
 
 REPO = Path(__file__).resolve().parent.parent
+KERNEL = mqsdk.kernel_info()
+"""The kernel this run imported (read once: the MQSDK_ variables are cleared per test)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    expected = os.environ.get("MQSDK_EXPECT_KERNEL", "").strip().lower()
+    if not expected:
+        return
+    if expected not in ("compiled", "pure"):
+        raise pytest.UsageError(f"MQSDK_EXPECT_KERNEL={expected!r}: use 'compiled' or 'pure'")
+    actual = "compiled" if KERNEL.compiled else "pure"
+    if actual != expected:
+        raise pytest.UsageError(
+            f"MQSDK_EXPECT_KERNEL={expected} but this run imported the {actual} kernel "
+            f"({KERNEL.detail}) from {Path(mqsdk.__file__).parent}"
+        )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"mqsdk kernel: {KERNEL.detail}, from {Path(mqsdk.__file__).parent}"
+
+
+def requires_pure_kernel(reason: str) -> pytest.MarkDecorator:
+    """Skip a white-box test on the compiled kernel, saying why: ``reason`` names what it
+    does that compiled code does not allow (compiled calls bypass a method replaced on
+    the class or an instance; a compiled module has no source file). It still runs on
+    the pure kernel, which CI tests too."""
+    return pytest.mark.skipif(KERNEL.compiled, reason=f"pure-Python kernel only: {reason}")
 
 
 @pytest.fixture(autouse=True)

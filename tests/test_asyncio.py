@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 from collections.abc import Awaitable, Callable
 
 import pytest
 
 import mqsdk
 import mqsdk.asyncio as maio
+from mqsdk.monitor import Event, MonitorEvent
+from mqsdk.testing.helpers import wait_until
 
 LOOPS = ["asyncio"]
 try:
@@ -193,6 +196,208 @@ def test_json_and_pyobj_are_awaitable(loop_kind: str) -> None:
             await push.send_pyobj({2, 3})
             assert await asyncio.wait_for(pull.recv_json(), 5) == {"n": 1}
             assert await asyncio.wait_for(pull.recv_pyobj(), 5) == {2, 3}
+        finally:
+            ctx.destroy(linger=0)
+
+    run(loop_kind, main)
+
+
+# -- the event loop reads the connections itself (mqsdk/_asyncio_io.py) ----------------------
+
+
+async def _until(predicate: Callable[[], object], what: str) -> None:
+    """Yield to the loop until ``predicate()`` holds (bounded), for states no event marks."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while not predicate():
+        assert loop.time() < deadline, f"timed out waiting until {what}"
+        await asyncio.sleep(0.001)
+
+
+def test_replies_are_read_by_the_loop_without_a_handoff(loop_kind: str) -> None:
+    # While a task awaits, the loop watches the connection and reads it itself: no reply
+    # reaches it through the I/O thread waking the loop.
+    async def main() -> None:
+        ctx = maio.Context()
+        try:
+            rep, req = ctx.socket(mqsdk.REP), ctx.socket(mqsdk.REQ)
+            rep.bind("tcp://127.0.0.1:*")
+            req.connect(rep.last_endpoint.decode())
+
+            async def serve(count: int) -> None:
+                for _ in range(count):
+                    await rep.send(await rep.recv())
+
+            async def ask(count: int) -> None:
+                for i in range(count):
+                    await req.send(b"%d" % i)
+                    assert await req.recv() == b"%d" % i
+
+            await asyncio.wait_for(asyncio.gather(serve(5), ask(5)), 5)  # connected
+            before = dict(req.loop_counters)
+            rounds = 200
+            await asyncio.wait_for(asyncio.gather(serve(rounds), ask(rounds)), 30)
+            after = req.loop_counters
+            assert after["handoffs"] == before["handoffs"], (before, after)
+            assert after["reads"] - before["reads"] == rounds, (before, after)
+            assert after["connections"] == 1
+        finally:
+            ctx.destroy(linger=0)
+
+    run(loop_kind, main)
+
+
+def test_a_connection_that_closes_while_awaited(loop_kind: str) -> None:
+    # The peer goes away while a receive waits: the loop stops watching that connection,
+    # the receive keeps waiting, and a new connection's message reaches it.
+    async def main() -> None:
+        ctx, peers = maio.Context(), mqsdk.Context()
+        try:
+            pull = ctx.socket(mqsdk.PULL)
+            pull.bind("tcp://127.0.0.1:*")
+            endpoint = pull.last_endpoint.decode()
+            monitor = pull.get_monitor_socket(Event.DISCONNECTED)
+            first = peers.socket(mqsdk.PUSH)
+            first.connect(endpoint)
+            first.send(b"one")
+            assert await asyncio.wait_for(pull.recv(), 5) == b"one"
+            waiting = asyncio.create_task(pull.recv())
+            await _until(lambda: pull.io_policy.loop_waiting, "the receive waits")
+            first.close(linger=0)
+            event = MonitorEvent.decode(await asyncio.wait_for(monitor.recv_multipart(), 5))
+            assert event.event == Event.DISCONNECTED
+            assert not waiting.done()
+            second = peers.socket(mqsdk.PUSH)
+            second.connect(endpoint)
+            second.send(b"two")
+            assert await asyncio.wait_for(waiting, 5) == b"two"
+
+            def watches_the_live_connection_only() -> bool:
+                io = pull._loop_io
+                watched = {fd: serial for fd, (serial, _dup) in io._watched.items()} if io else {}
+                return watched == {fd: e.serial for fd, e in pull._engines.items()}
+
+            third = asyncio.create_task(pull.recv())
+            await _until(lambda: pull.io_policy.loop_waiting, "the next receive waits")
+            await _until(watches_the_live_connection_only, "the closed connection is let go")
+            assert pull.loop_counters["connections"] == 1
+            second.send(b"three")
+            assert await asyncio.wait_for(third, 5) == b"three"
+        finally:
+            peers.destroy(linger=0)
+            ctx.destroy(linger=0)
+
+    run(loop_kind, main)
+
+
+def test_many_sockets_on_one_loop(loop_kind: str) -> None:
+    async def main() -> None:
+        ctx = maio.Context()
+        try:
+            pairs = []
+            for _ in range(20):
+                pull, push = ctx.socket(mqsdk.PULL), ctx.socket(mqsdk.PUSH)
+                pull.bind("tcp://127.0.0.1:*")
+                push.connect(pull.last_endpoint.decode())
+                pairs.append((pull, push))
+            count = 100
+
+            async def receive(pull: maio.Socket) -> list[int]:
+                return [int(await pull.recv()) for _ in range(count)]
+
+            async def produce(push: maio.Socket) -> None:
+                for i in range(count):
+                    await push.send(b"%d" % i)
+
+            receivers = [asyncio.create_task(receive(pull)) for pull, _ in pairs]
+            await asyncio.wait_for(asyncio.gather(*(produce(push) for _, push in pairs)), 30)
+            for got in await asyncio.wait_for(asyncio.gather(*receivers), 30):
+                assert got == list(range(count))
+        finally:
+            ctx.destroy(linger=0)
+
+    run(loop_kind, main)
+
+
+def test_a_loop_that_stops_while_awaiting() -> None:
+    # A first loop stops with a receive still waiting in it. The I/O thread takes the
+    # connection back (nobody else would read it, nor answer its heartbeats), and the
+    # socket then serves a second loop, which watches the connection itself.
+    ctx, peers = maio.Context(), mqsdk.Context()
+    first = asyncio.new_event_loop()
+    try:
+        pull, push = ctx.socket(mqsdk.PULL), peers.socket(mqsdk.PUSH)
+        pull.bind("tcp://127.0.0.1:*")
+        push.connect(pull.last_endpoint.decode())
+        stranded = first.create_task(pull.recv())
+        first.run_until_complete(
+            _until(
+                lambda: pull.io_policy.loop_waiting and pull.loop_counters["connections"],
+                "the receive waits, the loop watching the connection",
+            )
+        )
+        assert not stranded.done()
+        push.send(b"while stopped")
+        wait_until(
+            lambda: bool(pull.poll_events() & mqsdk.POLLIN),
+            "the I/O thread reads the connection of a stopped loop",
+        )
+
+        async def second() -> bytes:
+            assert await asyncio.wait_for(pull.recv(), 5) == b"while stopped"
+            receiving = asyncio.create_task(pull.recv())
+            await _until(lambda: pull.loop_counters["connections"], "the second loop watches")
+            push.send(b"to the second loop")
+            return await asyncio.wait_for(receiving, 5)
+
+        assert asyncio.run(second()) == b"to the second loop"
+        stranded.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            first.run_until_complete(stranded)
+    finally:
+        first.close()
+        peers.destroy(linger=0)
+        ctx.destroy(linger=0)
+
+
+def test_close_in_the_loop_wakes_an_awaiting_receive(loop_kind: str) -> None:
+    async def main() -> None:
+        ctx = maio.Context()
+        try:
+            pull, push = ctx.socket(mqsdk.PULL), ctx.socket(mqsdk.PUSH)
+            pull.bind("tcp://127.0.0.1:*")
+            push.connect(pull.last_endpoint.decode())
+            await push.send(b"first")
+            assert await asyncio.wait_for(pull.recv(), 5) == b"first"
+            waiting = asyncio.create_task(pull.recv())
+            await _until(lambda: pull.loop_counters["connections"], "the loop watches")
+            pull.close(linger=0)
+            assert pull.loop_counters["connections"] == 0  # let go at once, in the loop
+            with pytest.raises(mqsdk.MQError) as raised:
+                await asyncio.wait_for(waiting, 5)
+            assert raised.value.errno == errno.ENOTSOCK
+        finally:
+            ctx.destroy(linger=0)
+
+    run(loop_kind, main)
+
+
+def test_async_poller_wakes_for_a_message_the_loop_reads(loop_kind: str) -> None:
+    async def main() -> None:
+        ctx = maio.Context()
+        try:
+            pull, push = ctx.socket(mqsdk.PULL), ctx.socket(mqsdk.PUSH)
+            pull.bind("tcp://127.0.0.1:*")
+            push.connect(pull.last_endpoint.decode())
+            poller = maio.Poller()
+            poller.register(pull, mqsdk.POLLIN)
+            for i in range(20):
+                polling = asyncio.create_task(poller.poll(5000))
+                await _until(lambda: pull.io_policy.loop_waiting, "the poller waits")
+                await push.send(b"%d" % i)
+                assert dict(await polling) == {pull: mqsdk.POLLIN}
+                assert await pull.recv() == b"%d" % i
+            poller.close()
         finally:
             ctx.destroy(linger=0)
 

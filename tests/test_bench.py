@@ -1,31 +1,43 @@
-"""``mqsdk bench`` runs end to end and its JSON has the three libraries side by side.
+"""``mqsdk bench`` runs end to end and its JSON has the libraries side by side: mqsdk on
+each kernel there is (compiled and pure, or pure alone), pyzmq and raw sockets.
 
-Tiny counts: this checks that every measurement runs and reports, never how fast.
+Tiny counts: this checks that every measurement runs and reports, never how fast. The
+suite runs on both kernels, so each run checks its own kernel's columns.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from .conftest import run_cli
+from mqsdk.cli.bench import Case, WorkerError, measure, worker_environment
+
+from .conftest import KERNEL, run_cli
 
 pytest.importorskip("zmq")
+
+# Where the compiled kernel runs, the pure one is measured beside it.
+MQSDK_COLUMNS = {"mqsdk", "mqsdk-pure"} if KERNEL.compiled else {"mqsdk"}
 
 
 def _check_row(row: dict[str, object]) -> None:
     libs = row["libs"]
     assert isinstance(libs, dict)
-    assert set(libs) == {"mqsdk", "pyzmq", "raw"}
+    assert set(libs) == {"mqsdk", "mqsdk-pure", "pyzmq", "raw"}
+    assert libs["mqsdk"]["kernel"] == ("compiled" if KERNEL.compiled else "pure")
+    assert libs["mqsdk-pure"]["measured"] is KERNEL.compiled
     for name, entry in libs.items():
         if not entry["measured"]:
             continue
         assert entry["error"] is None, f"{row['case']} {name}: {entry['error']}"
         assert len(entry["values"]) == 1, (row["case"], name, entry)
         assert entry["median"] > 0, (row["case"], name, entry)
-    assert set(row["ratios"]) == {"mqsdk/pyzmq", "mqsdk/raw"}
+    assert set(row["ratios"]) == {
+        f"{lib}/{base}" for lib in MQSDK_COLUMNS for base in ("pyzmq", "raw")
+    }
 
 
 @pytest.mark.slow
@@ -54,6 +66,8 @@ def test_bench_quick_json_has_all_three_columns(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["meta"]["repeat"] == 1
+    assert set(data["meta"]["kernels"]) == MQSDK_COLUMNS
+    assert data["meta"]["kernels"]["mqsdk"]["detail"] == KERNEL.detail
     cases = {(r["kind"], r["transport"], r["size"]) for r in data["results"]}
     assert cases == {
         (kind, transport, size)
@@ -65,7 +79,12 @@ def test_bench_quick_json_has_all_three_columns(tmp_path: Path) -> None:
         _check_row(row)
         assert row["libs"]["raw"]["measured"]
     markdown = report.read_text()
-    assert "| case | mqsdk | pyzmq | raw |" in markdown
+    if KERNEL.compiled:
+        assert "| case | mqsdk (compiled) | mqsdk (pure) | pyzmq | raw |" in markdown
+        assert "kernels: mqsdk compiled (compiled with mypyc) and mqsdk pure" in markdown
+    else:
+        assert "| case | mqsdk (pure) | pyzmq | raw |" in markdown
+        assert f"kernel: mqsdk pure only ({KERNEL.detail})" in markdown
     assert "PUSH->PULL tcp 16 B" in markdown
 
 
@@ -94,3 +113,62 @@ def test_bench_quick_pubsub_asyncio_and_memory_rows(tmp_path: Path) -> None:
     assert not memory["libs"]["raw"]["measured"]
     details = memory["libs"]["mqsdk"]["details"][0]
     assert {"pub_growth", "sub_growth", "limit"} <= set(details)
+
+
+def test_bench_text_says_which_kernels_ran_and_takes_the_pure_one_by_name() -> None:
+    result = run_cli(
+        "bench",
+        "--quick",
+        "--plain",
+        "--kind",
+        "thr",
+        "--transport",
+        "inproc",
+        "--size",
+        "16",
+        "--lib",
+        "mqsdk-pure",
+        "--lib",
+        "pyzmq",
+        timeout=110,
+    )
+    assert result.returncode == 0, result.stderr
+    first, header = result.stdout.splitlines()[:2]
+    if KERNEL.compiled:
+        assert first.startswith("kernels: mqsdk compiled (compiled with mypyc) and mqsdk pure")
+        assert header.split()[:7] == [
+            "case",
+            "mqsdk",
+            "(compiled)",
+            "mqsdk",
+            "(pure)",
+            "pyzmq",
+            "raw",
+        ]
+        assert "error" not in result.stdout
+    else:  # no column for a kernel that is not installed; the pure one is "mqsdk"
+        assert first.startswith(f"kernel: mqsdk pure only ({KERNEL.detail})")
+        assert header.split()[:5] == ["case", "mqsdk", "(pure)", "pyzmq", "raw"]
+        assert "no compiled modules" in result.stderr or "MQSDK_PURE_PYTHON" in result.stderr
+
+
+def test_a_column_never_measures_the_other_kernel() -> None:
+    """Each mqsdk worker reports the kernel it loaded; one that loaded another than its
+    column's is an error, not a number (a worker importing a different mqsdk than the
+    bench, or MQSDK_PURE_PYTHON lost on the way)."""
+    case = Case("thr", "inproc", 16, 20)
+    with tempfile.TemporaryDirectory() as tmpdir:
+        assert measure(case, "mqsdk", tmpdir, 0, 60, compiled=KERNEL.compiled)["rate"] > 0
+        assert measure(case, "mqsdk-pure", tmpdir, 1, 60, compiled=False)["rate"] > 0
+        with pytest.raises(WorkerError, match="kernel, not the"):
+            measure(case, "mqsdk", tmpdir, 2, 60, compiled=not KERNEL.compiled)
+
+
+def test_workers_import_the_mqsdk_the_bench_runs() -> None:
+    import mqsdk
+
+    here = str(Path(mqsdk.__file__).resolve().parent.parent)
+    for lib in ("mqsdk", "mqsdk-pure", "pyzmq", "raw"):
+        env = worker_environment(lib)
+        assert env["PYTHONPATH"].split(":")[0] == here, lib
+        assert (env.get("MQSDK_PURE_PYTHON") == "1") is (lib == "mqsdk-pure"), lib

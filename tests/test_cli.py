@@ -11,7 +11,7 @@ import pytest
 
 import mqsdk
 
-from .conftest import run_cli
+from .conftest import KERNEL, REPO, run_cli
 
 BUNDLED_POLLERS = {"epoll", "kqueue", "poll", "select"}
 
@@ -94,6 +94,20 @@ def test_doctor_auto_picks_the_best_available() -> None:
     assert data["poller"]["selected"] == expected
     assert data["poller"]["auto_would_pick"] == expected
     assert data["host"]["eventfd"] is hasattr(__import__("os"), "eventfd")
+
+
+def test_doctor_says_which_kernel_runs_and_why() -> None:
+    """The same kernel as this run (the suite runs on both), and MQSDK_PURE_PYTHON=1 makes
+    any install run the sources."""
+    data = json.loads(run_cli("doctor", "--json").stdout)
+    assert data["kernel"]["compiled"] is KERNEL.compiled
+    assert data["kernel"]["detail"] == KERNEL.detail
+    assert Path(data["kernel"]["path"]) == REPO / "mqsdk"
+    text = run_cli("doctor", env={"MQSDK_PURE_PYTHON": "1"}).stdout
+    kernel_line = next(line for line in text.splitlines() if line.startswith("kernel: "))
+    assert kernel_line.startswith("kernel: pure Python: "), kernel_line
+    if KERNEL.compiled:
+        assert "MQSDK_PURE_PYTHON" in kernel_line
 
 
 def test_doctor_with_an_unknown_poller_fails_clearly() -> None:

@@ -148,8 +148,8 @@ def _in_thread(call: Callable[[], object], blocked: Callable[[], object]) -> _Bl
 
 
 def _awaited(make: Callable[[], Coroutine[Any, Any, object]], sock: mqsdk.Socket) -> _BlockingCall:
-    # An event loop of its own in the calling thread; the coroutine waits on the fd.
-    return _BlockingCall(lambda: asyncio.run(make()), lambda: sock._fd_waiters)
+    # An event loop of its own in the calling thread, waiting for the socket.
+    return _BlockingCall(lambda: asyncio.run(make()), lambda: sock.io_policy.loop_waiting)
 
 
 def _recv(ctx: mqsdk.Context) -> _BlockingCall:

@@ -2,23 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import mqsdk
 from mqsdk._kernel.distributor import Distributor
+from mqsdk._kernel.handle import SocketHandle
 from mqsdk._kernel.pipe import Pipe
 from mqsdk._kernel.subscriptions import SubscriptionTrie
 
 
-def _pipe(sndhwm: int = 2, name: str = "p") -> Pipe:
-    return Pipe(owner=None, endpoint=f"test://{name}", sndhwm=sndhwm, rcvhwm=0)
+@pytest.fixture(scope="module")
+def owner() -> Iterator[SocketHandle]:
+    """A real socket's handle: the compiled kernel checks a pipe's owner's type."""
+    ctx = mqsdk.Context()
+    try:
+        yield ctx.socket(mqsdk.PUB).handle
+    finally:
+        ctx.destroy(linger=0)
 
 
-def test_send_to_all_attached_pipes() -> None:
+def _pipe(owner: SocketHandle, sndhwm: int = 2, name: str = "p") -> Pipe:
+    return Pipe(owner=owner, endpoint=f"test://{name}", sndhwm=sndhwm, rcvhwm=0)
+
+
+def test_send_to_all_attached_pipes(owner: SocketHandle) -> None:
     dist = Distributor()
-    pipes = [_pipe(name=str(i)) for i in range(3)]
+    pipes = [_pipe(owner, name=str(i)) for i in range(3)]
     for pipe in pipes:
         dist.attach(pipe)
     dist.attach(pipes[0])  # attaching twice keeps one entry
@@ -29,9 +43,9 @@ def test_send_to_all_attached_pipes() -> None:
         assert list(pipe.outq) == [message]
 
 
-def test_send_only_to_the_given_pipes() -> None:
+def test_send_only_to_the_given_pipes(owner: SocketHandle) -> None:
     dist = Distributor()
-    a, b = _pipe(name="a"), _pipe(name="b")
+    a, b = _pipe(owner, name="a"), _pipe(owner, name="b")
     dist.attach(a)
     dist.attach(b)
     assert dist.send([b"x"], [b]) == 0
@@ -40,9 +54,12 @@ def test_send_only_to_the_given_pipes() -> None:
     assert dist.send([b"y"], []) == 0
 
 
-def test_full_pipe_drops_without_blocking_others() -> None:
+def test_full_pipe_drops_without_blocking_others(owner: SocketHandle) -> None:
     dist = Distributor()
-    slow, fast = _pipe(sndhwm=1, name="slow"), _pipe(sndhwm=0, name="fast")  # 0 = no limit
+    slow, fast = (
+        _pipe(owner, sndhwm=1, name="slow"),
+        _pipe(owner, sndhwm=0, name="fast"),
+    )  # 0 = no limit
     dist.attach(slow)
     dist.attach(fast)
     dropped = sum(dist.send([str(i).encode()]) for i in range(5))
@@ -54,9 +71,9 @@ def test_full_pipe_drops_without_blocking_others() -> None:
     assert not Distributor.all_writable([slow, fast])
 
 
-def test_detach() -> None:
+def test_detach(owner: SocketHandle) -> None:
     dist = Distributor()
-    pipe = _pipe()
+    pipe = _pipe(owner)
     dist.attach(pipe)
     dist.detach(pipe)
     dist.detach(pipe)  # unknown pipe: no error
@@ -65,10 +82,10 @@ def test_detach() -> None:
     assert dist.can_send_all()
 
 
-def test_with_trie_fans_out_to_matching_pipes() -> None:
+def test_with_trie_fans_out_to_matching_pipes(owner: SocketHandle) -> None:
     dist = Distributor()
     trie: SubscriptionTrie[Pipe] = SubscriptionTrie()
-    a, b, c = _pipe(name="a"), _pipe(name="b"), _pipe(name="c")
+    a, b, c = _pipe(owner, name="a"), _pipe(owner, name="b"), _pipe(owner, name="c")
     for pipe in (a, b, c):
         dist.attach(pipe)
     trie.add(b"news", a)
@@ -85,9 +102,9 @@ def test_with_trie_fans_out_to_matching_pipes() -> None:
     hwms=st.lists(st.integers(min_value=0, max_value=4), min_size=1, max_size=5),
     sends=st.lists(st.sets(st.integers(min_value=0, max_value=4)), max_size=20),
 )
-def test_drop_accounting_model(hwms: list[int], sends: list[set[int]]) -> None:
+def test_drop_accounting_model(owner: SocketHandle, hwms: list[int], sends: list[set[int]]) -> None:
     dist = Distributor()
-    pipes = [_pipe(sndhwm=h, name=str(i)) for i, h in enumerate(hwms)]
+    pipes = [_pipe(owner, sndhwm=h, name=str(i)) for i, h in enumerate(hwms)]
     for pipe in pipes:
         dist.attach(pipe)
     model: list[list[Any]] = [[] for _ in pipes]

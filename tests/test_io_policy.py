@@ -1,14 +1,14 @@
 """The who-does-the-I/O policy (mqsdk/_kernel/io_policy.py): each decision, on its own.
 
-The engines here are stand-ins that record what the policy made them do; the socket
-and engine tests exercise the same decisions end to end.
+The engines here are recording StreamEngines (a subclass that skips the connection
+setup and counts what the policy made it do); the socket and engine tests exercise the
+same decisions end to end.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import zmq
@@ -18,9 +18,14 @@ from mqsdk._kernel.engine import StreamEngine
 from mqsdk._kernel.io_policy import IoPolicy
 from mqsdk.testing.helpers import wait_until
 
+from .conftest import requires_pure_kernel
 
-class FakeEngine:
-    """What the policy touches on a StreamEngine: its lock, flush, want_flush, counters."""
+
+class FakeEngine(StreamEngine):
+    """What the policy touches on a StreamEngine: its lock, flush, want_flush, counters.
+
+    A subclass, not a look-alike: the compiled kernel checks that the policy is given
+    StreamEngines. No connection is set up (no super().__init__)."""
 
     def __init__(self, fd: int = 7) -> None:
         self.fd = fd
@@ -43,7 +48,7 @@ class FakeEngine:
 
 def test_a_waiting_user_thread_takes_the_io_and_the_io_thread_steps_back() -> None:
     policy = IoPolicy()
-    engine: Any = FakeEngine()
+    engine = FakeEngine()
     assert policy.should_io_thread_read(engine)
     assert policy.should_io_thread_write()
     assert not policy.should_report_room()
@@ -63,7 +68,7 @@ def test_a_waiting_user_thread_takes_the_io_and_the_io_thread_steps_back() -> No
 
 def test_a_user_thread_that_keeps_up_is_left_the_reads_once_per_look() -> None:
     policy = IoPolicy()
-    engine: Any = FakeEngine()
+    engine = FakeEngine()
     policy.note_user_read(engine)
     assert engine.user_reads == 1
     assert not policy.should_io_thread_read(engine)  # it read since the last look
@@ -76,7 +81,7 @@ def test_a_user_thread_that_keeps_up_is_left_the_reads_once_per_look() -> None:
 
 def test_readiness_fd_sleepers_keep_the_io_thread_reading() -> None:
     policy = IoPolicy()
-    engine: Any = FakeEngine()
+    engine = FakeEngine()
     assert not policy.should_io_thread_resume_reads()
     policy.readiness_fd_opened()
     assert policy.full_receive_needed  # every receive keeps the fd in step
@@ -94,8 +99,8 @@ def test_readiness_fd_sleepers_keep_the_io_thread_reading() -> None:
 
 def test_a_burst_flush_by_the_user_defers_the_io_threads_flush_once() -> None:
     policy = IoPolicy()
-    first: Any = FakeEngine()
-    second: Any = FakeEngine()
+    first = FakeEngine()
+    second = FakeEngine()
     assert policy.should_io_thread_flush(first)
     policy.user_flushes_burst()
     assert not policy.should_io_thread_flush(first)
@@ -106,7 +111,7 @@ def test_a_burst_flush_by_the_user_defers_the_io_threads_flush_once() -> None:
 
 def test_send_directly_flushes_in_the_callers_thread_and_skips_the_next_read() -> None:
     policy = IoPolicy()
-    engine: Any = FakeEngine()
+    engine = FakeEngine()
     assert not policy.wants_direct_flush(engine)  # outside a direct send: the I/O thread
 
     def route(message: list[bytes]) -> bool:
@@ -126,7 +131,7 @@ def test_send_directly_flushes_in_the_callers_thread_and_skips_the_next_read() -
 
 def test_send_directly_leaves_a_busy_connection_to_the_io_thread() -> None:
     policy = IoPolicy()
-    engine: Any = FakeEngine()
+    engine = FakeEngine()
     engine.lock.acquire()  # the I/O thread is reading or writing it
     try:
         assert policy.send_directly(lambda m: policy.wants_direct_flush(engine), [b"x"])
@@ -140,7 +145,7 @@ def test_send_directly_leaves_a_busy_connection_to_the_io_thread() -> None:
 
 def test_send_directly_reports_no_room_and_ends_direct_mode_on_errors() -> None:
     policy = IoPolicy()
-    engine: Any = FakeEngine()
+    engine = FakeEngine()
     assert not policy.send_directly(lambda m: False, [b"x"])
     assert engine.flushes == 0
 
@@ -165,8 +170,8 @@ def test_pollout_waiters_report_room() -> None:
 
 def test_sends_outside_a_direct_send_are_left_for_the_users_next_flush() -> None:
     policy = IoPolicy()
-    first: Any = FakeEngine(fd=7)
-    second: Any = FakeEngine(fd=9)
+    first = FakeEngine(fd=7)
+    second = FakeEngine(fd=9)
     assert policy.take_unflushed() == []
     assert not policy.wants_direct_flush(first)
     assert not policy.wants_direct_flush(second)
@@ -281,6 +286,7 @@ def _steps_of_one_wait(ctx: mqsdk.Context, peers: int, monkeypatch: pytest.Monke
         pull.close(linger=0)
 
 
+@requires_pure_kernel("counts StreamEngine method calls by replacing them on the class")
 def test_a_receive_costs_the_same_with_many_idle_connections(
     ctx: mqsdk.Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:

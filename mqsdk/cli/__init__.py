@@ -143,8 +143,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     loaded = load_config()
     registry = Registry(loaded, strict=False)
+    kernel = mqsdk.kernel_info()
     report: dict[str, Any] = {
         "mqsdk": mqsdk.__version__,
+        "kernel": {
+            "compiled": kernel.compiled,
+            "detail": kernel.detail,
+            "path": os.path.dirname(mqsdk.__file__),
+        },
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
@@ -184,6 +190,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             f"mqsdk {report['mqsdk']} on {report['implementation']} {report['python']}, "
             f"{report['platform']}"
         )
+        # Which kernel runs decides how fast everything is: the compiled modules or the
+        # .py sources, and why (MQSDK_PURE_PYTHON, nothing compiled installed, stale).
+        print(f"kernel: {kernel.detail} ({report['kernel']['path']})")
         print(f"configuration file: {report['config_file'] or 'none'}")
         poller = report["poller"]
         if chosen:

@@ -637,25 +637,34 @@ class _FakeUdpSocket:
         return self.queue.popleft()[:size]
 
 
-class _FakeOwner:
-    """What a DishPipe and the udp reader use of the SocketHandle that owns them."""
+_SHARED_CONTEXTS: list[Any] = []
+_UDP_OWNER: list[Any] = []
 
-    def __init__(self) -> None:
-        self.stats = dict.fromkeys(("msgs_in", "bytes_in", "dropped_hwm"), 0)
 
-    def count_received(self, messages: int, nbytes: int) -> None:
-        self.stats["msgs_in"] += messages
-        self.stats["bytes_in"] += nbytes
+def _udp_owner() -> Any:
+    """A real socket's handle to own the DishPipe (the compiled kernel checks the type
+    of a pipe's owner). One per run of the target, closed by :func:`close_shared`: a
+    context per input would cost a thread each, and its first use would count in an
+    input's memory peak, so generate_udp makes it before the first input is measured."""
+    if not _UDP_OWNER:
+        import mqsdk
 
-    def count_dropped(self, kind: str, messages: int = 1) -> None:
-        key = "dropped_hwm" if kind == "hwm" else f"dropped_{kind}"
-        self.stats[key] = self.stats.get(key, 0) + messages
+        context = mqsdk.Context()
+        _SHARED_CONTEXTS.append(context)
+        _UDP_OWNER.append(context.socket(mqsdk.PULL).handle)
+    return _UDP_OWNER[0]
 
-    def pipe_readable(self, pipe: Any) -> None:
-        pass
+
+def close_shared() -> None:
+    """End what targets keep between inputs (the udp target's socket and its I/O
+    thread), so that a test run after the fuzz slice starts from no mqsdk thread."""
+    _UDP_OWNER.clear()
+    while _SHARED_CONTEXTS:
+        _SHARED_CONTEXTS.pop().destroy(linger=0)
 
 
 def generate_udp(rng: random.Random) -> Input:
+    _udp_owner()
     datagrams: list[bytes] = []
     for _ in range(rng.randint(1, 8)):
         group = random_bytes(rng, 255)[:255]
@@ -675,8 +684,9 @@ def generate_udp(rng: random.Random) -> Input:
 def execute_udp(inp: Input) -> str:
     from mqsdk_transport_udp.transport import DishPipe, _Reader
 
-    owner = _FakeOwner()
-    pipe = DishPipe(owner, "udp://127.0.0.1:5555", 1000, inp["rcvhwm"])  # type: ignore[arg-type]
+    owner = _udp_owner()
+    owner.stats.update(dropped_hwm=0, dropped_malformed=0)  # this input's counts only
+    pipe = DishPipe(owner, "udp://127.0.0.1:5555", 1000, inp["rcvhwm"])
     sock = _FakeUdpSocket(inp["datagrams"])
     reader = _Reader(sock, pipe)  # type: ignore[arg-type]
     for _ in range(len(inp["datagrams"]) + 1):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import os
 import random
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,14 @@ def inputs_for(name: str) -> int:
     if SCALED_INPUTS > 0:
         return max(1, SCALED_INPUTS // len(TARGETS))
     return CI_INPUTS[name]
+
+
+@pytest.fixture(autouse=True)
+def close_what_targets_share() -> Iterator[None]:
+    """Any test here may generate inputs; the udp target's socket (and its I/O thread)
+    must not outlive the test."""
+    yield
+    targets.close_shared()
 
 
 def test_every_target_has_a_ci_share() -> None:

@@ -16,6 +16,7 @@ import zmq
 
 import mqsdk
 from tests.badinput import rawzmtp as raw
+from tests.conftest import requires_pure_kernel
 from tests.interop.helpers import WAIT, Sockets
 
 pytestmark = pytest.mark.interop
@@ -66,6 +67,7 @@ def test_messages_that_came_with_ready_are_not_overtaken(mctx: mqsdk.Context) ->
         pull.close(linger=0)
 
 
+@requires_pure_kernel("holds the I/O thread inside Waker.drain by replacing it on the instance")
 def test_io_thread_stays_wakeable_after_a_post_during_its_mailbox_drain(
     socks: Sockets, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -7,9 +7,11 @@ its first message) and ``{"result": {...}}`` at the end; it reads ``go`` or end-
 stdin where the parent must say when to start or stop.
 
 Every library is driven by the same code where it can be: mqsdk and pyzmq share the
-pyzmq-shaped API. The raw baseline is what a careful programmer writes with the socket
-module: 4-byte length prefix, writes batched up to 64 KiB, scatter/gather for big frames,
-reads into one reused buffer.
+pyzmq-shaped API, and both mqsdk kernels run the same code ("mqsdk-pure" is "mqsdk"
+started with ``MQSDK_PURE_PYTHON=1``; an mqsdk worker first prints ``{"kernel": ...}``).
+The raw baseline is what a careful programmer writes with the socket module: 4-byte
+length prefix, writes batched up to 64 KiB, scatter/gather for big frames, reads into
+one reused buffer.
 """
 
 from __future__ import annotations
@@ -805,6 +807,14 @@ ROLES: dict[str, Callable[..., None]] = {
 def main() -> None:
     spec = json.loads(sys.argv[1])
     role = spec.pop("role")
+    if spec.get("lib") in ("mqsdk", "mqsdk-pure"):
+        # One code path for both kernels: the parent chose this one through the
+        # environment (MQSDK_PURE_PYTHON); the first line says which one loaded.
+        spec["lib"] = "mqsdk"
+        import mqsdk
+
+        info = mqsdk.kernel_info()
+        emit(kernel={"compiled": info.compiled, "detail": info.detail})
     ROLES[role](**spec)
 
 
