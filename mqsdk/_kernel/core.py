@@ -389,19 +389,21 @@ class SocketCore:
                 if copy:
                     return message
                 return Frame(message, False, self._rpipe, self.pattern.last_group)
-            if len(message) == 1:
+            frames: list[Any] = message  # a frame may be a memoryview: see Message
+            if len(frames) == 1:
                 if copy:
-                    return message[0]
-                return Frame(message[0], False, self._rpipe, self.pattern.last_group)
+                    return frames[0]
+                return Frame(frames[0], False, self._rpipe, self.pattern.last_group)
             self._rmsg = message
             self._ridx = 1
-            frame = message[0]
+            frame = frames[0]
             more = True
             if self._ready is not None:
                 self._ready.wake()  # the rest of this message is waiting
         else:
             index = self._ridx
-            frame = rest[index]
+            rest_frames: list[Any] = rest
+            frame = rest_frames[index]
             index += 1
             more = index < len(rest)
             if more:

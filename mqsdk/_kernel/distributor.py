@@ -16,6 +16,7 @@ import contextlib
 from collections.abc import Callable, Iterable, Sized
 
 from mqsdk._kernel.pipe import Pipe, QueuedMessage
+from mqsdk._kernel.routing import _first
 from mqsdk._kernel.subscriptions import SubscriptionTrie
 
 __all__ = ["Distributor", "Publisher"]
@@ -94,7 +95,7 @@ class Publisher:
         trie = self.trie
         if not trie:
             return True
-        pipes = trie.match(message if isinstance(message, bytes) else message[0])
+        pipes = trie.match(message if isinstance(message, bytes) else _first(message))
         if not pipes:
             return True
         if self.nodrop:
@@ -121,6 +122,6 @@ class Publisher:
         if self.pending:
             self.apply_pending()
         if self.nodrop:
-            topic = message if isinstance(message, bytes) else message[0]
+            topic = message if isinstance(message, bytes) else _first(message)
             return Distributor.all_writable(self.trie.match(topic))
         return True

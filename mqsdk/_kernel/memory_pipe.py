@@ -11,7 +11,7 @@ because every message crosses it, and compiled with the kernel it costs native c
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mqsdk._kernel.pipe import Message, Pipe, QueuedMessage
 
@@ -64,7 +64,11 @@ class MemoryPipe(Pipe):
         other = self.other
         # Counted here for both sockets: a message in the peer's queue is received by it,
         # as a decoded message is on stream transports.
-        size = len(message) if isinstance(message, bytes) else sum([len(f) for f in message])
+        if isinstance(message, bytes):
+            size = len(message)
+        else:
+            frames: list[Any] = message  # a frame may be a memoryview: see Message
+            size = sum([len(frame) for frame in frames])
         stats = self.owner.stats
         stats["msgs_out"] += 1
         stats["bytes_out"] += size

@@ -31,7 +31,10 @@ if TYPE_CHECKING:
     from mqsdk._kernel.handle import SocketHandle
 
 Message: TypeAlias = list[bytes]
-"""A message as patterns handle it: its frames, in order."""
+"""A message as patterns handle it: its frames, in order. A frame sent with
+``copy=False`` may be a memoryview (inproc hands it over as it is): code compiled with the
+kernel reads frames through a ``list[Any]`` view of the list (``frames: list[Any] =
+message``), since compiled code checks the element type of a ``list[bytes]`` it indexes."""
 QueuedMessage: TypeAlias = bytes | list[bytes]
 """A message as pipes queue it: a list of frames, or, on the single-frame lane, one frame
 as bare ``bytes``. The lane saves a list per message (and the cyclic garbage collector the

@@ -7,11 +7,16 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from mypy_extensions import mypyc_attr
 
 from mqsdk._kernel.pipe import Pipe, QueuedMessage
+
+
+def _first(frames: list[Any]) -> Any:
+    """A message's first frame, whatever its type (see mqsdk._kernel.pipe.Message)."""
+    return frames[0]
 
 
 class Sender(Protocol):
@@ -149,7 +154,7 @@ class FilteringFairQueue(FairQueue):
             message = FairQueue.recv(self)
             if message is None:
                 return False
-            if accept(message if isinstance(message, bytes) else message[0]):
+            if accept(message if isinstance(message, bytes) else _first(message)):
                 self._next = message
                 self._next_pipe = self.last_pipe
                 return True

@@ -120,6 +120,103 @@ def _make_writable_bytes() -> Callable[[int], tuple[bytes | bytearray, memoryvie
 _writable_bytes = _make_writable_bytes()
 
 
+def _make_rewriter() -> Callable[[bytes], memoryview] | None:
+    """How a big frame body the user has let go of is written again, or None.
+
+    Receiving a 1 MiB frame into new memory costs a page fault per 4 KiB page (the
+    allocator returns freed big blocks to the system, and takes fresh ones that fault
+    in), more than the copy from the kernel itself. So the decoder keeps the last few
+    big bodies it delivered (:class:`_Recycler`) and, once nobody else holds one, receives
+    the next frame of that size into it. Writing a ``bytes`` object is what
+    :func:`_make_writable_bytes` already does to a new one; an old one also has a cached
+    hash, which is reset here (CPython computes it again on next use). A self-check at
+    import time confirms where the hash lives; anywhere else, nothing is recycled.
+    """
+    if _writable_bytes is _copying_writable_bytes:
+        return None
+    gil_check = getattr(sys, "_is_gil_enabled", None)
+    if gil_check is not None and not gil_check():
+        return None  # free-threaded: reference counts are not a plain "who else holds it"
+    import ctypes
+
+    body_offset = bytes.__basicsize__ - 1
+    hash_offset = body_offset - ctypes.sizeof(ctypes.c_ssize_t)  # ob_shash, before ob_sval
+    char = ctypes.c_char
+    cached_hash = ctypes.c_ssize_t
+
+    def rewrite(body: bytes) -> memoryview:
+        cached_hash.from_address(id(body) + hash_offset).value = -1  # "not computed yet"
+        return memoryview((char * len(body)).from_address(id(body) + body_offset)).cast("B")
+
+    made, view = _writable_bytes(300)
+    probe = bytes(made)  # pragma: no cover - a bytes already (checked above); for mypy
+    if made is not probe:
+        return None  # pragma: no cover
+    view[:] = bytes(300)
+    computed = hash(probe)  # cached in the object from now on
+    if cached_hash.from_address(id(probe) + hash_offset).value != computed:
+        return None  # pragma: no cover - an unknown layout: never write a used object
+    view = rewrite(probe)
+    view[:1] = b"x"
+    if probe[:1] != b"x" or hash(probe) != hash(b"x" + bytes(299)):
+        return None  # pragma: no cover
+    return rewrite
+
+
+_rewriter = _make_rewriter()
+
+
+def _references(bodies: list[bytes], index: int) -> int:
+    """References to ``bodies[index]``, this call's own included (compared against the
+    count measured the same way for a body only ``bodies`` holds: see _Recycler)."""
+    return sys.getrefcount(bodies[index])
+
+
+class _Recycler:
+    """The last few big bodies a decoder delivered, to receive later frames into once
+    their user has let go of them (see :func:`_make_rewriter`). Per decoder, so one
+    thread at a time; a body still referenced anywhere else is never touched."""
+
+    __slots__ = ("bodies", "reused")
+
+    MIN_SIZE: ClassVar[int] = 128 * 1024  # below this, allocations come from the heap
+    MAX_SIZE: ClassVar[int] = 4 * 1024 * 1024
+    BUDGET: ClassVar[int] = 8 * 1024 * 1024  # bytes kept at most, per decoder
+    UNREFERENCED: ClassVar[int] = 0  # _references() of a body only the list holds: see below
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        self.reused = 0  # bodies written again (for tests and curious users)
+
+    def keep(self, body: bytes) -> None:
+        bodies = self.bodies
+        bodies.append(body)
+        kept = sum([len(b) for b in bodies])
+        while kept > self.BUDGET:
+            kept -= len(bodies.pop(0))
+
+    def take(self, size: int) -> tuple[bytes, memoryview] | None:
+        """A kept body of ``size`` bytes that nobody else holds, ready to write into."""
+        bodies = self.bodies
+        rewrite = _rewriter
+        if rewrite is None:
+            return None
+        for index in range(len(bodies)):
+            if len(bodies[index]) == size and _references(bodies, index) == self.UNREFERENCED:
+                body = bodies.pop(index)
+                self.reused += 1
+                return body, rewrite(body)
+        return None
+
+
+def _calibrate() -> None:
+    bodies = [bytes(_Recycler.MIN_SIZE)]
+    _Recycler.UNREFERENCED = _references(bodies, 0)
+
+
+_calibrate()
+
+
 # --------------------------------------------------------------------------------------
 # Encoder
 # --------------------------------------------------------------------------------------
@@ -289,6 +386,7 @@ class FrameDecoder:
         "_limit",
         "_maxmsgsize",
         "_need",
+        "_recycler",
         "_start",
         "_view",
         "commands",
@@ -333,6 +431,7 @@ class FrameDecoder:
         self._direct_size = 0
         self._direct_flags = 0
         self.decoded_before_error: list[Item] = []
+        self._recycler = _Recycler()
         self.single_frames_bare = False
         """Yield a single-frame message as its ``bytes``, not a one-element list (the
         single-frame lane of patterns that take it: mqsdk._kernel.pipe.QueuedMessage)."""
@@ -597,8 +696,13 @@ class FrameDecoder:
         received = self._direct_base
         limit = self.max_growth_step
         step = min(max(received, self._cap), limit)
-        if size - received <= max(step, min(received * self.growth_factor, limit)):
-            body, view = _writable_bytes(size)
+        # A body of this very size the user has let go of is memory already held:
+        # receiving into it trusts the peer no more than growing would.
+        recycled = self._recycler.take(size) if size >= _Recycler.MIN_SIZE else None
+        if recycled is not None or size - received <= max(
+            step, min(received * self.growth_factor, limit)
+        ):
+            body, view = recycled if recycled is not None else _writable_bytes(size)
             chunks = self._direct_chunks
             offset = 0
             while chunks:
@@ -632,6 +736,8 @@ class FrameDecoder:
             self._next_direct_buffer()
             return []
         frame = body if type(body) is bytes else bytes(body)
+        if type(body) is bytes and _Recycler.MIN_SIZE <= len(frame) <= _Recycler.MAX_SIZE:
+            self._recycler.keep(frame)
         flags = self._direct_flags
         self._direct = None
         self._direct_view = None
