@@ -10,22 +10,21 @@ module, imported first by ``mqsdk/__init__.py``, turns that preference off when:
   (``python hatch_build.py --inplace``) whose ``.py`` sources changed since, so an
   edit always takes effect. Wheels carry no manifest and are never stale.
 
-It costs ``import mqsdk`` one ``listdir`` of the package directory.
+It costs ``import mqsdk`` one ``listdir`` of the package directory (and nothing it does
+not need: ``importlib.abc`` alone would cost more than the rest of ``import mqsdk``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.abc
 import importlib.machinery
-import importlib.util
-import json
 import os
 import sys
 import warnings
-from collections.abc import Sequence
-from types import ModuleType
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import ModuleType
 
 _PACKAGE_DIR = os.path.dirname(__file__)
 _GROUP_LIBRARY = "_compiled__mypyc"  # the shared library mypyc builds (hatch_build.py)
@@ -41,8 +40,9 @@ class KernelInfo(NamedTuple):
     """Why: what was found installed, or what made the package load the sources."""
 
 
-class _SourcesFirst(importlib.abc.MetaPathFinder):
-    """Loads mqsdk's modules from their ``.py`` files even where compiled ones exist."""
+class _SourcesFirst:
+    """Loads mqsdk's modules from their ``.py`` files even where compiled ones exist (a
+    meta path finder: ``find_spec`` is the whole protocol)."""
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
@@ -53,7 +53,10 @@ class _SourcesFirst(importlib.abc.MetaPathFinder):
         for directory in path:
             source = os.path.join(directory, leaf + ".py")
             if os.path.isfile(source):
-                return importlib.util.spec_from_file_location(fullname, source)
+                loader = importlib.machinery.SourceFileLoader(fullname, source)
+                spec = importlib.machinery.ModuleSpec(fullname, loader, origin=source)
+                spec.has_location = True  # __file__ is set, as for any source module
+                return spec
         return None  # a package, or not ours: the normal finders handle it
 
 
@@ -68,6 +71,11 @@ def _compiled_present() -> bool:
 def _stale_sources() -> list[str]:
     """Sources edited since an in-place build (empty for wheels: they have no manifest)."""
     manifest = os.path.join(_PACKAGE_DIR, _MANIFEST)
+    if not os.path.exists(manifest):
+        return []
+    import hashlib
+    import json
+
     try:
         with open(manifest, encoding="utf-8") as file:
             expected: dict[str, str] = json.load(file)
