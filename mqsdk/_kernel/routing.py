@@ -122,10 +122,10 @@ class FairQueue:
             inq = pipe.inq
             if inq:
                 message = inq.popleft()
-                if inq:
-                    active.rotate(-1)
-                else:
+                if not inq:
                     active.popleft()
+                elif len(active) > 1:  # one peer (the common case): nothing to rotate
+                    active.rotate(-1)
                 if pipe.read_paused and len(inq) <= pipe.low_water:
                     pipe.drained()
                 self.last_pipe = pipe
