@@ -384,6 +384,8 @@ class SocketCore:
                 # call less per message.
                 taken = self._take()
                 message = self._recv_slow(flags) if taken is None else taken
+                if copy and isinstance(message, bytes):
+                    return message  # the single-frame lane: its pipe is not needed
                 self._rpipe = self._taken_from.last_pipe
             if isinstance(message, bytes):  # the single-frame lane
                 if copy:
