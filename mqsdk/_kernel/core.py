@@ -63,12 +63,7 @@ _READ_EACH_UP_TO = 2  # connections a receive reads without asking the wait poll
 
 
 _BYTES_LIKE = (bytes, bytearray, memoryview)
-# Sends between flushes done by the user's thread itself during a burst. 256 16 B
-# messages are about libzmq's 8 KiB write batch; 64 made four times the system calls, and
-# each loopback write wakes the reader (PUB to 4 SUBs: 0.49x -> 0.91x of pyzmq, PUSH->PULL
-# 16 B pure 0.58x -> 0.73x, same run). The I/O thread, woken by a burst's first message,
-# writes big messages long before this count.
-_FLUSH_EVERY = 256
+_FLUSH_EVERY = 64  # sends between flushes done by the user's thread itself
 
 
 def _frame_bytes(data: Any, copy: bool) -> Any:

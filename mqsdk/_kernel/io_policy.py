@@ -197,7 +197,7 @@ class IoPolicy:
         """The user's thread, in a burst of sends, flushes its connections itself now:
         the I/O thread's scheduled flushes look again later (:meth:`should_io_thread_flush`).
         Returns what :meth:`take_unflushed` would (one call per flush: it is on the path
-        of every 256th send)."""
+        of every 64th send)."""
         self._burst_flushes += 1
         unflushed = self._unflushed
         if not unflushed:
