@@ -31,7 +31,14 @@ from mqsdk._kernel.options import (
     KernelOptions,
     OptionModel,
 )
-from mqsdk._kernel.pipe import Message, PeerInfo, Pipe, QueuedMessage, StreamPipe
+from mqsdk._kernel.pipe import (
+    Message,
+    PeerInfo,
+    Pipe,
+    QueuedMessage,
+    StreamPipe,
+    as_frames,
+)
 from mqsdk._kernel.poller import ERROR, READ, WRITE, PollerBackend
 from mqsdk._kernel.raw_engine import RawEngine
 from mqsdk._kernel.reactor import Waker
@@ -423,8 +430,7 @@ class SocketCore:
         message: Message | None = self._rmsg
         if message is None:
             self._sends = 0
-            taken = self._recv_message(flags)
-            message = [taken] if isinstance(taken, bytes) else taken
+            message = as_frames(self._recv_message(flags))
         else:
             message = message[self._ridx :]
             self._rmsg = None
@@ -637,9 +643,7 @@ class SocketCore:
                 or (
                     (
                         # Patterns see messages as lists (a wait is not the hot path).
-                        self.pattern.would_send(
-                            [message] if isinstance(message, bytes) else message
-                        )
+                        self.pattern.would_send(as_frames(message))
                         if message is not None
                         else self.pattern.can_send()
                     )

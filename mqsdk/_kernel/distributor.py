@@ -15,8 +15,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable, Sized
 
-from mqsdk._kernel.pipe import Pipe, QueuedMessage
-from mqsdk._kernel.routing import _first
+from mqsdk._kernel.pipe import Pipe, QueuedMessage, first_frame
 from mqsdk._kernel.subscriptions import SubscriptionTrie
 
 __all__ = ["Distributor", "Publisher"]
@@ -95,7 +94,7 @@ class Publisher:
         trie = self.trie
         if not trie:
             return True
-        pipes = trie.match(message if isinstance(message, bytes) else _first(message))
+        pipes = trie.match(message if isinstance(message, bytes) else first_frame(message))
         if not pipes:
             return True
         if self.nodrop:
@@ -122,6 +121,6 @@ class Publisher:
         if self.pending:
             self.apply_pending()
         if self.nodrop:
-            topic = message if isinstance(message, bytes) else _first(message)
+            topic = message if isinstance(message, bytes) else first_frame(message)
             return Distributor.all_writable(self.trie.match(topic))
         return True

@@ -42,6 +42,7 @@ from mqsdk._kernel.mechanism import (
     ZapReply,
     ZapRequest,
 )
+from mqsdk._kernel.pipe import as_frames
 from mqsdk.errors import MQError, ProtocolError
 from mqsdk.zmtp.commands import PeerError
 from mqsdk.zmtp.connection import (
@@ -677,9 +678,7 @@ class StreamEngine:
         while outq and size < FLUSH_BYTES:
             message = popleft()
             # A codec is a plugin's: it sees every message as a list of frames.
-            size += codec.encode_message(
-                [message] if isinstance(message, bytes) else message, pieces
-            )
+            size += codec.encode_message(as_frames(message), pieces)
             count += 1
         return count, size
 

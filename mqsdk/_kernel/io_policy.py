@@ -196,15 +196,9 @@ class IoPolicy:
     def user_flushes_burst(self) -> list[int]:
         """The user's thread, in a burst of sends, flushes its connections itself now:
         the I/O thread's scheduled flushes look again later (:meth:`should_io_thread_flush`).
-        Returns what :meth:`take_unflushed` would (one call per flush: it is on the path
-        of every 64th send)."""
+        Returns the fds to flush, as :meth:`take_unflushed` does."""
         self._burst_flushes += 1
-        unflushed = self._unflushed
-        if not unflushed:
-            return []
-        fds = list(unflushed)
-        unflushed.clear()
-        return fds
+        return self.take_unflushed()
 
     def skip_read_before_wait(self, blocking: bool) -> bool:
         """Should a receive go straight to waiting, without reading the connections

@@ -49,6 +49,12 @@ def as_frames(message: QueuedMessage) -> Message:
     return [message] if isinstance(message, bytes) else message
 
 
+def first_frame(frames: list[Any]) -> Any:
+    """The first of a message's frames, whatever its type (see :data:`Message`: compiled
+    code indexing a ``list[bytes]`` would refuse a memoryview)."""
+    return frames[0]
+
+
 class PeerInfo:
     """What the handshake told us about the peer."""
 

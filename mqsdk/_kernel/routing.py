@@ -7,16 +7,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from mypy_extensions import mypyc_attr
 
-from mqsdk._kernel.pipe import Pipe, QueuedMessage
-
-
-def _first(frames: list[Any]) -> Any:
-    """A message's first frame, whatever its type (see mqsdk._kernel.pipe.Message)."""
-    return frames[0]
+from mqsdk._kernel.pipe import Pipe, QueuedMessage, first_frame
 
 
 class Sender(Protocol):
@@ -154,7 +149,7 @@ class FilteringFairQueue(FairQueue):
             message = FairQueue.recv(self)
             if message is None:
                 return False
-            if accept(message if isinstance(message, bytes) else _first(message)):
+            if accept(message if isinstance(message, bytes) else first_frame(message)):
                 self._next = message
                 self._next_pipe = self.last_pipe
                 return True

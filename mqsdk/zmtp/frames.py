@@ -148,10 +148,9 @@ def _make_rewriter() -> Callable[[bytes], memoryview] | None:
         cached_hash.from_address(id(body) + hash_offset).value = -1  # "not computed yet"
         return memoryview((char * len(body)).from_address(id(body) + body_offset)).cast("B")
 
-    made, view = _writable_bytes(300)
-    probe = bytes(made)  # pragma: no cover - a bytes already (checked above); for mypy
-    if made is not probe:
-        return None  # pragma: no cover
+    probe, view = _writable_bytes(300)
+    if not isinstance(probe, bytes):
+        return None  # pragma: no cover - the copying way (ruled out above)
     view[:] = bytes(300)
     computed = hash(probe)  # cached in the object from now on
     if cached_hash.from_address(id(probe) + hash_offset).value != computed:
