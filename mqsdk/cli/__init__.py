@@ -22,6 +22,7 @@ from mqsdk.cli import bench
 from mqsdk.cli import cat as cli_cat
 from mqsdk.cli import demo as cli_demo
 from mqsdk.cli import monitor as cli_monitor
+from mqsdk.cli import run_as_zmq as cli_run_as_zmq
 from mqsdk.cli.output import plain_table as _table
 from mqsdk.errors import MQError
 
@@ -232,10 +233,15 @@ def build_parser() -> argparse.ArgumentParser:
     cli_cat.register(sub)
     cli_monitor.register(sub)
     bench.register(sub)
+    cli_run_as_zmq.register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["run-as-zmq"] and argv[1:2] not in (["-h"], ["--help"]):
+        # Everything after the script or module belongs to the program, options included.
+        return cli_run_as_zmq.run(argv[1:])
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     # `mqsdk cat push --connect EP part1 part2`: positionals after options are more parts.

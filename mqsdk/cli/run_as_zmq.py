@@ -1,0 +1,60 @@
+"""``mqsdk run-as-zmq``: run a pyzmq program on mqsdk, unchanged.
+
+    mqsdk run-as-zmq server.py --port 5555     # a script, with its arguments
+    mqsdk run-as-zmq -m jupyter_client ...     # a module, as ``python -m`` would
+
+Before the program starts, :func:`mqsdk.compat.install` makes every ``import zmq`` in
+the process (the program's and its libraries') resolve to mqsdk. ``sys.argv`` is what
+the program would see under ``python``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import runpy
+import sys
+from typing import Any
+
+
+def run(argv: list[str]) -> int:
+    """``[-m MODULE | SCRIPT] ARGS...``, as ``python`` takes them."""
+    from mqsdk.compat import install
+
+    if argv[:1] == ["-m"] and len(argv) > 1:
+        module, program_args = argv[1], argv[2:]
+    elif argv and argv[0].startswith("-m") and len(argv[0]) > 2:
+        module, program_args = argv[0][2:], argv[1:]
+    elif argv and not argv[0].startswith("-"):
+        module, program_args = None, argv[1:]
+    else:
+        print("usage: mqsdk run-as-zmq [-m MODULE | SCRIPT] [ARGS...]", file=sys.stderr)
+        return 2
+    install()
+    if module is not None:
+        sys.argv = [module, *program_args]
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+        return 0
+    script = argv[0]
+    sys.argv = [script, *program_args]
+    # As ``python script.py`` does: the script's directory comes first on sys.path.
+    sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
+    runpy.run_path(script, run_name="__main__")
+    return 0
+
+
+def cmd_run_as_zmq(args: argparse.Namespace) -> int:  # reached only for --help
+    return 0
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "run-as-zmq",
+        help="run a pyzmq program with `import zmq` resolving to mqsdk",
+        description=(__doc__ or "").replace("``", ""),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-m", dest="module", metavar="MODULE", help="run a module, as python -m")
+    parser.add_argument("script", nargs="?", help="the script to run")
+    parser.add_argument("args", nargs="*", help="the program's arguments")
+    parser.set_defaults(func=cmd_run_as_zmq)
