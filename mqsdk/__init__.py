@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from mqsdk._kernel_select import KernelInfo, kernel_info
 
 # isort: split
-from mqsdk._kernel.frame import Frame
+from mqsdk._kernel.frame import Frame, MessageTracker
 from mqsdk.constants import DONTWAIT, NOBLOCK, POLLERR, POLLIN, POLLOUT, SNDMORE, SocketType
 from mqsdk.errors import (
     Again,
@@ -127,6 +127,7 @@ __all__ = [  # noqa: RUF022 - grouped by kind, not sorted
     "XPUB",
     "XSUB",
     "Frame",
+    "MessageTracker",
     "Poller",
     "Socket",
     "proxy",

@@ -143,6 +143,13 @@ class LoopIo:
         for waiter in self.waiters:
             if not waiter.done():
                 waiter.set_result(None)
+        # An mqsdk.asyncio socket completes its waiting operations now, in this callback:
+        # through its waiter's done-callback it would take one more pass of the loop
+        # before the awaiting task is even scheduled.
+        sock = self._socket()
+        serve = getattr(sock, "_on_loop_wake", None)
+        if serve is not None:
+            serve(self)
 
     # -- which connections the loop watches --------------------------------------------------
 

@@ -5,7 +5,20 @@ from __future__ import annotations
 from mqsdk.zmtp.constants import SocketType
 
 # Socket types with libzmq's numbers: one definition, shared with the codec.
-__all__ = ["DONTWAIT", "NOBLOCK", "POLLERR", "POLLIN", "POLLOUT", "SNDMORE", "SocketType"]
+__all__ = [
+    "DONTWAIT",
+    "LIBZMQ_VERSION_INFO",
+    "NOBLOCK",
+    "POLLERR",
+    "POLLIN",
+    "POLLOUT",
+    "SNDMORE",
+    "SocketType",
+]
+
+LIBZMQ_VERSION_INFO = (4, 3, 5)
+"""The libzmq release whose wire protocol and socket behaviour mqsdk matches: what
+``zmq.zmq_version_info()`` reports for code that checks for features by version."""
 
 # send/recv flags
 NOBLOCK = 1

@@ -8,6 +8,7 @@ inspects ``e.errno`` keeps working. Messages say what happened and what to do.
 from __future__ import annotations
 
 import errno as _errno
+import os
 
 # libzmq defines its own errno values above ZMQ_HAUSNUMERO for conditions POSIX lacks.
 ZMQ_HAUSNUMERO = 156384712
@@ -16,19 +17,73 @@ ENOCOMPATPROTO = ZMQ_HAUSNUMERO + 52
 ETERM = ZMQ_HAUSNUMERO + 53
 EMTHREAD = ZMQ_HAUSNUMERO + 54
 
+# libzmq's texts for its own numbers (zmq_strerror); the rest are the system's.
+_LIBZMQ_MESSAGES = {
+    EFSM: "Operation cannot be accomplished in current state",
+    ENOCOMPATPROTO: "The protocol is not compatible with the socket type",
+    ETERM: "Context was terminated",
+    EMTHREAD: "No thread available",
+}
 
-class MQError(Exception):
-    """Root of every mqsdk error. ``errno`` matches libzmq's where one exists."""
+
+def strerror(errno: int) -> str:
+    """The text libzmq's ``zmq_strerror`` gives for an errno (pyzmq's ``zmq.strerror``)."""
+    return _LIBZMQ_MESSAGES.get(errno) or os.strerror(errno)
+
+
+class ZMQBaseError(Exception):
+    """pyzmq's root exception, kept so ``except zmq.ZMQBaseError`` catches mqsdk's errors
+    too (every mqsdk error derives from it)."""
+
+
+class ZMQError(ZMQBaseError):
+    """An error with a libzmq errno: pyzmq's ``ZMQError(errno, msg=None)``.
+
+    ``str(ZMQError(zmq.EAGAIN))`` is the errno's text, as in pyzmq. mqsdk's own errors
+    (:class:`MQError` and below) are ZMQErrors, so ``except zmq.ZMQError`` catches them.
+    """
+
+    errno: int | None = None
+    strerror: str
+
+    def __init__(self, errno: int | None = None, msg: str | None = None) -> None:
+        super().__init__(*(() if errno is None else (errno,)), *(() if msg is None else (msg,)))
+        self.errno = errno
+        if msg is not None:
+            self.strerror = msg
+        elif errno is not None:
+            self.strerror = strerror(errno)
+        else:
+            # pyzmq reads libzmq's thread-local errno here; mqsdk has none to read.
+            self.strerror = "unknown error"
+
+    def __str__(self) -> str:
+        return self.strerror
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+
+class MQError(ZMQError):
+    """Root of every mqsdk error. ``errno`` matches libzmq's where one exists.
+
+    Constructed mqsdk's way, ``MQError(message, errno)``; a number first is taken the
+    way pyzmq code writes it (``Again(zmq.EAGAIN)``, ``ContextTerminated(zmq.ETERM)``).
+    Without a message, ``str()`` is the errno's text.
+    """
 
     default_errno: int | None = None
 
-    def __init__(self, message: str = "", errno: int | None = None) -> None:
-        super().__init__(message)
-        self.errno: int | None = errno if errno is not None else self.default_errno
-
-    @property
-    def strerror(self) -> str:
-        return str(self)
+    def __init__(self, message: str | int = "", errno: int | None = None) -> None:
+        if isinstance(message, int):
+            if errno is None:
+                errno = message
+            message = ""
+        # Not ZMQError.__init__: its arguments come the other way round.
+        Exception.__init__(self, message)
+        number = errno if errno is not None else self.default_errno
+        self.errno = number
+        self.strerror = message or (strerror(number) if number is not None else "")
 
 
 class Again(MQError):
@@ -46,6 +101,14 @@ class ContextTerminated(MQError):
 class ConfigError(MQError, ValueError):
     """A configuration value is invalid: the message names the setting, the value,
     where it came from (code, environment or file) and what is allowed."""
+
+    default_errno = _errno.EINVAL
+
+
+class OptionTypeError(MQError, TypeError):
+    """A socket option was given a value of the wrong type (a str where bytes are
+    expected, bytes for an integer option). Both an MQError with EINVAL, as mqsdk
+    reports every refused option value, and a TypeError, as pyzmq raises here."""
 
     default_errno = _errno.EINVAL
 
@@ -112,6 +175,49 @@ class ProtocolError(MQError):
         self.code = code
 
 
+# pyzmq's other exception classes, here so mqsdk's code can raise them and code
+# ported from pyzmq catches them by pyzmq's names.
+
+
+class ZMQBindError(ZMQBaseError):
+    """``bind_to_random_port`` found no free port in its range after its tries."""
+
+
+class NotDone(ZMQBaseError):
+    """Waiting for a message to be sent (``MessageTracker.wait``) timed out."""
+
+
+# OSError types strerror as optional; here it is always set (type: ignore[misc]).
+class InterruptedSystemCall(ZMQError, InterruptedError):  # type: ignore[misc]
+    """A call was interrupted by a signal (EINTR). pyzmq retries these internally; the
+    class exists so ``except zmq.InterruptedSystemCall`` still names something."""
+
+    def __init__(self, errno: int | str = _errno.EINTR, msg: str | None = None) -> None:
+        ZMQError.__init__(self, _errno.EINTR)
+
+
+class ZMQVersionError(NotImplementedError):
+    """A feature needs a newer libzmq than the one emulated (see ``zmq_version()``)."""
+
+    def __init__(self, min_version: str, msg: str = "Feature") -> None:
+        from mqsdk.constants import LIBZMQ_VERSION_INFO
+
+        super().__init__(min_version, msg)
+        self.min_version = min_version
+        self.msg = msg
+        self.version = ".".join(map(str, LIBZMQ_VERSION_INFO))
+
+    def __str__(self) -> str:
+        return f"{self.msg} requires libzmq >= {self.min_version}, have {self.version}"
+
+    def __repr__(self) -> str:
+        return f"ZMQVersionError({str(self)!r})"
+
+
+class DraftFDWarning(RuntimeWarning):
+    """pyzmq warns with this when ``FD`` is read on a thread-safe (draft) socket."""
+
+
 __all__ = [
     "EFSM",
     "EMTHREAD",
@@ -121,8 +227,12 @@ __all__ = [
     "Again",
     "ConfigError",
     "ContextTerminated",
+    "DraftFDWarning",
     "EndpointError",
+    "InterruptedSystemCall",
     "MQError",
+    "NotDone",
+    "OptionTypeError",
     "PluginConflictError",
     "PluginError",
     "PluginInterfaceError",
@@ -131,4 +241,9 @@ __all__ = [
     "ProtocolError",
     "UnknownPluginError",
     "UnsupportedTransport",
+    "ZMQBaseError",
+    "ZMQBindError",
+    "ZMQError",
+    "ZMQVersionError",
+    "strerror",
 ]

@@ -6,16 +6,22 @@ Three ways to watch a socket, all fed by the same events:
 * ``sock.get_monitor_socket()`` returns a PAIR socket receiving libzmq-compatible
   two-frame messages (``struct.pack("=HI", event, value)``, endpoint), which pyzmq's
   ``zmq.utils.monitor.parse_monitor_message`` reads too; :func:`recv_monitor_message`
-  parses them into :class:`MonitorEvent`;
+  parses them into :class:`MonitorEvent` (which also reads as pyzmq's dict:
+  ``event["event"]``, ``event["endpoint"]``);
 * ``async for event in mqsdk.asyncio.monitor_events(sock)``.
 """
 
 from __future__ import annotations
 
+import inspect
 import struct
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from enum import IntFlag
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
+
+if TYPE_CHECKING:
+    import mqsdk.asyncio
 
 _HEADER = struct.Struct("=HI")  # host byte order, as libzmq writes it
 
@@ -69,7 +75,12 @@ class MonitorEvent:
 
     def as_dict(self) -> dict[str, Any]:
         """The shape pyzmq's ``parse_monitor_message`` returns."""
-        return {"event": int(self.event), "value": self.value, "endpoint": self.endpoint.encode()}
+        return {"event": self.event, "value": self.value, "endpoint": self.endpoint.encode()}
+
+    def __getitem__(self, key: str) -> Any:
+        # Code written for pyzmq reads a monitor message as a dict: m["event"],
+        # m["value"], m["endpoint"] (bytes there).
+        return self.as_dict()[key]
 
 
 def parse_monitor_message(frames: list[bytes]) -> dict[str, Any]:
@@ -77,9 +88,23 @@ def parse_monitor_message(frames: list[bytes]) -> dict[str, Any]:
     return MonitorEvent.decode(frames).as_dict()
 
 
-def recv_monitor_message(socket: Any, flags: int = 0) -> MonitorEvent:
-    """Receive and parse one event from a monitor socket."""
-    return MonitorEvent.decode(socket.recv_multipart(flags))
+async def _decode_when_received(frames: Awaitable[list[bytes]]) -> MonitorEvent:
+    return MonitorEvent.decode(await frames)
+
+
+@overload
+def recv_monitor_message(
+    socket: mqsdk.asyncio.Socket, flags: int = 0
+) -> Awaitable[MonitorEvent]: ...
+@overload
+def recv_monitor_message(socket: Any, flags: int = 0) -> MonitorEvent: ...
+def recv_monitor_message(socket: Any, flags: int = 0) -> MonitorEvent | Awaitable[MonitorEvent]:
+    """Receive and parse one event from a monitor socket; on an asyncio socket, an
+    awaitable of it (as pyzmq's ``recv_monitor_message`` does)."""
+    frames = socket.recv_multipart(flags)
+    if inspect.isawaitable(frames):
+        return _decode_when_received(frames)
+    return MonitorEvent.decode(frames)
 
 
 __all__ = [

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import select
 import threading
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -147,9 +146,12 @@ def _in_thread(call: Callable[[], object], blocked: Callable[[], object]) -> _Bl
     return _BlockingCall(call, blocked)
 
 
-def _awaited(make: Callable[[], Coroutine[Any, Any, object]], sock: mqsdk.Socket) -> _BlockingCall:
+def _awaited(make: Callable[[], Awaitable[object]], sock: mqsdk.Socket) -> _BlockingCall:
     # An event loop of its own in the calling thread, waiting for the socket.
-    return _BlockingCall(lambda: asyncio.run(make()), lambda: sock.io_policy.loop_waiting)
+    async def wait() -> object:
+        return await make()  # a future of the running loop (made inside it)
+
+    return _BlockingCall(lambda: asyncio.run(wait()), lambda: sock.io_policy.loop_waiting)
 
 
 def _recv(ctx: mqsdk.Context) -> _BlockingCall:

@@ -113,7 +113,7 @@ def test_async_poller_and_recv_on_one_socket_do_not_steal_each_other() -> None:
             pull, push = ctx.socket(mqsdk.PULL), ctx.socket(mqsdk.PUSH)
             pull.bind("inproc://clash")
             push.connect("inproc://clash")
-            receiving = asyncio.create_task(pull.recv())
+            receiving = asyncio.ensure_future(pull.recv())
             await asyncio.sleep(0)
             poller = maio.Poller()
             poller.register(pull, mqsdk.POLLIN)

@@ -24,7 +24,15 @@ from mypy_extensions import mypyc_attr
 from mqsdk._kernel.drops import DropReporter
 from mqsdk._kernel.endpoints import Connecter, Listener
 from mqsdk._kernel.engine import StreamEngine
-from mqsdk._kernel.frame import Frame, group_bytes
+from mqsdk._kernel.frame import (
+    COPY_THRESHOLD,
+    Frame,
+    MessageTracker,
+    group_bytes,
+    received_frame,
+    tracked_parts,
+    tracked_payload,
+)
 from mqsdk._kernel.handle import SocketHandle
 from mqsdk._kernel.io_policy import IoPolicy
 from mqsdk._kernel.options import (
@@ -123,6 +131,7 @@ class SocketCore:
         "_pipe_events",
         "_pipes",
         "_read_first",
+        "_reads_before_sending",
         "_ready",
         "_ridx",
         "_rmsg",
@@ -195,6 +204,7 @@ class SocketCore:
             else cast("Callable[[QueuedMessage], object]", pattern.send)
         )
         self._sends_bytes = sender is not None and pattern.sends_bytes
+        self._reads_before_sending = pattern.reads_before_sending
         self._take: Callable[[], QueuedMessage | None] = (
             receiver.recv if receiver is not None else pattern.recv
         )
@@ -258,17 +268,20 @@ class SocketCore:
         copy: bool = True,
         track: bool = False,
         group: str | bytes | None = None,
-    ) -> None:
+    ) -> MessageTracker | None:
         """Send one frame; with ``SNDMORE`` it is held until the message's last frame.
 
         ``group`` (RADIO): the group the message goes to, at most 255 bytes; a
         :class:`Frame` whose ``.group`` is set is sent to that group too.
+        Returns a :class:`MessageTracker` for ``track=True`` or a tracked Frame (else None).
         """
+        if track or (type(data) is Frame and data.tracker is not None):
+            return self._send_tracked(data, flags, copy, group)
         if group is not None or (
             type(data) is Frame and data._group is not None and self.pattern.grouped
         ):
             self._send_grouped(data, flags, copy, group)
-            return
+            return None
         frame = _frame_bytes(data, copy)
         if flags & SNDMORE:
             if self.pattern.grouped:
@@ -277,7 +290,7 @@ class SocketCore:
                     errno.EINVAL,
                 )
             self._sendbuf.append(frame)
-            return
+            return None
         if self._sendbuf:
             message: QueuedMessage = self._sendbuf
             self._sendbuf.append(frame)
@@ -287,11 +300,37 @@ class SocketCore:
         else:
             message = [frame]
         self._send_message(message, flags)
+        return None
+
+    def _send_tracked(
+        self, data: Any, flags: int, copy: bool, group: str | bytes | None
+    ) -> MessageTracker | None:
+        # The kernel gets what the tracker watches: a Frame's content (its own tracker
+        # says when the Frame's buffer is free) or a view the kernel lets go once written.
+        if type(data) is Frame:
+            tracker = data.tracker
+            if tracker is None:
+                raise ValueError("not a tracked message: make the Frame with track=True")
+            if group is None and data._group is not None and self.pattern.grouped:
+                group = data._group
+            # SocketCore's own send: a subclass's (asyncio's) would wrap it in a future.
+            SocketCore.send(self, data.bytes, flags, True, False, group)
+            return tracker
+        threshold = getattr(self, "copy_threshold", COPY_THRESHOLD)
+        payload, tracker = tracked_payload(data, copy, threshold)
+        SocketCore.send(self, payload, flags, False, False, group)
+        return tracker
 
     def send_multipart(
         self, msg_parts: Sequence[Any], flags: int = 0, copy: bool = True, track: bool = False
-    ) -> None:
-        """Send a whole multipart message atomically."""
+    ) -> MessageTracker | None:
+        """Send a whole multipart message atomically (``track=True``: returns a
+        :class:`MessageTracker` for all its parts)."""
+        if track:
+            threshold = getattr(self, "copy_threshold", COPY_THRESHOLD)
+            parts, tracker = tracked_parts(msg_parts, copy, threshold)
+            SocketCore.send_multipart(self, parts, flags, False, False)
+            return tracker
         message = [_frame_bytes(part, copy) for part in msg_parts]
         if not message:
             raise ValueError("a message has at least one frame; send_multipart got none")
@@ -302,11 +341,12 @@ class SocketCore:
             )
         if flags & SNDMORE:
             self._sendbuf.extend(message)
-            return
+            return None
         if self._sendbuf:
             message = self._sendbuf + message
             self._sendbuf = []
         self._send_message(message, flags)
+        return None
 
     def _send_grouped(self, data: Any, flags: int, copy: bool, group: str | bytes | None) -> None:
         """send(data, group=...) (RADIO): the pattern gets ``[group, body]``."""
@@ -331,6 +371,11 @@ class SocketCore:
         # skip the look.
         if not sends and self.io_policy.waiting_thread:
             self._misuse()
+        if not sends and self._reads_before_sending:
+            # What peers told us (a PUB's subscriptions) may wait in the OS for the I/O
+            # thread, which needs the GIL this thread holds: read it now, as libzmq's
+            # socket takes its pending commands before a send. Once per burst.
+            self._read_engines()
         if self._pipe_events:
             self._apply_pipe_events()
         if sends:
@@ -397,12 +442,12 @@ class SocketCore:
             if isinstance(message, bytes):  # the single-frame lane
                 if copy:
                     return message
-                return Frame(message, False, self._rpipe, self.pattern.last_group)
+                return received_frame(message, False, self._rpipe, self.pattern.last_group)
             frames: list[Any] = message  # a frame may be a memoryview: see Message
             if len(frames) == 1:
                 if copy:
                     return frames[0]
-                return Frame(frames[0], False, self._rpipe, self.pattern.last_group)
+                return received_frame(frames[0], False, self._rpipe, self.pattern.last_group)
             self._rmsg = message
             self._ridx = 1
             frame = frames[0]
@@ -423,7 +468,7 @@ class SocketCore:
                     self._refresh_ready()
         if copy:
             return frame
-        return Frame(frame, more, self._rpipe)
+        return received_frame(frame, more, self._rpipe, None)
 
     def recv_multipart(self, flags: int = 0, copy: bool = True, track: bool = False) -> list[Any]:
         """Receive every frame of the next message (or the rest of the current one)."""
@@ -441,7 +486,7 @@ class SocketCore:
         pipe = self._rpipe
         last = len(message) - 1
         group = self.pattern.last_group
-        return [Frame(f, i < last, pipe, group) for i, f in enumerate(message)]
+        return [received_frame(f, i < last, pipe, group) for i, f in enumerate(message)]
 
     def _recv_message(self, flags: int) -> QueuedMessage:
         if self.io_policy.waiting_thread:
@@ -576,6 +621,8 @@ class SocketCore:
                     try:
                         if engine.read_available():
                             note_user_read(engine)  # the I/O thread may leave it to us
+                        if engine.has_pending_output:
+                            engine.flush()  # see _read_fds
                     finally:
                         engine.lock.release()
             return
@@ -607,6 +654,13 @@ class SocketCore:
                 try:
                     if engine.read_available():
                         note_user_read(engine)  # the I/O thread may leave it to us
+                    if engine.has_pending_output:
+                        # Output queued by another thread (a PONG, a pattern's command)
+                        # waits for the I/O thread, which needs this lock: a user's
+                        # thread polling in a loop holds it whenever it lets go of the
+                        # GIL (in the read's system call), so the I/O thread would find
+                        # it taken every time. We hold it: write it now.
+                        engine.flush()
                 finally:
                     engine.lock.release()
 

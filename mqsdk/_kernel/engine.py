@@ -821,7 +821,14 @@ class StreamEngine:
             if not self.greeted or self.dead:
                 return False
             self.connection.send_encoded(frame)
-            self._queue_output()
+            # Written now by the caller, who holds the lock, rather than left to the I/O
+            # thread: that thread needs the GIL and this lock, and a user's thread that
+            # keeps polling this socket holds both nearly all the time, so a subscription
+            # made just before the poll would not leave at all (and one made just before
+            # a publish in the same process would miss it). What the OS does not take
+            # now goes out when the socket is writable again (flush arms the writer).
+            self._queue_output(schedule=False)
+            self.flush()
             return True
 
     # -- heartbeats (I/O thread) ---------------------------------------------------------

@@ -99,7 +99,9 @@ class OptionModel(BaseModel):
         self.__dict__[name] = type(self).model_fields[name].default
 
 
-OptionKind = Literal["kernel", "pattern", "transport", "mechanism", "security", "read-only"]
+OptionKind = Literal[
+    "kernel", "pattern", "transport", "mechanism", "security", "read-only", "unsupported"
+]
 
 
 @dataclass(frozen=True)
@@ -256,7 +258,14 @@ class OptionTable:
 def render_reference(tables: Mapping[str, OptionTable]) -> str:
     """Markdown for the docs: the options every socket has, then each socket type's own
     (``tables`` maps socket type names to their merged tables)."""
-    common: list[OptionKind] = ["kernel", "security", "read-only", "transport", "mechanism"]
+    common: list[OptionKind] = [
+        "kernel",
+        "security",
+        "read-only",
+        "unsupported",
+        "transport",
+        "mechanism",
+    ]
     parts: list[str] = []
     for name, table in sorted(tables.items()):
         if not parts:
@@ -334,8 +343,34 @@ READ_ONLY_SPECS = (
     OptionSpec("events", 15, "read-only", "kernel", "POLLIN / POLLOUT now."),
     OptionSpec("type", 16, "read-only", "kernel", "The socket type number."),
     OptionSpec("last_endpoint", 32, "read-only", "kernel", "The endpoint last bound."),
+    OptionSpec("fd", 14, "read-only", "kernel", "The socket's pollable fd (see fileno())."),
+    OptionSpec("thread_safe", 81, "read-only", "kernel", "0: one thread at a time.", 0),
 )
-KERNEL_SPECS = (*specs_from_model(KernelOptions, "kernel", "kernel"), *READ_ONLY_SPECS)
+# libzmq's older name for "not ipv6", kept by pyzmq: reads and sets ipv6, inverted.
+IPV4ONLY_SPEC = OptionSpec(
+    "ipv4only", 31, "kernel", "kernel", "1: IPv4 only (the inverse of ipv6)."
+)
+# libzmq options nothing here implements. Each reads back libzmq's default, and setting
+# that default is accepted, so pyzmq code that reads them or sets them to their default
+# keeps working; any other value is refused (EINVAL), never silently ignored.
+UNSUPPORTED_SPECS = tuple(
+    OptionSpec(name, number, "unsupported", "kernel", doc, default)
+    for name, number, default, doc in (
+        ("affinity", 4, 0, "I/O thread affinity (connections use any I/O thread)."),
+        ("conflate", 54, 0, "Keep only the last message (not implemented)."),
+        ("tos", 57, 0, "IP type-of-service of TCP connections (not implemented)."),
+        ("invert_matching", 74, 0, "Inverted subscription matching (not implemented)."),
+        ("connect_timeout", 79, 0, "TCP connect timeout (not implemented)."),
+        ("use_fd", 89, -1, "Listen on an inherited fd (not implemented)."),
+        ("loopback_fastpath", 94, 0, "Windows' TCP loopback fast path (no effect here)."),
+    )
+)
+KERNEL_SPECS = (
+    *specs_from_model(KernelOptions, "kernel", "kernel"),
+    *READ_ONLY_SPECS,
+    IPV4ONLY_SPEC,
+    *UNSUPPORTED_SPECS,
+)
 
 # libzmq's numbers of the options bundled plugins declare, by distribution, only for the
 # module constants (``mqsdk.SUBSCRIBE`` exists before any plugin is loaded, as pyzmq's
@@ -376,20 +411,8 @@ BUNDLED_PLUGIN_OPTIONS: dict[str, dict[str, int]] = {
     },
     "mqsdk-pattern-stream": {"stream_notify": 73},
 }
-# libzmq options pyzmq names that nothing here implements yet: constants only.
-_UNIMPLEMENTED_OPTION_NUMBERS = {
-    "conflate": 54,
-    "tos": 57,
-    "invert_matching": 74,
-    "connect_timeout": 79,
-}
 PLUGIN_OPTION_NUMBERS: dict[str, int] = {
-    **_UNIMPLEMENTED_OPTION_NUMBERS,
-    **{
-        name: number
-        for numbers in BUNDLED_PLUGIN_OPTIONS.values()
-        for name, number in numbers.items()
-    },
+    name: number for numbers in BUNDLED_PLUGIN_OPTIONS.values() for name, number in numbers.items()
 }
 
 

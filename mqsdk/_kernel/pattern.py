@@ -68,6 +68,12 @@ class Pattern(Component, ABC):
     every peer type :attr:`receives_bytes` (an inproc pipe hands the peer the very
     objects queued): PUSH, PAIR, PUB."""
 
+    reads_before_sending: ClassVar[bool] = False
+    """True when what peers send changes where this pattern's messages go (a PUB's
+    subscriptions): the socket then reads its connections before the first send of a
+    burst, in the sender's thread, so a subscription already made is applied to the very
+    next message rather than when the I/O thread gets to it."""
+
     def __init__(self, socket: SocketHandle) -> None:
         self.socket = socket
         """The socket, as patterns may use it (:class:`~mqsdk._kernel.handle.SocketHandle`)."""

@@ -26,7 +26,8 @@ def _fd_of(obj: Any) -> int:
 class Poller:
     """Register sockets and fds with :meth:`register`, then :meth:`poll` (milliseconds).
 
-    ``dict(poller.poll(1000))`` maps each ready object to its events (POLLIN, POLLOUT,
+    ``dict(poller.poll(1000))`` maps each ready socket, or the fd number of anything
+    else registered (a file, a ``socket.socket``), to its events (POLLIN, POLLOUT,
     POLLERR), as with pyzmq. The wait is done by the configured poller backend.
     """
 
@@ -37,9 +38,11 @@ class Poller:
         self._registered: dict[int, int] = {}  # fd -> interest in the backend
 
     def register(self, socket: Any, flags: int = POLLIN | POLLOUT) -> None:
-        """Watch ``socket`` (an mqsdk socket, an fd, or anything with ``fileno()``)."""
+        """Watch ``socket`` (an mqsdk socket, an fd, or anything with ``fileno()``);
+        ``flags=0`` stops watching it (registered or not, as in pyzmq)."""
         if not flags:
-            self.unregister(socket)
+            if socket in self._flags:
+                self.unregister(socket)
             return
         if isinstance(socket, Socket):
             socket.fileno()  # the socket's level-triggered readiness fd, made now
@@ -54,6 +57,9 @@ class Poller:
         """Stop watching ``socket``; unknown objects raise KeyError, as in pyzmq."""
         del self._flags[socket]
         self.sockets = list(self._flags.items())
+
+    def __contains__(self, socket: Any) -> bool:
+        return socket in self._flags
 
     def _backend_for(self) -> PollerBackend:
         if self._backend is None:
@@ -124,7 +130,7 @@ class Poller:
                 events |= POLLERR if mask & ERROR else 0
                 events &= flags | POLLERR
                 if events:
-                    ready.append((obj, events))
+                    ready.append((fd, events))  # pyzmq gives the fd, not the file object
             if ready:
                 return ready
             if deadline is not None and time.monotonic() >= deadline:
@@ -185,8 +191,14 @@ def select(
         ready = dict(poller.poll(None if timeout is None else timeout * 1000))
     finally:
         poller.close()
+
+    # The poller reports a file by its fd; select gives back what it was given, as
+    # select.select does.
+    def events(obj: Any) -> int:
+        return int(ready.get(obj if isinstance(obj, Socket) else _fd_of(obj), 0))
+
     return (
-        [o for o in rlist if ready.get(o, 0) & POLLIN],
-        [o for o in wlist if ready.get(o, 0) & POLLOUT],
-        [o for o in xlist if ready.get(o, 0) & POLLERR],
+        [o for o in rlist if events(o) & POLLIN],
+        [o for o in wlist if events(o) & POLLOUT],
+        [o for o in xlist if events(o) & POLLERR],
     )

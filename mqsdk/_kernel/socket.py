@@ -22,18 +22,20 @@ import logging
 import pickle
 import time
 import types
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from pydantic import ValidationError
 
 from mqsdk._kernel.core import SocketCore
 from mqsdk._kernel.endpoints import Connecter, Listener
-from mqsdk._kernel.frame import group_bytes
+from mqsdk._kernel.frame import COPY_THRESHOLD, group_bytes
 from mqsdk._kernel.options import (
     ALIASES,
     PLUGIN_OPTION_NUMBERS,
+    OptionSpec,
     OptionTable,
     missing_plugin_hint,
 )
@@ -41,7 +43,13 @@ from mqsdk._kernel.pipe import PeerInfo
 from mqsdk._kernel.reactor import Waker
 from mqsdk._kernel.transport import MessageTransport, StreamTransport, Transport
 from mqsdk.constants import NOBLOCK, POLLIN, POLLOUT
-from mqsdk.errors import EndpointError, MQError
+from mqsdk.errors import (
+    ContextTerminated,
+    EndpointError,
+    MQError,
+    OptionTypeError,
+    UnsupportedTransport,
+)
 from mqsdk.monitor import Event, MonitorEvent
 
 if TYPE_CHECKING:
@@ -49,6 +57,14 @@ if TYPE_CHECKING:
     from mqsdk._kernel.pattern import Pattern
 
 log = logging.getLogger(__name__)
+
+
+def _endpoint_text(endpoint: str | bytes) -> str:
+    # ``last_endpoint`` is bytes (libzmq's option type), and pyzmq code passes it straight
+    # back: ``b.connect(a.last_endpoint)``. Anything else is left for _transport to reject.
+    if isinstance(endpoint, bytes):
+        return endpoint.decode("utf-8")
+    return endpoint
 
 
 class Socket(SocketCore):
@@ -63,9 +79,19 @@ class Socket(SocketCore):
     strict, or not and take any attribute.
     """
 
+    # pyzmq's Socket is generic (``zmq.Socket[bytes]``), used so in annotations evaluated
+    # at run time: subscripting works, as on pyzmq's.
+    def __class_getitem__(cls, params: Any) -> types.GenericAlias:
+        return types.GenericAlias(cls, params)
+
     # Compiled, SocketCore is a native class without a weak-reference slot (mypyc
     # gives none); the slot is added here then. Pure, SocketCore's __slots__ has it.
-    __slots__ = () if hasattr(SocketCore, "__weakref__") else ("__weakref__",)
+    __slots__ = (
+        ("_copy_threshold", "_monitor_reader")
+        if hasattr(SocketCore, "__weakref__")
+        else ("__weakref__", "_copy_threshold", "_monitor_reader")
+    )
+    _monitor_reader: Socket | None  # get_monitor_socket's PAIR, handed out again while open
 
     _options_of_class: ClassVar[OptionTable | None] = None
 
@@ -77,10 +103,34 @@ class Socket(SocketCore):
         def __getattr__(self, name: str) -> Any: ...
         def __setattr__(self, name: str, value: Any) -> None: ...
 
-    def __new__(cls, context: Context, socket_type: int | str, *args: Any, **kwargs: Any) -> Any:
+    _shadow: ClassVar[bool] = False  # pyzmq's flag; a ShadowSocket says True
+
+    def __new__(
+        cls,
+        context: Context | Socket | ShadowSocket | int | None = None,
+        socket_type: int | str | None = None,
+        *args: Any,
+        shadow: Socket | ShadowSocket | int | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        # pyzmq's Socket(other_socket) and Socket(shadow=address): another handle on
+        # an existing socket (__init__ does not run: the result is not a new Socket).
+        if shadow is not None:
+            return cls.shadow(shadow)
+        if isinstance(context, Socket | ShadowSocket):
+            return cls.shadow(context)
+        if context is None or isinstance(context, int) or socket_type is None:
+            raise TypeError("Socket(context, socket_type): both are needed (or a socket to shadow)")
         pattern_class = context.registry.pattern(socket_type)
         table = context.registry.option_table(pattern_class)
         return SocketCore.__new__(_options_class(cls, table, pattern_class))
+
+    def __init__(
+        self, context: Context, socket_type: int | str, *, copy_threshold: int | None = None
+    ) -> None:
+        super().__init__(context, socket_type)
+        if copy_threshold is not None:
+            self.copy_threshold = copy_threshold
 
     # -- options -----------------------------------------------------------------------
 
@@ -104,8 +154,50 @@ class Socket(SocketCore):
             errno.EINVAL,
         )
 
+    def _refuse_closed(self) -> None:
+        if self._closed:
+            raise MQError(f"the {self.socket_type_name} socket is closed", errno.ENOTSOCK)
+
+    def _check_value_type(self, spec: OptionSpec, value: Any) -> None:
+        """Anything but an int for an integer option (``"5"`` is not 5, though pydantic
+        would take it) is refused for its type: pyzmq's TypeError, see OptionTypeError.
+        A bytes option's own validation decides (some take str too)."""
+        if _expected_type(spec) is not int or isinstance(value, int):
+            return
+        reason = f"it takes an int, not {type(value).__name__}"
+        if spec.model is not None:
+            # The option's own explanation where it has one ("it takes 0 or 1").
+            trial = self._component_options[spec.model].model_copy()
+            try:
+                setattr(trial, spec.name, value)
+            except ValidationError as exc:
+                reason = "; ".join(
+                    str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()
+                )
+        raise OptionTypeError(f"invalid value {value!r} for socket option {spec.name}: {reason}")
+
+    def _refuse_send(self, message: Any) -> bool:
+        if self.context.closed:
+            raise ContextTerminated("the context was terminated")
+        self._refuse_closed()
+        return False
+
     def set(self, option: int | str, value: Any) -> None:
         """Set an option by name or libzmq number (``setsockopt``)."""
+        self._refuse_closed()
+        if (
+            isinstance(option, int)
+            and option not in self._option_table.by_number
+            and option not in PLUGIN_OPTION_NUMBERS.values()
+            and not isinstance(value, int)
+        ):
+            # As libzmq's unknown numbers reach it only as ints in pyzmq: a wrong type
+            # is the caller's mistake whatever the number. (A known option of another
+            # socket type, SUBSCRIBE on a REQ, is EINVAL below, as in libzmq.)
+            raise OptionTypeError(
+                f"invalid value {value!r} for socket option {option}: "
+                f"it takes an int, not {type(value).__name__}"
+            )
         name = self._option_name(option)
         spec = self._option_table.specs.get(name)
         if spec is None:
@@ -115,7 +207,18 @@ class Socket(SocketCore):
             for target in targets:
                 self.set(target, value)
             return
+        self._check_value_type(spec, value)
         if spec.model is None:
+            if name == "ipv4only":
+                self.set("ipv6", 0 if value else 1)
+                return
+            if spec.kind == "unsupported":
+                if value == spec.default:
+                    return
+                raise MQError(
+                    f"socket option {name} is not implemented by mqsdk; it stays {spec.default!r}",
+                    errno.EINVAL,
+                )
             raise MQError(f"socket option {name} is read-only", errno.EINVAL)
         values = self._component_options[spec.model]
         try:
@@ -127,6 +230,14 @@ class Socket(SocketCore):
             setattr(values, name, value)
         except ValidationError as exc:
             reason = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+            if _expected_type(spec) is bytes and not isinstance(
+                value, bytes | bytearray | memoryview
+            ):
+                # Refused for its type (a str for subscribe or routing_id, an int for
+                # a key): pyzmq raises TypeError there, mqsdk an EINVAL; this is both.
+                raise OptionTypeError(
+                    f"invalid value {value!r} for socket option {name}: {reason}"
+                ) from None
             raise MQError(
                 f"invalid value {value!r} for socket option {name}: {reason}", errno.EINVAL
             ) from None
@@ -137,6 +248,7 @@ class Socket(SocketCore):
 
     def get(self, option: int | str) -> Any:
         """Read an option by name or libzmq number (``getsockopt``)."""
+        self._refuse_closed()
         name = self._option_name(option)
         spec = self._option_table.specs.get(name)
         if spec is None:
@@ -159,7 +271,13 @@ class Socket(SocketCore):
             return self._last_endpoint.encode()
         if name == "mechanism":
             return self.security.number
-        return self.poll_events()
+        if name == "events":
+            return self.poll_events()
+        if name == "fd":
+            return self.fileno()
+        if name == "ipv4only":
+            return 1 - self.options.ipv6
+        return spec.default  # thread_safe and the options mqsdk does not implement
 
     setsockopt = set
     getsockopt = get
@@ -195,16 +313,87 @@ class Socket(SocketCore):
         self.set(option, value.encode(encoding))
 
     def getsockopt_string(self, option: int | str, encoding: str = "utf-8") -> str:
+        """A bytes option decoded (``routing_id``, ``last_endpoint``...); TypeError for
+        an integer option, as pyzmq."""
+        self._refuse_closed()
+        name = self._option_name(option)
+        spec = self._option_table.specs.get(ALIASES.get(name, (name,))[0])
+        if spec is not None and spec.name != "last_endpoint" and _expected_type(spec) is not bytes:
+            raise OptionTypeError(f"socket option {name} is not a bytes option: use get()")
         value = self.get(option)
         return value.decode(encoding) if isinstance(value, bytes) else str(value)
+
+    # pyzmq's older names, from its Python 2 days.
+    setsockopt_unicode = setsockopt_string
+    getsockopt_unicode = getsockopt_string
 
     @property
     def closed(self) -> bool:
         return self._closed
 
     @property
+    def copy_threshold(self) -> int:
+        """Tracked sends (``track=True``) of at least this many bytes share the caller's
+        buffer rather than copy it (pyzmq's attribute; default ``COPY_THRESHOLD``)."""
+        threshold: int = getattr(self, "_copy_threshold", COPY_THRESHOLD)
+        return threshold
+
+    @copy_threshold.setter
+    def copy_threshold(self, value: int) -> None:
+        self._copy_threshold = int(value)
+
+    # -- other handles on this socket (pyzmq's shadow sockets) -----------------------------
+
+    @property
+    def underlying(self) -> int:
+        """A number naming this socket in this process (pyzmq gives libzmq's socket
+        address): :meth:`shadow` turns it back into a handle on this socket."""
+        address = id(self)
+        _SOCKETS_BY_ADDRESS[address] = self
+        return address
+
+    @classmethod
+    def shadow(cls, address: Socket | ShadowSocket | int) -> Socket:
+        """Another handle on an existing socket, given as the socket or its
+        :attr:`underlying` number (pyzmq's ``Socket.shadow``). The handle is the same
+        socket: options, sends, receives and ``close()`` act on it."""
+        target: Socket | None
+        if isinstance(address, ShadowSocket):
+            target = address._target
+        elif isinstance(address, Socket):
+            target = address
+        elif isinstance(address, int):
+            target = _SOCKETS_BY_ADDRESS.get(address)
+            if target is None:
+                raise MQError(
+                    f"no socket of this process has the underlying number {address} "
+                    "(closed and collected, or from another process)",
+                    errno.ENOTSOCK,
+                )
+        else:
+            raise TypeError(f"shadow takes a Socket or its underlying number, not {address!r}")
+        if not isinstance(target, cls):
+            raise TypeError(
+                f"a {type(target).__module__}.{type(target).__qualname__} cannot be shadowed "
+                f"as a {cls.__module__}.{cls.__qualname__}"
+            )
+        return cast("Socket", ShadowSocket(target, address))
+
+    def __copy__(self) -> Socket:
+        """A copy is a shadow: the same socket (pyzmq's behaviour)."""
+        return type(self).shadow(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Socket:
+        return type(self).shadow(self)
+
+    @property
     def type(self) -> int:
         """The socket type number (``mqsdk.PUSH`` is 8)."""
+        return self._type
+
+    @property
+    def socket_type(self) -> int:
+        """The socket type number (pyzmq's name for :attr:`type`)."""
         return self._type
 
     @property
@@ -229,10 +418,28 @@ class Socket(SocketCore):
                 f"{endpoint!r} is not an endpoint; expected transport://address, "
                 "e.g. tcp://127.0.0.1:5555 or ipc:///tmp/feed"
             )
-        return self.context.registry.transport(scheme)(), address
+        try:
+            transport_class = self.context.registry.transport(scheme)
+        except UnsupportedTransport as exc:
+            # The registry names the scheme; the user wants to see the endpoint they gave.
+            raise UnsupportedTransport(
+                f"cannot use {endpoint!r}: {exc}",
+                plugin=exc.plugin,
+                distribution=exc.distribution,
+                errno=exc.errno,
+            ) from None
+        return transport_class(), address
 
-    def bind(self, endpoint: str) -> None:
-        """Listen on ``endpoint``; ``last_endpoint`` tells the address really bound."""
+    def bind(self, endpoint: str | bytes) -> EndpointContext:
+        """Listen on ``endpoint``; ``last_endpoint`` tells the address really bound.
+
+        The result may be used as a context manager that unbinds on exit
+        (``with sock.bind("tcp://127.0.0.1:0"): ...``), as in pyzmq."""
+        endpoint = _endpoint_text(endpoint)
+        self._bind(endpoint)
+        return EndpointContext(self, "bind", self._last_endpoint or endpoint)
+
+    def _bind(self, endpoint: str) -> None:
         self._check_open()
         if self._pipe_events:
             self._apply_pipe_events()
@@ -287,8 +494,16 @@ class Socket(SocketCore):
             f"no free port in [{min_port}, {max_port}) after {max_tries} tries", errno.EADDRINUSE
         )
 
-    def connect(self, endpoint: str) -> None:
-        """Connect to ``endpoint``; the connection is made (and remade) in the background."""
+    def connect(self, endpoint: str | bytes) -> EndpointContext:
+        """Connect to ``endpoint``; the connection is made (and remade) in the background.
+
+        The result may be used as a context manager that disconnects on exit, as in
+        pyzmq."""
+        endpoint = _endpoint_text(endpoint)
+        self._connect(endpoint)
+        return EndpointContext(self, "connect", endpoint)
+
+    def _connect(self, endpoint: str) -> None:
         self._check_open()
         if self._pipe_events:
             self._apply_pipe_events()
@@ -321,8 +536,9 @@ class Socket(SocketCore):
         self._last_endpoint = endpoint
         self._in_reactor(connecter.start)
 
-    def unbind(self, endpoint: str) -> None:
+    def unbind(self, endpoint: str | bytes) -> None:
         """Stop listening on ``endpoint`` (as given to bind, or as ``last_endpoint``)."""
+        endpoint = _endpoint_text(endpoint)
         self._check_open()
         if self._forget_message_endpoint(endpoint):
             return
@@ -337,8 +553,9 @@ class Socket(SocketCore):
             del self._listeners[key]
         self._in_reactor(listener.close, wait=True)
 
-    def disconnect(self, endpoint: str) -> None:
+    def disconnect(self, endpoint: str | bytes) -> None:
         """Stop connecting to ``endpoint``; its queued messages are dropped."""
+        endpoint = _endpoint_text(endpoint)
         self._check_open()
         if self._forget_message_endpoint(endpoint):
             return
@@ -388,6 +605,47 @@ class Socket(SocketCore):
     def recv_pyobj(self, flags: int = 0) -> Any:
         """Receive and unpickle an object. Unsafe with untrusted peers: unpickling runs code."""
         return pickle.loads(self.recv(flags))
+
+    # pyzmq's older names, from its Python 2 days.
+    send_unicode = send_string
+    recv_unicode = recv_string
+
+    def recv_into(self, buffer: Any, /, *, nbytes: int = 0, flags: int = 0) -> int:
+        """Receive one frame into ``buffer`` (a writable, contiguous buffer), at most
+        ``nbytes`` bytes of it (0: the buffer's size); return the frame's full length,
+        which is larger than what was written if the frame was truncated."""
+        if nbytes < 0:
+            raise ValueError(f"nbytes must not be negative, got {nbytes}")
+        view = memoryview(buffer)  # TypeError for an object without the buffer protocol
+        if view.readonly:
+            raise BufferError("recv_into needs a writable buffer")
+        if not view.contiguous:
+            raise BufferError("recv_into needs a contiguous buffer")
+        view = view.cast("B")
+        if nbytes > view.nbytes:
+            raise ValueError(f"nbytes={nbytes} is larger than the buffer ({view.nbytes} bytes)")
+        room = nbytes or view.nbytes
+        data = self.recv(flags)
+        count = min(room, len(data))
+        view[:count] = memoryview(data)[:count]
+        return len(data)
+
+    def send_serialized(
+        self,
+        msg: Any,
+        serialize: Callable[[Any], Sequence[Any]],
+        flags: int = 0,
+        copy: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        """Send ``serialize(msg)``, a list of frames, as one multipart message."""
+        return self.send_multipart(serialize(msg), flags, copy, **kwargs)
+
+    def recv_serialized(
+        self, deserialize: Callable[[list[Any]], Any], flags: int = 0, copy: bool = True
+    ) -> Any:
+        """Receive a multipart message and return ``deserialize(frames)``."""
+        return deserialize(self.recv_multipart(flags, copy))
 
     # -- polling -------------------------------------------------------------------------
 
@@ -482,6 +740,7 @@ class Socket(SocketCore):
 
     def disable_monitor(self) -> None:
         """Stop every monitor; each gets MONITOR_STOPPED first."""
+        self._monitor_reader = None
         stopped = MonitorEvent(Event.MONITOR_STOPPED, 0, "").encode()
         with self._monitor_lock:
             writers = list(self._monitors)
@@ -493,11 +752,20 @@ class Socket(SocketCore):
             writer.close(linger=0)
 
     def get_monitor_socket(self, events: int = Event.ALL, addr: str | None = None) -> Socket:
-        """A PAIR socket receiving this socket's events (pyzmq's ``get_monitor_socket``)."""
+        """A PAIR socket receiving this socket's events (pyzmq's ``get_monitor_socket``).
+
+        Called again while that socket is open, it returns the same one (``events`` and
+        ``addr`` then change nothing), as pyzmq does; after :meth:`disable_monitor` or
+        once it is closed, a new one.
+        """
+        reader: Socket | None = getattr(self, "_monitor_reader", None)
+        if reader is not None and not reader.closed:
+            return reader
         addr = addr or f"inproc://monitor.{id(self):x}.{len(self._monitor_addrs)}"
         self.monitor(addr, events)
         reader = self.context.socket("PAIR")
         reader.connect(addr)
+        self._monitor_reader = reader
         return reader
 
     @property
@@ -517,6 +785,11 @@ class Socket(SocketCore):
         if self._closed:
             return
         self._closed = True
+        # From now on a send fails (ENOTSOCK, or ETERM once the context is gone) and a
+        # receive finds nothing and fails the same way, as in libzmq, with no check
+        # added to the per-message path: the routing and taking calls themselves refuse.
+        self._route = self._refuse_send
+        self._take = _nothing_to_take
         linger_ms = self.options.linger if linger is None else linger
         self._waker.wake()
         # A thread blocked in this socket (woken by term()) must leave its wait before
@@ -569,6 +842,91 @@ class Socket(SocketCore):
         ready = getattr(self, "_ready", None)
         if ready is not None:
             ready.close()  # a waiter never came back for it
+
+
+def _nothing_to_take() -> None:
+    return None
+
+
+_SOCKETS_BY_ADDRESS: weakref.WeakValueDictionary[int, Socket] = weakref.WeakValueDictionary()
+"""The sockets whose ``underlying`` number was asked for, so shadow(number) finds them;
+weak, so a number never keeps its socket alive (nor outlives it)."""
+
+
+class ShadowSocket:
+    """Another handle on a socket (:meth:`Socket.shadow`, ``copy.copy(sock)``,
+    ``Socket(sock)``): every attribute read, assignment and call goes to that socket.
+    ``isinstance(handle, Socket)`` holds, as it does in pyzmq."""
+
+    __slots__ = ("_shadow_obj", "_target")
+    _shadow = True
+
+    def __init__(self, target: Socket, shadow_obj: object) -> None:
+        object.__setattr__(self, "_target", target)
+        # What the handle was made from (the socket or its number), as pyzmq keeps it.
+        object.__setattr__(self, "_shadow_obj", shadow_obj)
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # isinstance() reads it
+        return type(self._target)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._target, name, value)
+
+    def __dir__(self) -> list[str]:
+        return dir(self._target)
+
+    def __repr__(self) -> str:
+        return f"<shadow of {self._target!r}>"
+
+    def __enter__(self) -> ShadowSocket:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._target.close()
+
+    def __copy__(self) -> ShadowSocket:
+        return ShadowSocket(self._target, self._shadow_obj)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ShadowSocket:
+        return ShadowSocket(self._target, self._shadow_obj)
+
+
+class EndpointContext:
+    """What ``bind()`` and ``connect()`` return: a context manager that unbinds or
+    disconnects the endpoint on exit (unless the socket was closed meanwhile)."""
+
+    __slots__ = ("addr", "kind", "socket")
+
+    def __init__(self, socket: Socket, kind: str, addr: str) -> None:
+        self.socket = socket
+        self.kind = kind
+        self.addr = addr
+
+    def __repr__(self) -> str:
+        return f"<EndpointContext({self.kind}={self.addr!r})>"
+
+    def __enter__(self) -> Socket:
+        return self.socket
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.socket.closed:
+            return
+        if self.kind == "bind":
+            self.socket.unbind(self.addr)
+        else:
+            self.socket.disconnect(self.addr)
+
+
+def _expected_type(spec: OptionSpec) -> Any:
+    if spec.model is not None:
+        return spec.model.model_fields[spec.name].annotation
+    if spec.kind == "unsupported" or spec.name == "ipv4only":
+        return int
+    return None  # read-only: refused whatever the value
 
 
 class _OptionAttribute:

@@ -27,6 +27,7 @@ every NULL and CURVE client.
 
 from __future__ import annotations
 
+import asyncio as _asyncio  # the name `asyncio` is our submodule's once it is imported
 import contextlib
 import inspect
 import logging
@@ -34,7 +35,7 @@ import os
 import threading
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from mqsdk._kernel.mechanism import ZAP_ENDPOINT, ZAP_VERSION
 from mqsdk._kernel.zap import clear_zap_handler_failure, mark_zap_handler_failed
@@ -42,6 +43,8 @@ from mqsdk.auth.certs import create_certificates, load_certificate, load_certifi
 from mqsdk.errors import ContextTerminated
 from mqsdk.z85 import z85_encode
 from mqsdk.zmtp.commands import encode_metadata
+
+_T = TypeVar("_T")
 
 CURVE_ALLOW_ANY = "*"
 """``configure_curve(location=CURVE_ALLOW_ANY)``: accept every client key (encryption
@@ -51,8 +54,9 @@ without client authentication)."""
 class CredentialsProvider(Protocol):
     """What ``configure_curve_callback`` takes: ``callback(domain, z85_key) -> bool``.
 
-    Only :class:`~mqsdk.auth.asyncio.AsyncioAuthenticator` takes an ``async def``
-    callback (it awaits the result); the others refuse one when it is configured."""
+    :class:`ThreadAuthenticator` and :class:`~mqsdk.auth.asyncio.AsyncioAuthenticator`
+    await an ``async def`` callback's result; an authenticator that cannot (a plain
+    :class:`Authenticator` driven by hand) refuses one when it is configured."""
 
     def callback(self, domain: str, key: bytes) -> bool | Awaitable[bool]: ...
 
@@ -71,6 +75,10 @@ class _CurveQuestion:
 
     def ask(self) -> object:
         return self.provider.callback(self.domain, z85_encode(self.key))
+
+
+async def _awaited(awaitable: Awaitable[_T]) -> _T:
+    return await awaitable
 
 
 def _is_async_callable(function: object) -> bool:
@@ -143,7 +151,7 @@ class Authenticator:
         """CURVE: ask ``credentials_provider.callback(domain, z85_key)`` for each client.
 
         :raises TypeError: the callback is an ``async def`` and this authenticator cannot
-            await it (only :class:`~mqsdk.auth.asyncio.AsyncioAuthenticator` can).
+            await it (a plain :class:`Authenticator`; the thread and asyncio ones can).
         """
         if credentials_provider is not None:
             self._check_provider(credentials_provider)
@@ -160,7 +168,7 @@ class Authenticator:
             raise TypeError(
                 f"{type(self).__name__} cannot await the async credentials callback "
                 f"{callback!r}: every client would be refused. Make it a plain def, or "
-                "use mqsdk.auth.asyncio.AsyncioAuthenticator, which awaits it."
+                "use ThreadAuthenticator or AsyncioAuthenticator, which await it."
             )
 
     def _check_providers(self) -> None:
@@ -309,21 +317,21 @@ class ThreadAuthenticator(Authenticator):
     """An authenticator answering in its own thread: ``start()``, configure, ``stop()``.
 
     Its sockets are plain blocking ones whatever the context's class, so it serves an
-    :class:`mqsdk.asyncio.Context` too. It cannot await: an ``async def`` credentials
-    callback is refused (use :class:`~mqsdk.auth.asyncio.AsyncioAuthenticator`).
+    :class:`mqsdk.asyncio.Context` too. An ``async def`` credentials callback is awaited
+    in an event loop of the thread's own (as pyzmq's does), one request at a time.
     """
+
+    awaits_callbacks: ClassVar[bool] = True
 
     def __init__(self, context: Any = None, encoding: str = "utf-8", log: Any = None) -> None:
         super().__init__(context, encoding, log)
         self._thread: threading.Thread | None = None
         self._stop_name = f"inproc://mqsdk.auth.stop.{id(self)}"
         self._stop_sender: Any = None
+        self._callback_loop: _asyncio.AbstractEventLoop | None = None
 
     def start(self) -> None:
-        """Bind the ZAP endpoint (before any server accepts clients) and start answering.
-
-        :raises TypeError: a configured credentials callback is an ``async def``.
-        """
+        """Bind the ZAP endpoint (before any server accepts clients) and start answering."""
         import mqsdk
 
         self._check_providers()
@@ -373,17 +381,36 @@ class ThreadAuthenticator(Authenticator):
         poller = mqsdk.Poller()
         poller.register(zap, mqsdk.POLLIN)
         poller.register(stop_receiver, mqsdk.POLLIN)
-        while True:
-            ready = dict(poller.poll())
-            if stop_receiver in ready:
-                return
-            if zap in ready:
-                request = zap.recv_multipart()
-                try:
-                    reply = self.handle_zap_message(request)
-                except Exception:
-                    reply = self._refuse_after_error(request)
-                zap.send_multipart(reply)
+        try:
+            while True:
+                ready = dict(poller.poll())
+                if stop_receiver in ready:
+                    return
+                if zap in ready:
+                    request = zap.recv_multipart()
+                    try:
+                        reply = self.handle_zap_message(request)
+                    except Exception:
+                        reply = self._refuse_after_error(request)
+                    zap.send_multipart(reply)
+        finally:
+            loop, self._callback_loop = self._callback_loop, None
+            if loop is not None:
+                loop.close()
+
+    def handle_zap_message(self, msg: Sequence[bytes]) -> list[bytes]:
+        """The reply to one ZAP request, awaiting the credentials callback if it returns
+        an awaitable, in an event loop of this thread's own (made when first needed)."""
+        step = self._examine(msg)
+        if not isinstance(step, _CurveQuestion):
+            return step
+        verdict = step.ask()
+        if inspect.isawaitable(verdict):
+            loop = self._callback_loop
+            if loop is None:
+                loop = self._callback_loop = _asyncio.new_event_loop()
+            verdict = loop.run_until_complete(_awaited(verdict))
+        return self._curve_verdict(step, bool(verdict))
 
     def stop(self) -> None:
         """Stop answering and unbind the ZAP endpoint (waits for the thread)."""

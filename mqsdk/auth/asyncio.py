@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import warnings
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -22,8 +23,18 @@ class AsyncioAuthenticator(Authenticator):
 
     awaits_callbacks: ClassVar[bool] = True
 
-    def __init__(self, context: Any = None, encoding: str = "utf-8", log: Any = None) -> None:
+    def __init__(
+        self, context: Any = None, loop: Any = None, encoding: str = "utf-8", log: Any = None
+    ) -> None:
+        """``loop`` is pyzmq's deprecated argument, ignored as there: the authenticator
+        runs in the loop running when :meth:`start` is called."""
         super().__init__(context, encoding, log)
+        if loop is not None:
+            warnings.warn(
+                f"{type(self).__name__}(loop) is ignored: start() uses the running loop",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:

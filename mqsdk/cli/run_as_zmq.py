@@ -4,8 +4,9 @@
     mqsdk run-as-zmq -m jupyter_client ...     # a module, as ``python -m`` would
 
 Before the program starts, :func:`mqsdk.compat.install` makes every ``import zmq`` in
-the process (the program's and its libraries') resolve to mqsdk. ``sys.argv`` is what
-the program would see under ``python``.
+the process (the program's and its libraries') resolve to mqsdk, and in the Python
+processes it starts (through PYTHONPATH). ``sys.argv`` is what the program would see
+under ``python``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def run(argv: list[str]) -> int:
         print("usage: mqsdk run-as-zmq [-m MODULE | SCRIPT] [ARGS...]", file=sys.stderr)
         return 2
     install()
+    _children_too()
     if module is not None:
         sys.argv = [module, *program_args]
         runpy.run_module(module, run_name="__main__", alter_sys=True)
@@ -41,6 +43,18 @@ def run(argv: list[str]) -> int:
     sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
     runpy.run_path(script, run_name="__main__")
     return 0
+
+
+def _children_too() -> None:
+    """Python processes the program starts (``sys.executable -m ...``) resolve ``import
+    zmq`` to mqsdk as well: their PYTHONPATH starts with a directory whose ``zmq``
+    package installs mqsdk.compat (and steps aside in a Python without mqsdk)."""
+    import mqsdk.compat._subprocess as bootstrap
+
+    directory = os.path.dirname(os.path.abspath(bootstrap.__file__ or ""))
+    current = os.environ.get("PYTHONPATH", "")
+    if directory not in current.split(os.pathsep):
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [directory, current]))
 
 
 def cmd_run_as_zmq(args: argparse.Namespace) -> int:  # reached only for --help

@@ -13,7 +13,7 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import sys
-from types import ModuleType
+from types import CodeType, ModuleType
 
 from mqsdk.errors import MQError
 
@@ -37,6 +37,13 @@ class _AliasLoader(importlib.abc.Loader):
         # The import system returns whatever sys.modules holds under the name once the
         # loader is done, so the alias is the mqsdk module itself, not a copy.
         sys.modules[module.__name__] = self._target
+
+    def get_code(self, fullname: str) -> CodeType | None:
+        # ``python -m zmq.curve_keygen`` (runpy) runs the target module's code afresh
+        # as __main__, so hand over the code of mqsdk's module.
+        spec = self._target.__spec__
+        get_code = getattr(spec.loader, "get_code", None) if spec is not None else None
+        return None if get_code is None else get_code(self._target.__name__)
 
 
 class _ZmqFinder(importlib.abc.MetaPathFinder):

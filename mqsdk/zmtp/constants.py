@@ -118,6 +118,9 @@ class SocketType(IntEnum):
     XPUB = 9
     XSUB = 10
     STREAM = 11
+    # libzmq's deprecated names (zmq.h): aliases, so iteration and .name never yield them.
+    XREQ = DEALER
+    XREP = ROUTER
     SERVER = 12
     CLIENT = 13
     RADIO = 14

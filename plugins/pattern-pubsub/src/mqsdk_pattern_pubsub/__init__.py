@@ -98,6 +98,7 @@ class Pub(Pattern):
     """
 
     name: ClassVar[str] = "PUB"
+    reads_before_sending: ClassVar[bool] = True  # subscriptions apply to the next message
     sends_bytes: ClassVar[bool] = True  # the single-frame lane: SUB and XSUB take it
     socket_type: ClassVar[int] = 1
     peer_types: ClassVar[frozenset[str]] = frozenset({"SUB", "XSUB"})

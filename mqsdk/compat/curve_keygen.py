@@ -1,0 +1,41 @@
+"""Generate a CURVE key pair: ``python -m zmq.curve_keygen`` (under ``mqsdk run-as-zmq``).
+
+Prints the public and the secret key, Z85-encoded, in libzmq's curve_keygen layout,
+or as a JSON object with ``--json``. ``--secret SECRET`` prints the public key that
+belongs to an existing secret key instead of making a new pair.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from mqsdk.z85 import curve_keypair, curve_public
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python3 -m zmq.curve_keygen",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--json", action="store_true", help="print the keys as a JSON object")
+    parser.add_argument("--secret", help="a secret key (Z85) to derive the public key of")
+    options = parser.parse_args(argv)
+    if options.secret:
+        secret = options.secret
+        public = curve_public(secret.encode()).decode()
+    else:
+        public_key, secret_key = curve_keypair()
+        public, secret = public_key.decode(), secret_key.decode()
+    if options.json:
+        sys.stdout.write(json.dumps({"public": public, "secret": secret}, indent=1) + "\n")
+    else:
+        sys.stdout.write(f"== CURVE PUBLIC KEY ==\n{public}\n\n== CURVE SECRET KEY ==\n{secret}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

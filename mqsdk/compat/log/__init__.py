@@ -1,0 +1,1 @@
+"""``zmq.log``: logging over mqsdk sockets (see :mod:`mqsdk.log`)."""

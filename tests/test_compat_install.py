@@ -1,0 +1,213 @@
+"""``mqsdk.compat.install()`` and ``mqsdk run-as-zmq``: ``import zmq`` resolves to mqsdk.
+
+Each case runs in a fresh interpreter: install() changes the whole process, and this
+suite's interop tests import real pyzmq.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+TIMEOUT = 60
+
+
+def run_python(code: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args, "-c", textwrap.dedent(code)]
+        if not args or args[0] != "-m"
+        else [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def test_import_zmq_resolves_to_the_same_mqsdk_modules() -> None:
+    result = run_python(
+        """
+        import mqsdk, mqsdk.compat, mqsdk.asyncio
+        mqsdk.compat.install()
+        import zmq, zmq.asyncio
+        from zmq import Context, Socket
+        assert zmq is mqsdk.compat, zmq
+        assert zmq.asyncio is mqsdk.compat.asyncio
+        assert Context is mqsdk.Context and Socket is mqsdk.Socket
+        assert zmq.asyncio.Context is mqsdk.asyncio.Context
+        print("ok", zmq.__name__)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ok mqsdk.compat" in result.stdout
+
+
+def test_install_refuses_when_real_pyzmq_was_imported_first() -> None:
+    pytest.importorskip("zmq")  # real pyzmq, the test environment's interop peer
+    result = run_python(
+        """
+        import zmq
+        import mqsdk.compat
+        try:
+            mqsdk.compat.install()
+        except mqsdk.compat.PyzmqAlreadyImported as exc:
+            print("refused:", exc)
+        else:
+            print("installed")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert "refused:" in result.stdout and "before anything imports zmq" in result.stdout
+
+
+def test_a_module_mqsdk_lacks_is_not_taken_from_real_pyzmq() -> None:
+    result = run_python(
+        """
+        import mqsdk.compat
+        mqsdk.compat.install()
+        try:
+            import zmq.no_such_module
+        except ModuleNotFoundError as exc:
+            print("missing:", exc.name, exc)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert "missing: zmq.no_such_module" in result.stdout
+    assert "mqsdk.compat" in result.stdout
+
+
+def test_uninstall_gives_real_pyzmq_back() -> None:
+    pytest.importorskip("zmq")
+    result = run_python(
+        """
+        import mqsdk.compat
+        mqsdk.compat.install()
+        import zmq
+        assert zmq is mqsdk.compat
+        mqsdk.compat.uninstall()
+        import zmq
+        print(zmq.__name__, hasattr(zmq, "backend"), mqsdk.compat.installed())
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["zmq", "True", "False"]
+
+
+PYZMQ_PROGRAM = """
+import sys
+import zmq                       # a pyzmq program, unchanged
+import thirdparty                # and a library of its own that imports zmq too
+
+ctx = zmq.Context.instance()
+rep = ctx.socket(zmq.REP)
+port = rep.bind_to_random_port("tcp://127.0.0.1")
+req = thirdparty.client(ctx, port)
+req.send_string(sys.argv[1])
+rep.send(rep.recv().upper())
+print(zmq.__name__, req.recv_string(), sys.argv[1:])
+req.close(); rep.close(); ctx.term()
+"""
+
+THIRDPARTY = """
+import zmq
+
+def client(ctx, port):
+    sock = ctx.socket(zmq.REQ)
+    sock.connect(f"tcp://127.0.0.1:{port}")
+    return sock
+"""
+
+
+def test_run_as_zmq_runs_a_pyzmq_script_unchanged(tmp_path: Path) -> None:
+    (tmp_path / "program.py").write_text(PYZMQ_PROGRAM)
+    (tmp_path / "thirdparty.py").write_text(THIRDPARTY)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mqsdk",
+            "run-as-zmq",
+            str(tmp_path / "program.py"),
+            "hello",
+            "--flag",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "mqsdk.compat HELLO ['hello', '--flag']"
+
+
+def test_run_as_zmq_runs_a_module_with_its_options(tmp_path: Path) -> None:
+    (tmp_path / "program.py").write_text(PYZMQ_PROGRAM)
+    (tmp_path / "thirdparty.py").write_text(THIRDPARTY)
+    result = subprocess.run(
+        [sys.executable, "-m", "mqsdk", "run-as-zmq", "-m", "program", "hi", "-x"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "mqsdk.compat HI ['hi', '-x']"
+
+
+def test_run_as_zmq_talks_to_real_pyzmq(tmp_path: Path) -> None:
+    """The program under run-as-zmq is a REQ client; the server is real pyzmq (libzmq)."""
+    zmq = pytest.importorskip("zmq")
+    ctx = zmq.Context()
+    rep = ctx.socket(zmq.REP)
+    rep.linger = 0
+    port = rep.bind_to_random_port("tcp://127.0.0.1")
+    (tmp_path / "client.py").write_text(
+        "import sys, zmq\n"
+        "s = zmq.Context.instance().socket(zmq.REQ)\n"
+        "s.rcvtimeo = 20000\n"
+        "s.connect(sys.argv[1])\n"
+        "s.send(b'ping')\n"
+        "print(zmq.__name__, s.recv().decode())\n"
+    )
+    client = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mqsdk",
+            "run-as-zmq",
+            str(tmp_path / "client.py"),
+            f"tcp://127.0.0.1:{port}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert rep.poll(TIMEOUT * 1000), "the client under run-as-zmq never sent"
+        assert rep.recv() == b"ping"
+        rep.send(b"pong")
+        out, err = client.communicate(timeout=TIMEOUT)
+    finally:
+        client.kill()
+        rep.close()
+        ctx.term()
+    assert client.returncode == 0, err
+    assert out.strip() == "mqsdk.compat pong"
+
+
+def test_run_as_zmq_without_a_program_says_how() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mqsdk", "run-as-zmq"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "usage: mqsdk run-as-zmq" in result.stderr
