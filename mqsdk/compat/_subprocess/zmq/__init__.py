@@ -17,7 +17,9 @@ try:
 except ImportError:
     # Another interpreter (no mqsdk): step aside for the next ``zmq`` on the path.
     sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or ".") != _here]
-    import zmq  # noqa: F401 - the next one, now that this directory is off the path
+    # The next one, now that this directory is off the path (maybe none: then the
+    # ImportError is the program's, as without run-as-zmq).
+    import zmq  # type: ignore[import-not-found, unused-ignore]  # noqa: F401
 else:
     mqsdk.compat.install()
     # The import system hands back whatever sys.modules holds once this module ran.
