@@ -62,6 +62,15 @@ def clean_mqsdk_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     registry.clear_cache()
 
 
+@pytest.fixture
+def ctx() -> Iterator[mqsdk.Context]:
+    """A context of the test's own, destroyed (linger 0) at the end so a failing test
+    leaves no socket open. A module that needs another teardown defines its own."""
+    context = mqsdk.Context()
+    yield context
+    context.destroy(linger=0)
+
+
 def run_cli(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:

@@ -30,13 +30,6 @@ JOIN_S = 10.0
 LOOPBACK = "tcp://127.0.0.1"
 
 
-@pytest.fixture
-def ctx() -> Iterator[mqsdk.Context]:
-    ctx = mqsdk.Context()
-    yield ctx
-    ctx.destroy(linger=0)
-
-
 def in_context(device_class: type[Any], ctx: mqsdk.Context) -> type[Any]:
     """The device class, making its sockets in ``ctx`` (not the shared instance), so
     the test stops the device by terminating a context of its own."""

@@ -8,7 +8,6 @@ import copy
 import errno
 import gc
 import sys
-from collections.abc import Iterator
 
 import pytest
 
@@ -23,13 +22,6 @@ WAIT_S = TIMEOUT_MS / 1000
 needs_pep688 = pytest.mark.skipif(
     sys.version_info < (3, 12), reason="a Python class exports the buffer protocol from 3.12 on"
 )
-
-
-@pytest.fixture
-def ctx() -> Iterator[mqsdk.Context]:
-    context = mqsdk.Context()
-    yield context
-    context.destroy(linger=0)
 
 
 @pytest.mark.parametrize("data", [5, object(), "text"])

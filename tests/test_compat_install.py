@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import run_cli
+
 TIMEOUT = 60
 
 
@@ -126,21 +128,7 @@ def client(ctx, port):
 def test_run_as_zmq_runs_a_pyzmq_script_unchanged(tmp_path: Path) -> None:
     (tmp_path / "program.py").write_text(PYZMQ_PROGRAM)
     (tmp_path / "thirdparty.py").write_text(THIRDPARTY)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mqsdk",
-            "run-as-zmq",
-            str(tmp_path / "program.py"),
-            "hello",
-            "--flag",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
+    result = run_cli("run-as-zmq", str(tmp_path / "program.py"), "hello", "--flag")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "mqsdk.compat HELLO ['hello', '--flag']"
 
@@ -148,14 +136,7 @@ def test_run_as_zmq_runs_a_pyzmq_script_unchanged(tmp_path: Path) -> None:
 def test_run_as_zmq_runs_a_module_with_its_options(tmp_path: Path) -> None:
     (tmp_path / "program.py").write_text(PYZMQ_PROGRAM)
     (tmp_path / "thirdparty.py").write_text(THIRDPARTY)
-    result = subprocess.run(
-        [sys.executable, "-m", "mqsdk", "run-as-zmq", "-m", "program", "hi", "-x"],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        cwd=tmp_path,
-        check=False,
-    )
+    result = run_cli("run-as-zmq", "-m", "program", "hi", "-x", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "mqsdk.compat HI ['hi', '-x']"
 
@@ -202,12 +183,6 @@ def test_run_as_zmq_talks_to_real_pyzmq(tmp_path: Path) -> None:
 
 
 def test_run_as_zmq_without_a_program_says_how() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "mqsdk", "run-as-zmq"],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
+    result = run_cli("run-as-zmq")
     assert result.returncode == 2
     assert "usage: mqsdk run-as-zmq" in result.stderr

@@ -4,7 +4,6 @@ one monitor socket per socket."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,13 +15,6 @@ from mqsdk.monitor import Event, recv_monitor_message
 
 TIMEOUT_MS = 5000
 WAIT_S = TIMEOUT_MS / 1000
-
-
-@pytest.fixture
-def ctx() -> Iterator[mqsdk.Context]:
-    context = mqsdk.Context()
-    yield context
-    context.destroy(linger=0)
 
 
 def test_get_monitor_socket_twice_gives_the_same_socket(ctx: mqsdk.Context) -> None:

@@ -4,20 +4,10 @@ files reported by their fd number."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-
-import pytest
 
 import mqsdk
 
 TIMEOUT_MS = 5000
-
-
-@pytest.fixture
-def ctx() -> Iterator[mqsdk.Context]:
-    context = mqsdk.Context()
-    yield context
-    context.destroy(linger=0)
 
 
 def test_register_with_no_events_unregisters_or_does_nothing(ctx: mqsdk.Context) -> None:

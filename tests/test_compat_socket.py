@@ -7,7 +7,6 @@ import copy
 import errno
 import json
 from array import array
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,13 +16,6 @@ from mqsdk._kernel.frame import COPY_THRESHOLD
 from mqsdk.errors import ContextTerminated, MQError, OptionTypeError, UnsupportedTransport
 
 TIMEOUT_MS = 5000
-
-
-@pytest.fixture
-def ctx() -> Iterator[mqsdk.Context]:
-    context = mqsdk.Context()
-    yield context
-    context.destroy(linger=0)
 
 
 def _socket(ctx: mqsdk.Context, kind: int) -> mqsdk.Socket:

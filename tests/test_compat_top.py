@@ -24,6 +24,8 @@ from mqsdk.compat.ssh import tunnel
 from mqsdk.compat.utils import jsonapi, strtypes, win32, z85
 from mqsdk.zmtp.constants import ProtocolErrorCode
 
+from .conftest import run_cli
+
 TIMEOUT = 60
 
 
@@ -242,13 +244,7 @@ def test_open_tunnel_runs_openssh_port_forwarding(
 
 
 def run_as_zmq(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mqsdk", "run-as-zmq", *args],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
+    return run_cli("run-as-zmq", *args, timeout=TIMEOUT)
 
 
 def test_child_pythons_of_run_as_zmq_import_mqsdk_as_zmq(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -24,13 +24,6 @@ from mqsdk.zmqstream import ZMQStream
 
 WAIT_S = 10.0
 LOOPBACK = "tcp://127.0.0.1"
-
-
-@pytest.fixture
-def ctx() -> Iterator[mqsdk.Context]:
-    ctx = mqsdk.Context()
-    yield ctx
-    ctx.destroy(linger=0)
 
 
 def run(main: Callable[[], Awaitable[None]]) -> None:

@@ -13,6 +13,7 @@ from enum import Enum, IntEnum, IntFlag
 from typing import Any
 
 from mqsdk.errors import EFSM, EMTHREAD, ENOCOMPATPROTO, ETERM, ZMQ_HAUSNUMERO
+from mqsdk.monitor import Event as _MqsdkEvent
 from mqsdk.zmtp.constants import SocketType
 
 
@@ -301,22 +302,24 @@ class Event(IntFlag):
     PROTOCOL_ERROR_ZAP_BAD_VERSION = 0x20000003
     PROTOCOL_ERROR_ZAP_INVALID_STATUS_CODE = 0x20000004
     PROTOCOL_ERROR_ZAP_INVALID_METADATA = 0x20000005
-    CONNECTED = 0x0001
-    CONNECT_DELAYED = 0x0002
-    CONNECT_RETRIED = 0x0004
-    LISTENING = 0x0008
-    BIND_FAILED = 0x0010
-    ACCEPTED = 0x0020
-    ACCEPT_FAILED = 0x0040
-    CLOSED = 0x0080
-    CLOSE_FAILED = 0x0100
-    DISCONNECTED = 0x0200
-    MONITOR_STOPPED = 0x0400
-    HANDSHAKE_FAILED_NO_DETAIL = 0x0800
-    HANDSHAKE_SUCCEEDED = 0x1000
-    HANDSHAKE_FAILED_PROTOCOL = 0x2000
-    HANDSHAKE_FAILED_AUTH = 0x4000
-    ALL_V1 = 0xFFFF
+    # The event bits are mqsdk's (mqsdk.monitor.Event, one table); the names are spelled
+    # out so that type checkers know the members.
+    CONNECTED = _MqsdkEvent.CONNECTED.value
+    CONNECT_DELAYED = _MqsdkEvent.CONNECT_DELAYED.value
+    CONNECT_RETRIED = _MqsdkEvent.CONNECT_RETRIED.value
+    LISTENING = _MqsdkEvent.LISTENING.value
+    BIND_FAILED = _MqsdkEvent.BIND_FAILED.value
+    ACCEPTED = _MqsdkEvent.ACCEPTED.value
+    ACCEPT_FAILED = _MqsdkEvent.ACCEPT_FAILED.value
+    CLOSED = _MqsdkEvent.CLOSED.value
+    CLOSE_FAILED = _MqsdkEvent.CLOSE_FAILED.value
+    DISCONNECTED = _MqsdkEvent.DISCONNECTED.value
+    MONITOR_STOPPED = _MqsdkEvent.MONITOR_STOPPED.value
+    HANDSHAKE_FAILED_NO_DETAIL = _MqsdkEvent.HANDSHAKE_FAILED_NO_DETAIL.value
+    HANDSHAKE_SUCCEEDED = _MqsdkEvent.HANDSHAKE_SUCCEEDED.value
+    HANDSHAKE_FAILED_PROTOCOL = _MqsdkEvent.HANDSHAKE_FAILED_PROTOCOL.value
+    HANDSHAKE_FAILED_AUTH = _MqsdkEvent.HANDSHAKE_FAILED_AUTH.value
+    ALL_V1 = _MqsdkEvent.ALL.value
     ALL = ALL_V1
     PIPES_STATS = 0x10000  # draft
     ALL_V2 = ALL_V1 | PIPES_STATS

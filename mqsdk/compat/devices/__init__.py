@@ -7,36 +7,17 @@ from mqsdk.compat.devices import monitoredqueue as monitoredqueue
 from mqsdk.compat.devices import monitoredqueuedevice as monitoredqueuedevice
 from mqsdk.compat.devices import proxydevice as proxydevice
 from mqsdk.compat.devices import proxysteerabledevice as proxysteerabledevice
-from mqsdk.devices import (
-    BackgroundDevice,
-    Device,
-    MonitoredQueue,
-    ProcessDevice,
-    ProcessMonitoredQueue,
-    ProcessProxy,
-    ProcessProxySteerable,
-    Proxy,
-    ProxySteerable,
-    ThreadDevice,
-    ThreadMonitoredQueue,
-    ThreadProxy,
-    ThreadProxySteerable,
-    monitored_queue,
-)
+from mqsdk.compat.devices.basedevice import *  # noqa: F403
+from mqsdk.compat.devices.monitoredqueue import *  # noqa: F403
+from mqsdk.compat.devices.monitoredqueuedevice import *  # noqa: F403
+from mqsdk.compat.devices.proxydevice import *  # noqa: F403
+from mqsdk.compat.devices.proxysteerabledevice import *  # noqa: F403
 
-__all__ = [
-    "BackgroundDevice",
-    "Device",
-    "MonitoredQueue",
-    "ProcessDevice",
-    "ProcessMonitoredQueue",
-    "ProcessProxy",
-    "ProcessProxySteerable",
-    "Proxy",
-    "ProxySteerable",
-    "ThreadDevice",
-    "ThreadMonitoredQueue",
-    "ThreadProxy",
-    "ThreadProxySteerable",
-    "monitored_queue",
+# The union of the submodules' lists, as in pyzmq: each name is listed once, where it lives.
+__all__ = [  # noqa: PLE0604
+    *basedevice.__all__,
+    *proxydevice.__all__,
+    *proxysteerabledevice.__all__,
+    *monitoredqueuedevice.__all__,
+    *monitoredqueue.__all__,
 ]

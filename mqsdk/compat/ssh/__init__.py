@@ -2,18 +2,7 @@
 
 from __future__ import annotations
 
-from mqsdk.compat.ssh.tunnel import (
-    openssh_tunnel,
-    paramiko_tunnel,
-    ssh_tunnel,
-    try_passwordless_ssh,
-    tunnel_connection,
-)
+from mqsdk.compat.ssh import tunnel as tunnel
+from mqsdk.compat.ssh.tunnel import *  # noqa: F403
 
-__all__ = [
-    "openssh_tunnel",
-    "paramiko_tunnel",
-    "ssh_tunnel",
-    "try_passwordless_ssh",
-    "tunnel_connection",
-]
+__all__ = tunnel.__all__

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from mqsdk._kernel.proxy import proxy
+from mqsdk.compat import error
+from mqsdk.compat.error import *  # noqa: F403
 from mqsdk.compat.sugar.context import Context, SyncContext
 from mqsdk.compat.sugar.frame import Frame, Message
 from mqsdk.compat.sugar.poll import Poller, select
@@ -19,17 +21,6 @@ from mqsdk.compat.sugar.version import (
     zmq_version,
     zmq_version_info,
 )
-from mqsdk.errors import (
-    Again,
-    ContextTerminated,
-    DraftFDWarning,
-    InterruptedSystemCall,
-    NotDone,
-    ZMQBaseError,
-    ZMQBindError,
-    ZMQError,
-    ZMQVersionError,
-)
 
 
 def device(device_type: int, frontend: Any, backend: Any) -> None:
@@ -38,26 +29,18 @@ def device(device_type: int, frontend: Any, backend: Any) -> None:
     proxy(frontend, backend)
 
 
-__all__ = [
+__all__ = [  # noqa: PLE0604
+    *error.__all__,
     "_FINISHED_TRACKER",
-    "Again",
     "Context",
-    "ContextTerminated",
-    "DraftFDWarning",
     "Frame",
-    "InterruptedSystemCall",
     "Message",
     "MessageTracker",
-    "NotDone",
     "Poller",
     "Socket",
     "Stopwatch",
     "SyncContext",
     "SyncSocket",
-    "ZMQBaseError",
-    "ZMQBindError",
-    "ZMQError",
-    "ZMQVersionError",
     "__revision__",
     "__version__",
     "device",
