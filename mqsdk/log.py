@@ -52,13 +52,36 @@ class PUBHandler(logging.Handler):
             logging.ERROR: logging.Formatter(_WHERE + " - %(exc_info)s\n"),
             logging.CRITICAL: logging.Formatter(_WHERE + "\n"),
         }
+        # What the handler makes itself is its to release in close(); a socket or
+        # context it is given stays the caller's.
+        self._owns_socket = self._owns_context = False
         if isinstance(interface_or_socket, Socket):
             self.socket = interface_or_socket
             self.ctx: Context = interface_or_socket.context
-        else:
-            self.ctx = context or Context()
-            self.socket = self.ctx.socket(SocketType.PUB)
+            return
+        self._owns_socket, self._owns_context = True, context is None
+        self.ctx = Context() if context is None else context
+        self.socket = self.ctx.socket(SocketType.PUB)
+        try:
             self.socket.bind(interface_or_socket)
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        if self._owns_socket:
+            self.socket.close()
+        if self._owns_context:
+            self.ctx.term()
+
+    def close(self) -> None:
+        """Close the socket and terminate the context if the handler made them (with the
+        socket's linger: set ``handler.socket.linger`` to bound how long unsent records
+        may hold this up)."""
+        try:
+            self._release()
+        finally:
+            super().close()
 
     @property
     def root_topic(self) -> str:
@@ -75,11 +98,8 @@ class PUBHandler(logging.Handler):
 
     def setFormatter(self, fmt: logging.Formatter | None, level: int = logging.NOTSET) -> None:
         """Use ``fmt`` for records of ``level``, or for every level if NOTSET."""
-        if level == logging.NOTSET:
-            for known in self.formatters:
-                self.formatters[known] = fmt
-        else:
-            self.formatters[level] = fmt
+        levels = list(self.formatters) if level == logging.NOTSET else [level]
+        self.formatters.update(dict.fromkeys(levels, fmt))
 
     def format(self, record: logging.LogRecord) -> str:
         formatter = self.formatters.get(record.levelno)

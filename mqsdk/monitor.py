@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import inspect
 import struct
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import IntFlag
 from typing import TYPE_CHECKING, Any, overload
@@ -53,9 +53,13 @@ EVENT_BY_NAME: dict[str, Event] = {
 
 
 @dataclass(frozen=True)
-class MonitorEvent:
+class MonitorEvent(Mapping[str, Any]):
     """One lifecycle event: what happened, its value (an fd, errno, interval or protocol
-    error code depending on the event, as in libzmq) and the endpoint it concerns."""
+    error code depending on the event, as in libzmq) and the endpoint it concerns.
+
+    It is also a read-only mapping with the keys of pyzmq's monitor dict (see
+    :meth:`as_dict`), so code written for pyzmq can index, iterate, ``dict()`` or
+    compare it with such a dict."""
 
     event: Event
     value: int
@@ -81,6 +85,31 @@ class MonitorEvent:
         # Code written for pyzmq reads a monitor message as a dict: m["event"],
         # m["value"], m["endpoint"] (bytes there).
         return self.as_dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_DICT_KEYS)
+
+    def __len__(self) -> int:
+        return len(_DICT_KEYS)
+
+    def __eq__(self, other: object) -> bool:
+        # Written out because Mapping's version would let the dataclass replace it and
+        # compare only with other MonitorEvents; pyzmq code compares with plain dicts.
+        if isinstance(other, MonitorEvent):
+            return (self.event, self.value, self.endpoint) == (
+                other.event,
+                other.value,
+                other.endpoint,
+            )
+        if isinstance(other, Mapping):
+            return self.as_dict() == dict(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.event, self.value, self.endpoint))
+
+
+_DICT_KEYS = ("event", "value", "endpoint")
 
 
 def parse_monitor_message(frames: list[bytes]) -> dict[str, Any]:

@@ -231,12 +231,10 @@ class ZMQStream:
 
     def closed(self) -> bool:
         """Whether the stream is closed (closing it if its socket was closed under it)."""
-        if self.socket is None:
-            return True
-        if self.socket.closed:
-            self.close()
-            return True
-        return False
+        socket = self.socket
+        if socket is not None and socket.closed:
+            self.close()  # closed through another handle: tidy up the stream too
+        return self.socket is None
 
     def flush(self, flag: int = POLLIN | POLLOUT, limit: int | None = None) -> int:
         """Handle what is ready now, without waiting for the loop: receives (dropped if
@@ -286,7 +284,7 @@ class ZMQStream:
 
     def _check_closed(self) -> None:
         if self.socket is None:
-            raise OSError("Stream is closed")
+            raise OSError(f"{self!r} was closed: it has no socket any more")
 
     def _schedule_check(self) -> None:
         """Look at the socket on the loop's next turn (callbacks may change things)."""
@@ -299,25 +297,8 @@ class ZMQStream:
         self._handle_events(self._fd, 0)
 
     def _handle_events(self, fd: object, events: int) -> None:
-        socket = self.socket
-        if socket is None:
-            return
-        if socket.closed:
-            # Closed under the stream (through another handle): stop watching it.
-            gen_log.warning("Got events for stream %s attached to closed socket", self)
-            self.close()
-            return
-        try:
-            ready = socket.events
-        except ContextTerminated:
-            gen_log.warning("Got events for stream %s after terminating context", self)
-            self.closed()
-            return
-        except ZMQError as exc:
-            if self.closed():
-                gen_log.warning("Got events for stream %s attached to closed socket: %s", self, exc)
-            else:
-                gen_log.error("Error getting events for %s: %s", self, exc)
+        ready = self._ready_events()
+        if ready is None:
             return
         for _ in range(_RECV_BURST):
             if self.socket is None:
@@ -333,6 +314,35 @@ class ZMQStream:
                 break
             ready = self.socket.events
         self._update_watch()
+
+    def _ready_events(self) -> int | None:
+        """The socket's POLLIN/POLLOUT state, or None when the stream has no usable
+        socket; a socket closed under the stream (through another handle) also closes the
+        stream, so the loop stops watching an fd number the OS may hand out again."""
+        socket = self.socket
+        if socket is None:
+            return None
+        failure: ZMQError | None = None
+        if not socket.closed:
+            try:
+                return socket.events
+            except ZMQError as exc:
+                failure = exc
+        if self._socket_gone():
+            gen_log.warning("ZMQStream %s was watching a closed socket; closed it too", self)
+        elif isinstance(failure, ContextTerminated):
+            gen_log.warning("ZMQStream %s: its socket's context was terminated", self)
+        else:
+            gen_log.error("ZMQStream %s: cannot read its socket's state: %s", self, failure)
+        return None
+
+    def _socket_gone(self) -> bool:
+        """Close the stream if its socket was closed under it; whether it was."""
+        socket = self.socket
+        if socket is None or not socket.closed:
+            return False
+        self.close()
+        return True
 
     def _recv_one(self) -> None:
         assert self.socket is not None
@@ -353,8 +363,11 @@ class ZMQStream:
             status = self._send_multipart(msg, **options)
         except Again:
             return  # no room yet: stays first in the queue; the fd says when there is
-        except ZMQError as exc:
-            gen_log.error("SEND Error: %s", exc)
+        except Exception as exc:
+            # Any other failure (a ZMQError, or a TypeError for a frame that is not a
+            # buffer) would fail again on every retry and hold back all the messages
+            # queued behind it: drop this one and report it to the on_send callback.
+            gen_log.error("ZMQStream %s: a queued message could not be sent: %s", self, exc)
             status = exc
         self._send_queue.popleft()
         if self._send_callback is not None:

@@ -352,3 +352,21 @@ def test_a_process_device_pickles_for_spawn_without_its_process_or_threads() -> 
     assert copy._plans["in"].binds == ["tcp://127.0.0.1:5999"]
     assert copy._plans["out"].options == [(mqsdk.LINGER, 0)]
     assert copy.launcher is None and not copy.done
+
+
+def test_pub_handler_close_releases_only_what_it_made(
+    ctx: mqsdk.Context, pub_sub: tuple[mqsdk.Socket, mqsdk.Socket]
+) -> None:
+    # Review 26 item 4: a handler given an address made a context and a socket and
+    # never closed either (logging.shutdown() calls close() on every handler).
+    pub, _ = pub_sub
+    given_socket = PUBHandler(pub)
+    given_socket.close()
+    assert not pub.closed, "closed the caller's socket"
+    given_context = PUBHandler(f"{LOOPBACK}:*", context=ctx)
+    given_context.close()
+    assert given_context.socket.closed and not ctx.closed
+    own = PUBHandler(f"{LOOPBACK}:*")
+    own.close()
+    assert own.socket.closed and own.ctx.closed
+    own.close()  # a second close (logging.shutdown after the program's own) is harmless

@@ -186,3 +186,62 @@ def test_run_as_zmq_without_a_program_says_how() -> None:
     result = run_cli("run-as-zmq")
     assert result.returncode == 2
     assert "usage: mqsdk run-as-zmq" in result.stderr
+
+
+MULTIPROCESSING_PROGRAM = """
+import multiprocessing
+import sys
+
+
+def report(queue):
+    import zmq
+
+    queue.put(zmq.__name__)
+
+
+if __name__ == "__main__":
+    context = multiprocessing.get_context(sys.argv[1])
+    queue = context.Queue()
+    child = context.Process(target=report, args=(queue,))
+    child.start()
+    print(queue.get(timeout=60))
+    child.join(60)
+"""
+
+
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
+def test_multiprocessing_children_of_run_as_zmq_import_mqsdk_as_zmq(
+    tmp_path: Path, start_method: str
+) -> None:
+    """spawn and forkserver children take the parent's sys.path, not PYTHONPATH: with
+    real pyzmq installed they would import it unless sys.path leads them to mqsdk too."""
+    (tmp_path / "program.py").write_text(MULTIPROCESSING_PROGRAM)
+    result = run_cli("run-as-zmq", str(tmp_path / "program.py"), start_method)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "mqsdk.compat", (
+        f"a {start_method} child imported {result.stdout.strip()!r} as zmq"
+    )
+
+
+def test_run_as_zmq_with_a_missing_script_says_so_as_python_does(tmp_path: Path) -> None:
+    missing = tmp_path / "no_such_program.py"
+    result = run_cli("run-as-zmq", str(missing), "arg")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"mqsdk run-as-zmq: can't open file {str(missing)!r}: [Errno 2] No such file or directory"
+    )
+
+
+def test_run_as_zmq_with_a_missing_module_says_so_as_python_does(tmp_path: Path) -> None:
+    result = run_cli("run-as-zmq", "-m", "no_such_module_here", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "mqsdk run-as-zmq: No module named 'no_such_module_here'"
+    # A name under mqsdk's zmq that mqsdk lacks is missing too (never real pyzmq's).
+    result = run_cli("run-as-zmq", "-m", "zmq.no_such_submodule", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "mqsdk run-as-zmq: No module named 'zmq.no_such_submodule' (mqsdk.compat"
+    ), result.stderr
+    result = run_cli("run-as-zmq", "-m", "no_such_package.module", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "mqsdk run-as-zmq: No module named 'no_such_package'"

@@ -11,7 +11,7 @@ import mqsdk
 import mqsdk.asyncio as maio
 from mqsdk.compat.constants import Event as PyzmqEvent
 from mqsdk.compat.utils import monitor as compat_monitor
-from mqsdk.monitor import Event, recv_monitor_message
+from mqsdk.monitor import Event, MonitorEvent, recv_monitor_message
 
 TIMEOUT_MS = 5000
 WAIT_S = TIMEOUT_MS / 1000
@@ -67,3 +67,18 @@ def test_recv_monitor_message_on_an_asyncio_socket_is_awaitable() -> None:
             context.destroy(linger=0)
 
     assert asyncio.run(main()) == (Event.LISTENING, PyzmqEvent.LISTENING)
+
+
+def test_mqsdk_monitor_event_reads_as_a_whole_mapping() -> None:
+    # Review 26 item 7: only event["key"] worked; dict(event), list(event), "key" in
+    # event raised KeyError(0) and event.get AttributeError.
+    event = MonitorEvent(Event.LISTENING, 7, "tcp://127.0.0.1:5555")
+    as_pyzmq = {"event": Event.LISTENING, "value": 7, "endpoint": b"tcp://127.0.0.1:5555"}
+    assert dict(event) == as_pyzmq
+    assert list(event) == ["event", "value", "endpoint"] and len(event) == 3
+    assert "endpoint" in event and "fd" not in event
+    assert event.get("value") == 7 and event.get("fd", -1) == -1
+    assert event == as_pyzmq and as_pyzmq == event
+    same = MonitorEvent(Event.LISTENING, 7, "tcp://127.0.0.1:5555")
+    assert event == same and len({event, same}) == 1  # still a hashable value
+    assert event != MonitorEvent(Event.CLOSED, 7, "tcp://127.0.0.1:5555")

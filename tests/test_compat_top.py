@@ -240,6 +240,64 @@ def test_open_tunnel_runs_openssh_port_forwarding(
         tunnel.open_tunnel("tcp://127.0.0.1:5555", "gateway", password="secret")
 
 
+def stand_in_ssh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, then: str = "") -> Path:
+    """Put an `ssh` on PATH that records its arguments (in the returned file), then runs
+    ``then``; no ssh server is contacted."""
+    record = tmp_path / "argv.json"
+    fake = tmp_path / "ssh"
+    fake.write_text(
+        f"#!{sys.executable}\nimport json, sys, time\n"
+        f"open({str(record)!r}, 'w').write(json.dumps(sys.argv[1:]))\n{then}\n"
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    return record
+
+
+@pytest.mark.parametrize(
+    "server",
+    ["-oProxyCommand=touch pwned", "me@-oProxyCommand=x", "-p22", "[::1", "[::1]x", "gw:ssh"],
+)
+def test_ssh_server_that_is_an_option_or_malformed_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: str
+) -> None:
+    record = stand_in_ssh(tmp_path, monkeypatch)
+    with pytest.raises(ValueError, match="ssh server"):
+        tunnel.open_tunnel("tcp://127.0.0.1:5555", server)
+    with pytest.raises(ValueError, match="ssh server"):
+        tunnel.try_passwordless_ssh(server, None)
+    assert not record.exists(), "ssh was started with a server it could take as an option"
+
+
+@pytest.mark.parametrize(
+    ("server", "destination", "port"),
+    [("me@[::1]:2222", "me@::1", "2222"), ("[::1]", "::1", None), ("::1", "::1", None)],
+)
+def test_ssh_tunnel_to_an_ipv6_server(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    server: str,
+    destination: str,
+    port: str | None,
+) -> None:
+    record = stand_in_ssh(tmp_path, monkeypatch)
+    tunnel.open_tunnel("tcp://127.0.0.1:5555", server, timeout=7)
+    argv = json.loads(record.read_text())
+    assert argv[-3:] == ["--", destination, "sleep 7"]
+    assert (argv[argv.index("-p") + 1] if "-p" in argv else None) == port
+    # Reaching the server is bounded: the caller waits for ssh to go to the background.
+    assert f"ConnectTimeout={tunnel._CONNECT_TIMEOUT}" in argv
+
+
+def test_passwordless_probe_gives_up_on_a_server_that_stalls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The stand-in "logs in" (exit 0) only after far longer than the probe may take.
+    stand_in_ssh(tmp_path, monkeypatch, then="time.sleep(60)")
+    monkeypatch.setattr(tunnel, "_CONNECT_TIMEOUT", 1)
+    assert tunnel.try_passwordless_ssh("me@gateway", None) is False
+
+
 # -- python -m zmq.curve_keygen ---------------------------------------------------------
 
 
@@ -275,3 +333,17 @@ def test_curve_keygen_as_a_module() -> None:
     new_public = lines[lines.index("== CURVE PUBLIC KEY ==") + 1]
     new_secret = lines[lines.index("== CURVE SECRET KEY ==") + 1]
     assert mqsdk.curve_public(new_secret).decode() == new_public
+
+
+@pytest.mark.skipif(not curve_available(), reason="needs the CURVE plugin")
+@pytest.mark.parametrize("secret", ["garbage", '"' * 40])
+def test_curve_keygen_with_a_secret_that_is_not_a_key_is_a_usage_error(
+    secret: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mqsdk.compat import curve_keygen
+
+    with pytest.raises(SystemExit) as exited:
+        curve_keygen.main(["--secret", secret])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "error: --secret:" in err and "Traceback" not in err, err

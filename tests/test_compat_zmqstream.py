@@ -206,3 +206,40 @@ def test_an_asyncio_socket_gives_frames_not_futures(ctx: mqsdk.Context) -> None:
             actx.destroy(linger=0)
 
     run(main)
+
+
+def test_a_message_that_cannot_be_sent_is_dropped_and_later_sends_go_on(
+    ctx: mqsdk.Context, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Review 26 item 2: the TypeError of an unsendable frame escaped into the loop on
+    # every wake-up and the message stayed first in the queue, blocking every later send.
+    unsendable = object()
+
+    async def main() -> None:
+        push = ZMQStream(ctx.socket(mqsdk.PUSH))
+        port = push.bind_to_random_port(LOOPBACK)
+        pull = ctx.socket(mqsdk.PULL)
+        pull.linger = 0
+        pull.rcvtimeo = int(WAIT_S * 1000)
+        pull.connect(f"{LOOPBACK}:{port}")
+        reports: list[tuple[list[Any], Any]] = []
+        both_reported: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def on_send(msg: list[Any], status: Any) -> None:
+            reports.append((list(msg), status))
+            if len(reports) == 2:
+                both_reported.set_result(None)
+
+        push.on_send(on_send)
+        push.send(unsendable)
+        push.send(b"after")
+        await both_reported
+        (bad_msg, bad_status), (good_msg, _) = reports
+        assert bad_msg == [unsendable] and isinstance(bad_status, TypeError)
+        assert good_msg == [b"after"]
+        assert pull.recv() == b"after", "the message queued behind the bad one never arrived"
+        push.close(linger=0)
+
+    with caplog.at_level(logging.ERROR, logger="tornado.general"):
+        run(main)
+    assert "could not be sent" in caplog.text

@@ -913,12 +913,10 @@ class EndpointContext:
         return self.socket
 
     def __exit__(self, *exc_info: object) -> None:
-        if self.socket.closed:
-            return
-        if self.kind == "bind":
-            self.socket.unbind(self.addr)
-        else:
-            self.socket.disconnect(self.addr)
+        # Closing the socket inside the block already dropped the endpoint.
+        undo = self.socket.unbind if self.kind == "bind" else self.socket.disconnect
+        if not self.socket.closed:
+            undo(self.addr)
 
 
 def _expected_type(spec: OptionSpec) -> Any:

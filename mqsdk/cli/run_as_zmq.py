@@ -5,13 +5,15 @@
 
 Before the program starts, :func:`mqsdk.compat.install` makes every ``import zmq`` in
 the process (the program's and its libraries') resolve to mqsdk, and in the Python
-processes it starts (through PYTHONPATH). ``sys.argv`` is what the program would see
+processes it starts (through PYTHONPATH, and sys.path for multiprocessing's spawn and
+forkserver children). ``sys.argv`` is what the program would see
 under ``python``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import runpy
 import sys
@@ -31,9 +33,21 @@ def run(argv: list[str]) -> int:
     else:
         print("usage: mqsdk run-as-zmq [-m MODULE | SCRIPT] [ARGS...]", file=sys.stderr)
         return 2
+    if module is None:
+        # Say it as ``python`` does, before anything runs (runpy's traceback says it badly).
+        problem = _unopenable(argv[0])
+        if problem:
+            print(f"mqsdk run-as-zmq: can't open file {problem}", file=sys.stderr)
+            return 2
     install()
     _children_too()
     if module is not None:
+        # Looked up only after install(): ``-m zmq.x`` must find mqsdk's zmq, and looking
+        # first would import real pyzmq's ``zmq`` package (install() then refuses).
+        problem = _unfindable(module)
+        if problem:
+            print(f"mqsdk run-as-zmq: {problem}", file=sys.stderr)
+            return 1
         sys.argv = [module, *program_args]
         runpy.run_module(module, run_name="__main__", alter_sys=True)
         return 0
@@ -43,6 +57,31 @@ def run(argv: list[str]) -> int:
     sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
     runpy.run_path(script, run_name="__main__")
     return 0
+
+
+def _unopenable(script: str) -> str | None:
+    """Why ``python`` would refuse to open ``script``, or None. A directory or zip with a
+    ``__main__.py`` is runnable, so only a missing path or an unreadable file counts."""
+    path = os.path.abspath(script)
+    if os.path.isdir(path):
+        return None
+    try:
+        with open(path, "rb"):
+            return None
+    except OSError as exc:
+        return f"{path!r}: [Errno {exc.errno}] {exc.strerror}"
+
+
+def _unfindable(module: str) -> str | None:
+    """Why ``python -m module`` would stop before running anything, or None."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except ModuleNotFoundError as exc:  # a missing parent package, or a zmq.X mqsdk lacks
+        return str(exc)
+    except (ImportError, ValueError) as exc:
+        # A parent package that fails to import or is not a package, or a relative name.
+        return f"error while finding module {module!r} ({type(exc).__name__}: {exc})"
+    return None if spec is not None else f"No module named {module!r}"
 
 
 def _children_too() -> None:
@@ -55,6 +94,12 @@ def _children_too() -> None:
     current = os.environ.get("PYTHONPATH", "")
     if directory not in current.split(os.pathsep):
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [directory, current]))
+    # multiprocessing's spawn and forkserver children replace their sys.path with this
+    # process's, dropping what PYTHONPATH gave them: the directory must be here as well.
+    # Here it changes nothing (install()'s finder answers ``import zmq`` before any path
+    # entry); it goes after sys.path[0] so that stays the program's own directory.
+    if directory not in sys.path:
+        sys.path.insert(1 if sys.path else 0, directory)
 
 
 def cmd_run_as_zmq(args: argparse.Namespace) -> int:  # reached only for --help

@@ -26,7 +26,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parser.parse_args(argv)
     if options.secret:
         secret = options.secret
-        public = curve_public(secret.encode()).decode()
+        try:
+            public = curve_public(secret.encode()).decode()
+        except ValueError as exc:  # not a key: a usage error, not a traceback
+            parser.error(f"--secret: {exc}")
     else:
         public_key, secret_key = curve_keypair()
         public, secret = public_key.decode(), secret_key.decode()

@@ -14,7 +14,9 @@ import socket as _socket
 import subprocess
 from typing import Any
 
-_SSH_OPTIONS = ("-o", "ExitOnForwardFailure=yes")
+# Seconds ssh may take to reach the server; without it an unreachable server stalls the
+# caller for the system's TCP timeout (minutes). Read at call time.
+_CONNECT_TIMEOUT = 20
 
 
 class SSHException(Exception):
@@ -40,17 +42,41 @@ def select_random_ports(n: int) -> list[int]:
             sock.close()
 
 
-def _ssh_command(server: str, keyfile: str | None) -> list[str]:
+def _split_server(server: str) -> tuple[str, str]:
+    """``[user@]host[:port]`` into ssh's destination (``[user@]host``) and the port ("" for
+    ssh's default). An IPv6 host takes brackets when a port follows (``me@[::1]:2222``);
+    without them, several colons are all host."""
+    user, at, hostport = server.rpartition("@")
+    if hostport.startswith("["):
+        host, closed, after = hostport[1:].partition("]")
+        if not closed or (after and not after.startswith(":")):
+            raise ValueError(f"ssh server {server!r} is not [user@]host[:port]")
+        port = after[1:]
+    elif hostport.count(":") == 1:
+        host, _, port = hostport.partition(":")
+    else:
+        host, port = hostport, ""
+    # ssh reads an argument that starts with "-" as an option (``-oProxyCommand=...`` runs
+    # a command), so a server or host like that is refused rather than passed on.
+    if not host or server.startswith("-") or host.startswith("-"):
+        raise ValueError(f"ssh server {server!r} is not [user@]host[:port]")
+    if port and not port.isdigit():
+        raise ValueError(f"ssh server {server!r} has a port that is not a number")
+    return f"{user}{at}{host}", port
+
+
+def _ssh_command(server: str, keyfile: str | None, options: list[str], remote: str) -> list[str]:
+    destination, port = _split_server(server)
     ssh = shutil.which("ssh")
     if ssh is None:
         raise SSHException("no `ssh` client on PATH: install OpenSSH to use ssh tunnels")
-    command = [ssh, *_SSH_OPTIONS]
+    command = [ssh, "-o", "ExitOnForwardFailure=yes", "-o", f"ConnectTimeout={_CONNECT_TIMEOUT}"]
     if keyfile:
         command += ["-i", keyfile]
-    host, _, port = server.rpartition(":") if server.count(":") == 1 else (server, "", "")
     if port:
         command += ["-p", port]
-    return [*command, host or server]
+    # "--" ends ssh's options: nothing after it can be read as one.
+    return [*command, *options, "--", destination, remote]
 
 
 def _no_password(password: str | None, what: str) -> None:
@@ -62,10 +88,16 @@ def _no_password(password: str | None, what: str) -> None:
 
 
 def try_passwordless_ssh(server: str, keyfile: str | None, paramiko: bool | None = None) -> bool:
-    """Whether ``ssh server`` logs in without asking anything (keys or agent)."""
-    command = _ssh_command(server, keyfile)
-    probe = [*command[:-1], "-o", "BatchMode=yes", command[-1], "exit"]
-    return subprocess.run(probe, capture_output=True, check=False).returncode == 0
+    """Whether ``ssh server`` logs in without asking anything (keys or agent). A server
+    that does not answer within a bounded time counts as no."""
+    probe = _ssh_command(server, keyfile, ["-o", "BatchMode=yes"], "exit")
+    try:
+        # ConnectTimeout bounds reaching the server; this bounds a server that accepts the
+        # connection and then stalls.
+        done = subprocess.run(probe, capture_output=True, check=False, timeout=2 * _CONNECT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return False
+    return done.returncode == 0
 
 
 def openssh_tunnel(
@@ -80,11 +112,13 @@ def openssh_tunnel(
     """Forward 127.0.0.1:``lport`` here to ``remoteip``:``rport`` as seen from
     ``server`` (``[user@]host[:port]``). ssh goes to the background once the forward is
     up; it stays while connections use it, and exits after ``timeout`` s without one.
-    Returns the ssh client's process id."""
+    Returns the ssh client's process id. Reaching the server is bounded (ConnectTimeout);
+    a password or passphrase prompt on the terminal waits for the user, as ssh does."""
     _no_password(password, "openssh_tunnel")
-    command = _ssh_command(server, keyfile)
     forward = f"127.0.0.1:{lport}:{remoteip}:{rport}"
-    command = [*command[:-1], "-f", "-S", "none", "-L", forward, command[-1], f"sleep {timeout}"]
+    command = _ssh_command(
+        server, keyfile, ["-f", "-S", "none", "-L", forward], f"sleep {int(timeout)}"
+    )
     process = subprocess.Popen(command)
     if process.wait() != 0:
         raise SSHException(

@@ -13,30 +13,32 @@ from typing import Any, TypedDict
 from mqsdk.monitor import MonitorEvent
 
 
-class _MonitorMessage(TypedDict):
+class _EventDict(TypedDict):
+    """The dict shape pyzmq's callers index (``endpoint`` stays the raw bytes)."""
+
+    endpoint: bytes
     event: int
     value: int
-    endpoint: bytes
 
 
-def parse_monitor_message(msg: list[bytes]) -> _MonitorMessage:
+def parse_monitor_message(msg: list[bytes]) -> _EventDict:
     """Decode one monitor message (two frames) into pyzmq's dict."""
     from mqsdk.compat.constants import Event
 
-    if len(msg) != 2 or len(msg[0]) != 6:
-        # pyzmq raises RuntimeError for a message that is not a monitor event.
-        raise RuntimeError(f"Invalid event message format: {msg!r}")
-    event = MonitorEvent.decode([bytes(msg[0]), bytes(msg[1])])
-    return {"event": Event(int(event.event)), "value": event.value, "endpoint": bytes(msg[1])}
+    frames = [bytes(part) for part in msg]
+    try:
+        decoded = MonitorEvent.decode(frames)
+    except ValueError as exc:
+        # RuntimeError, not ValueError: that is what callers written for pyzmq catch.
+        raise RuntimeError(f"not a monitor event (two frames, 6-byte header): {msg!r}") from exc
+    return {"endpoint": frames[1], "event": Event(int(decoded.event)), "value": decoded.value}
 
 
-async def _parse_when_received(frames: Awaitable[list[bytes]]) -> _MonitorMessage:
+async def _parse_when_received(frames: Awaitable[list[bytes]]) -> _EventDict:
     return parse_monitor_message(await frames)
 
 
-def recv_monitor_message(
-    socket: Any, flags: int = 0
-) -> _MonitorMessage | Awaitable[_MonitorMessage]:
+def recv_monitor_message(socket: Any, flags: int = 0) -> _EventDict | Awaitable[_EventDict]:
     """Receive one monitor message as a dict; on an asyncio socket, an awaitable of it."""
     frames = socket.recv_multipart(flags)
     if inspect.isawaitable(frames):

@@ -11,7 +11,11 @@ basestring = (str,)
 
 
 def _deprecated() -> None:
-    warnings.warn("zmq.utils.strtypes is deprecated in pyzmq 23.", DeprecationWarning, stacklevel=3)
+    warnings.warn(
+        "zmq.utils.strtypes has been deprecated since pyzmq 23: use str.encode/bytes.decode",
+        DeprecationWarning,
+        stacklevel=3,
+    )
 
 
 def cast_bytes(s: str | bytes, encoding: str = "utf8", errors: str = "strict") -> bytes:
