@@ -141,6 +141,26 @@ def test_run_as_zmq_runs_a_module_with_its_options(tmp_path: Path) -> None:
     assert result.stdout.strip() == "mqsdk.compat HI ['hi', '-x']"
 
 
+def test_the_mqsdk_command_runs_a_module_of_the_current_directory(tmp_path: Path) -> None:
+    """Started as the ``mqsdk`` console script, sys.path[0] is the script's bin folder:
+    ``-m`` must look in the current directory first, as ``python -m`` does."""
+    command = Path(sys.executable).parent / "mqsdk"
+    if not command.exists():
+        pytest.skip(f"no mqsdk console script beside {sys.executable}")
+    (tmp_path / "program.py").write_text(PYZMQ_PROGRAM)
+    (tmp_path / "thirdparty.py").write_text(THIRDPARTY)
+    result = subprocess.run(
+        [str(command), "run-as-zmq", "-m", "program", "hey"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "mqsdk.compat HEY ['hey']"
+
+
 def test_run_as_zmq_talks_to_real_pyzmq(tmp_path: Path) -> None:
     """The program under run-as-zmq is a REQ client; the server is real pyzmq (libzmq)."""
     zmq = pytest.importorskip("zmq")

@@ -44,6 +44,7 @@ def run(argv: list[str]) -> int:
     if module is not None:
         # Looked up only after install(): ``-m zmq.x`` must find mqsdk's zmq, and looking
         # first would import real pyzmq's ``zmq`` package (install() then refuses).
+        _set_path_head(os.getcwd())  # as ``python -m``: the current directory comes first
         problem = _unfindable(module)
         if problem:
             print(f"mqsdk run-as-zmq: {problem}", file=sys.stderr)
@@ -54,9 +55,19 @@ def run(argv: list[str]) -> int:
     script = argv[0]
     sys.argv = [script, *program_args]
     # As ``python script.py`` does: the script's directory comes first on sys.path.
-    sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
+    _set_path_head(os.path.dirname(os.path.abspath(script)))
     runpy.run_path(script, run_name="__main__")
     return 0
+
+
+def _set_path_head(directory: str) -> None:
+    """Put ``directory`` where ``python`` would have put the program's: in place of
+    ``sys.path[0]``, which is ours (the ``mqsdk`` script's folder, or the current one
+    under ``python -m mqsdk``), not the program's."""
+    if sys.path:
+        sys.path[0] = directory
+    else:
+        sys.path.insert(0, directory)
 
 
 def _unopenable(script: str) -> str | None:
