@@ -336,6 +336,18 @@ def test_curve_keygen_as_a_module() -> None:
 
 
 @pytest.mark.skipif(not curve_available(), reason="needs the CURVE plugin")
+def test_curve_keygen_takes_a_secret_that_begins_with_a_dash(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One Z85 key in 85 begins with "-": argparse alone refuses it as a missing value."""
+    from mqsdk.compat import curve_keygen
+
+    secret = next(s for _, s in iter(mqsdk.curve_keypair, None) if s.startswith(b"-"))
+    assert curve_keygen.main(["--secret", secret.decode(), "--json"]) == 0
+    keys = json.loads(capsys.readouterr().out)
+    assert keys == {"public": mqsdk.curve_public(secret).decode(), "secret": secret.decode()}
+
+
 @pytest.mark.parametrize("secret", ["garbage", '"' * 40])
 def test_curve_keygen_with_a_secret_that_is_not_a_key_is_a_usage_error(
     secret: str, capsys: pytest.CaptureFixture[str]

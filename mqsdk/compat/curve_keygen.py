@@ -23,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--json", action="store_true", help="print the keys as a JSON object")
     parser.add_argument("--secret", help="a secret key (Z85) to derive the public key of")
-    options = parser.parse_args(argv)
+    options = parser.parse_args(_joined_secret(sys.argv[1:] if argv is None else list(argv)))
     if options.secret:
         secret = options.secret
         try:
@@ -38,6 +38,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         sys.stdout.write(f"== CURVE PUBLIC KEY ==\n{public}\n\n== CURVE SECRET KEY ==\n{secret}\n")
     return 0
+
+
+def _joined_secret(args: list[str]) -> list[str]:
+    """``--secret KEY`` as ``--secret=KEY``: a Z85 key may begin with "-" (one in 85
+    does), which argparse would otherwise take for an option and refuse."""
+    joined: list[str] = []
+    rest = iter(args)
+    for arg in rest:
+        value = next(rest, None) if arg == "--secret" else None
+        joined.append(arg if value is None else f"--secret={value}")
+    return joined
 
 
 if __name__ == "__main__":
