@@ -70,6 +70,19 @@ def _option_constants() -> dict[str, int]:
     return constants
 
 
+def _pyzmq_name(name: str) -> Any:
+    """One of pyzmq's top-level names that mqsdk does not define itself (``EAGAIN``,
+    ``zmq_version``, ``SocketOption``...), from :mod:`mqsdk.compat`: code ported with
+    ``import mqsdk as zmq`` finds them too."""
+    if not name.startswith("_"):
+        compat = importlib.import_module(f"{__name__}.compat")
+        if name in compat.__all__ and name in vars(compat):
+            value = vars(compat)[name]
+            globals()[name] = value  # later lookups are plain module attributes
+            return value
+    raise AttributeError(f"module 'mqsdk' has no attribute {name!r}")
+
+
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is not None:
@@ -77,7 +90,7 @@ def __getattr__(name: str) -> Any:
     elif name.isupper() and not name.startswith("_"):
         constants = _option_constants()
         if name not in constants:
-            raise AttributeError(f"module 'mqsdk' has no attribute {name!r}")
+            return _pyzmq_name(name)
         globals().update(constants)  # later lookups are plain module attributes
         return constants[name]
     else:
@@ -88,7 +101,7 @@ def __getattr__(name: str) -> Any:
         except ModuleNotFoundError as exc:
             if exc.name != f"{__name__}.{name}":
                 raise
-            raise AttributeError(f"module 'mqsdk' has no attribute {name!r}") from None
+        return _pyzmq_name(name)
     globals()[name] = value  # later lookups are plain module attributes
     return value
 

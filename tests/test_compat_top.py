@@ -359,3 +359,29 @@ def test_curve_keygen_with_a_secret_that_is_not_a_key_is_a_usage_error(
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert "error: --secret:" in err and "Traceback" not in err, err
+
+
+def test_import_mqsdk_as_zmq_finds_pyzmq_names_too() -> None:
+    """A port by hand (``import mqsdk as zmq``) reaches pyzmq's top-level names that
+    mqsdk does not define itself, and they are compat's very objects."""
+    import mqsdk.compat
+
+    for name in (
+        "EAGAIN",
+        "ENOTSOCK",
+        "PLAIN",
+        "MORE",
+        "IO_THREADS",
+        "SocketOption",
+        "ZMQError",
+        "zmq_version",
+        "has",
+        "device",
+        "MessageTracker",
+    ):
+        assert getattr(mqsdk, name) is getattr(mqsdk.compat, name), name
+    assert mqsdk.zmq_version() == "4.3.5"
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        mqsdk.no_such_name  # noqa: B018
+    with pytest.raises(AttributeError, match="no attribute 'NO_SUCH_NAME'"):
+        mqsdk.NO_SUCH_NAME  # noqa: B018
