@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import errno
+import sys
 import threading
 import time
 import weakref
@@ -82,7 +83,19 @@ def _view_of(data: Any) -> memoryview:
     return view
 
 
-class Frame:
+# memoryview(frame) and numpy.frombuffer(frame) need the buffer protocol. From Python 3.12
+# a Python class offers it through __buffer__ (PEP 688); before, only a built-in type can,
+# so there a Frame is a bytes object too, holding a copy of its content for that purpose
+# (what .bytes and .buffer give stays the frame's data, shared as asked). Type checkers
+# see the 3.12 form.
+if TYPE_CHECKING:
+    _FrameBase = object
+else:
+    _FrameBase = bytes if sys.version_info < (3, 12) else object
+_BYTES_BASED = _FrameBase is bytes
+
+
+class Frame(_FrameBase):
     """A message frame: ``.bytes``, ``.buffer`` (a memoryview, no copy), ``.more``, the
     peer's properties through :meth:`get` (``"Socket-Type"``, ``"Identity"``,
     ``"Peer-Address"``, ``"User-Id"`` and any ``X-`` property the peer sent), and
@@ -94,13 +107,21 @@ class Frame:
     shares it (do not modify it while the frame lives), and by default it is shared from
     ``copy_threshold`` bytes up (:data:`COPY_THRESHOLD`). ``track=True`` gives ``.tracker``,
     a :class:`MessageTracker` done once no frame refers to the buffer any more.
-    ``memoryview(frame)`` works on Python 3.12 and later (PEP 688); ``frame.buffer``
-    everywhere. Received frames are read-only.
+    ``memoryview(frame)`` and ``numpy.frombuffer(frame)`` work; on Python 3.11 they see a
+    copy of the content made with the frame (a Frame is a ``bytes`` there), from 3.12 the
+    content itself. Received frames are read-only.
     """
 
     # Received frames set only _data, more, _pipe and _group (see received_frame): the
-    # rest is read through getattr defaults, so receiving stays four assignments.
-    __slots__ = ("_buffer", "_bytes", "_data", "_group", "_hold", "_pipe", "_tracker", "more")
+    # rest is read through getattr defaults, so receiving stays four assignments. (A
+    # bytes subclass cannot have slots: before 3.12 a Frame has a __dict__.)
+    if not _BYTES_BASED:
+        __slots__ = ("_buffer", "_bytes", "_data", "_group", "_hold", "_pipe", "_tracker", "more")
+    else:
+
+        def __new__(cls, data: Any = None, *args: Any, **kwargs: Any) -> Frame:
+            content = b"" if data is None else _view_of(data).tobytes()
+            return bytes.__new__(cls, content)  # type: ignore[type-var, unused-ignore]
 
     _data: bytes | memoryview
     _bytes: bytes
@@ -237,6 +258,9 @@ class Frame:
     def __hash__(self) -> int:
         return hash(self.bytes)
 
+    def __str__(self) -> str:
+        return self.__repr__()  # not bytes' own str, before 3.12: the same on every Python
+
     def __repr__(self) -> str:
         data = self._data
         shown = bytes(data[:32])
@@ -244,13 +268,16 @@ class Frame:
         return f"<mqsdk.Frame {shown!r}{cut} more={self.more}>"
 
 
-_new_frame = object.__new__
+# bytes.__new__ for a Frame, untyped: type checkers see Frame's 3.12 form, not a bytes.
+_make_frame: Any = bytes.__new__
 
 
 def received_frame(data: Any, more: bool, pipe: Pipe | None, group: bytes | None) -> Frame:
-    """The Frame ``recv(copy=False)`` returns: the kernel's bytes, not copied again."""
-    frame: Frame = _new_frame(Frame)
-    frame._data = data if type(data) is bytes else bytes(data)
+    """The Frame ``recv(copy=False)`` returns: the kernel's bytes, not copied again
+    (before Python 3.12 once, for the buffer protocol: see Frame)."""
+    data = data if type(data) is bytes else bytes(data)
+    frame: Frame = _make_frame(Frame, data) if _BYTES_BASED else object.__new__(Frame)
+    frame._data = data
     frame.more = more
     frame._pipe = pipe
     frame._group = group

@@ -48,9 +48,13 @@ def section() -> str:
         f"pyzmq {pyzmq['version']}'s own test suite ({collected} tests) runs in CI against "
         "`mqsdk.compat`, unchanged (`tox -e pyzmq-suite,pyzmq-suite-py313`; the runner, its "
         "patch step and the expected results are in the repository's `tests/pyzmq_suite/`). "
-        f"Of the {counted} tests that count, **{passing} pass on Python 3.12 and 3.13 "
-        f"({100 * passing / counted:.1f} %), {passing_311} on 3.11 "
-        f"({100 * passing_311 / counted:.1f} %)**.",
+        f"Of the {counted} tests that count, **{passing} pass "
+        + (
+            f"on Python 3.11, 3.12 and 3.13 ({100 * passing / counted:.1f} %)**."
+            if passing_311 == passing
+            else f"on Python 3.12 and 3.13 ({100 * passing / counted:.1f} %), {passing_311} "
+            f"on 3.11 ({100 * passing_311 / counted:.1f} %)**."
+        ),
         f"Real pyzmq passes {pyzmq['baseline_passed']} of the {collected} on the same machine; "
         f"{len(skips)} skip on pyzmq itself (not counted), and {n_excluded} test pyzmq's "
         "internals rather than messaging (not counted). The tests below are named as in "

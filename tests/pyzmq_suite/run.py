@@ -7,7 +7,7 @@
 
 After a full run, real pyzmq programs run unchanged (``programs/``, where their libraries
 are installed): a notebook client and kernel (jupyter_client, ipykernel), each on mqsdk
-or on pyzmq, in all four pairings.
+or on pyzmq, in all four pairings; and an ipyparallel cluster on mqsdk.
 
 pyzmq's source distribution is downloaded from the package index at run time (into a
 cache directory), never kept in this repository. Its ``tests/`` directory runs as it
@@ -246,6 +246,25 @@ def run_programs() -> list[str]:
                     f"PROGRAM FAILED: notebook client={client} kernel={kernel}:\n"
                     + result.stderr[-3000:]
                 )
+    if importlib.util.find_spec("ipyparallel") is None:
+        print("programs: ipyparallel skipped, not installed")
+        return problems
+    script = HERE / "programs" / "parallel.py"
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "mqsdk", "run-as-zmq", str(script)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        problems.append("PROGRAM TIMED OUT: ipyparallel")
+        return problems
+    lines = result.stdout.strip().splitlines()
+    print(lines[-1] if lines else "ipyparallel: no output")
+    if result.returncode != 0:
+        problems.append("PROGRAM FAILED: ipyparallel:\n" + result.stderr[-3000:])
     return problems
 
 
