@@ -522,12 +522,9 @@ class Socket(mqsdk._kernel.socket.Socket):
     def recv_into(self, buffer: Any, /, *, nbytes: int = 0, flags: int = 0) -> asyncio.Future[int]:  # type: ignore[override]
         """Receive one frame into ``buffer`` (at most ``nbytes`` bytes, 0: its size);
         the future's result is the frame's full length, larger if it was truncated."""
-        if nbytes < 0:
-            raise ValueError(f"nbytes must not be negative, not {nbytes}")
-        view = memoryview(buffer).cast("B")
-        if view.readonly:
-            raise TypeError("recv_into needs a writable buffer")
-        room = view.nbytes if nbytes == 0 else min(nbytes, view.nbytes)
+        # The blocking socket's checks and errors (pyzmq's: BufferError for a read-only
+        # or scattered buffer), before a message is taken.
+        view, room = mqsdk._kernel.socket.writable_view(buffer, nbytes)
         core = self._core()
 
         def receive_into() -> int:

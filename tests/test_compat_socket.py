@@ -3,17 +3,23 @@ attributes, bind/connect as context managers, shadows, recv_into, serialized mes
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 import errno
+import gc
 import json
+import threading
 from array import array
 from typing import Any
 
 import pytest
 
 import mqsdk
+import mqsdk.asyncio as maio
 from mqsdk._kernel.frame import COPY_THRESHOLD
 from mqsdk.errors import ContextTerminated, MQError, OptionTypeError, UnsupportedTransport
+from mqsdk.testing.helpers import ipc_endpoints, short_tmpdir, wait_until
 
 TIMEOUT_MS = 5000
 
@@ -69,6 +75,45 @@ def test_a_send_after_term_says_the_context_went(ctx: mqsdk.Context) -> None:
     ctx.term()
     with pytest.raises(ContextTerminated):
         pub.send(b"after term")
+    with pytest.raises(ContextTerminated):
+        pub.send(b"a first frame", mqsdk.SNDMORE)
+
+
+def test_a_closed_socket_refuses_the_first_frames_of_a_message_too(ctx: mqsdk.Context) -> None:
+    # SNDMORE frames are held until the last one: they were taken, silently, after close.
+    push = ctx.socket(mqsdk.PUSH)
+    push.close()
+    assert _errno_of(push.send, b"first", mqsdk.SNDMORE) == errno.ENOTSOCK
+    assert _errno_of(push.send_multipart, [b"a", b"b"], mqsdk.SNDMORE) == errno.ENOTSOCK
+
+
+def test_recv_after_close_does_not_return_the_rest_of_a_half_read_message(
+    ctx: mqsdk.Context,
+) -> None:
+    a, b = _pair(ctx, (mqsdk.PAIR, mqsdk.PAIR))
+    a.send_multipart([b"1", b"2", b"3"])
+    assert b.recv() == b"1"
+    assert b.rcvmore
+    b.close()
+    assert _errno_of(b.recv) == errno.ENOTSOCK
+    assert _errno_of(b.recv_multipart) == errno.ENOTSOCK
+
+
+def test_a_closed_socket_is_not_referred_to_by_its_own_send_route(ctx: mqsdk.Context) -> None:
+    # The route a closed socket's sends take used to be one of its bound methods: a
+    # reference cycle through the socket itself, freed only by the cycle collector.
+    for close in ("close", "__del__"):
+        push = ctx.socket(mqsdk.PUSH)
+        getattr(push, close)()
+        assert push.closed
+        assert push not in gc.get_referents(push._route)
+        assert _errno_of(push.send, b"x") == errno.ENOTSOCK
+
+
+def test_poll_on_a_closed_socket_is_enotsup(ctx: mqsdk.Context) -> None:
+    pull = ctx.socket(mqsdk.PULL)
+    pull.close()
+    assert _errno_of(pull.poll, 0) == errno.ENOTSUP  # pyzmq's answer (libzmq: ENOTSOCK)
 
 
 # -- options: types, attributes, the ones mqsdk does not implement -----------------------
@@ -268,6 +313,27 @@ def test_recv_into_refuses_bad_buffers_before_taking_a_message(ctx: mqsdk.Contex
         pull.recv_into(bytearray(5), flags=mqsdk.DONTWAIT)
 
 
+def test_asyncio_recv_into_refuses_bad_buffers_as_the_blocking_one_does() -> None:
+    async def main() -> None:
+        context = maio.Context()
+        try:
+            pull = context.socket(mqsdk.PULL)
+            with pytest.raises(BufferError):
+                pull.recv_into(memoryview(b"readonly"))
+            with pytest.raises(BufferError):
+                pull.recv_into(memoryview(bytearray(10))[::2])
+            with pytest.raises(ValueError):
+                pull.recv_into(bytearray(10), nbytes=11)
+            with pytest.raises(ValueError):
+                pull.recv_into(bytearray(10), nbytes=-1)
+            with pytest.raises(TypeError):
+                pull.recv_into(object())
+        finally:
+            context.destroy(linger=0)
+
+    asyncio.run(main())
+
+
 def test_send_and_recv_serialized(ctx: mqsdk.Context) -> None:
     router, dealer = _pair(ctx, (mqsdk.ROUTER, mqsdk.DEALER))
 
@@ -296,3 +362,85 @@ def test_frame_metadata_by_subscript(ctx: mqsdk.Context) -> None:
     client.send(b"hi")
     frame = server.recv(copy=False)
     assert frame["Socket-Type"] == frame.get("Socket-Type") == "DEALER"
+
+
+# -- zero-copy frames over inproc, tracked Frames ------------------------------------------
+
+
+def test_recv_returns_bytes_for_frames_sent_without_a_copy_over_inproc(
+    ctx: mqsdk.Context,
+) -> None:
+    # inproc hands the receiver what the sender queued: a memoryview for a zero-copy
+    # send. pyzmq's recv() and recv_multipart() return bytes whatever was sent.
+    a, b = _socket(ctx, mqsdk.PAIR), _socket(ctx, mqsdk.PAIR)
+    a.bind("inproc://zero-copy")
+    b.connect("inproc://zero-copy")
+    large = bytearray(b"z" * COPY_THRESHOLD)
+    tracker = a.send(large, copy=False, track=True)
+    got = b.recv()
+    assert type(got) is bytes and got == large
+    a.send(memoryview(b"untracked view"), copy=False)
+    got = b.recv()
+    assert type(got) is bytes and got == b"untracked view"
+    a.send_multipart([b"head", large, memoryview(b"tail")], copy=False, track=True)
+    parts = b.recv_multipart()
+    assert [type(part) for part in parts] == [bytes, bytes, bytes]
+    assert parts == [b"head", large, b"tail"]
+    a.send_multipart([memoryview(b"first"), large], copy=False)
+    first, rest = b.recv(), b.recv()
+    assert (type(first), type(rest)) == (bytes, bytes)
+    assert (first, rest) == (b"first", large)
+    assert tracker is not None
+    tracker.wait(TIMEOUT_MS / 1000)  # received as bytes: the kernel's view went
+
+
+def test_a_tracked_frame_is_sent_from_its_buffer_without_a_copy_kept(ctx: mqsdk.Context) -> None:
+    push = _socket(ctx, mqsdk.PUSH)
+    with short_tmpdir() as directory:
+        # Connected to an address nobody listens on yet: the message waits in the queue.
+        endpoint = ipc_endpoints(directory)()
+        push.connect(endpoint)
+        content = b"f" * COPY_THRESHOLD
+        frame = mqsdk.Frame(bytearray(content), copy=False, track=True)
+        tracker = push.send(frame, copy=False)
+        assert tracker is frame.tracker and tracker is not None
+        # .bytes made a copy of the whole buffer and the Frame kept it.
+        assert getattr(frame, "_bytes", None) is None
+        del frame
+        gc.collect()
+        # The Frame is gone but the queued message still refers to its buffer.
+        assert not tracker.done
+        pull = _socket(ctx, mqsdk.PULL)
+        pull.bind(endpoint)
+        assert pull.recv() == content
+        wait_until(lambda: tracker.done, "the queued buffer to be released once written")
+
+
+def test_max_sockets_holds_for_sockets_made_at_once_by_two_threads(ctx: mqsdk.Context) -> None:
+    ctx.max_sockets = 1
+    # Each thread, once past the limit check, waits for the other: without the check and
+    # the making under one lock both get there and both make a socket. With it the
+    # second waits at the check, the first's wait runs out (a bound, not a condition),
+    # and the second then finds the place taken.
+    both_past_the_check = threading.Barrier(2, timeout=1.0)
+    made: list[mqsdk.Socket] = []
+    refused: list[int | None] = []
+
+    def waiting_socket(context: mqsdk.Context, kind: int) -> mqsdk.Socket:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_past_the_check.wait()
+        return mqsdk.Socket(context, kind)
+
+    def make() -> None:
+        try:
+            made.append(ctx.socket(mqsdk.PUSH, socket_class=waiting_socket))
+        except MQError as exc:
+            refused.append(exc.errno)
+
+    threads = [threading.Thread(target=make) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT_MS / 1000)
+        assert not thread.is_alive(), "a socket() call never returned"
+    assert (len(made), refused) == (1, [errno.EMFILE])

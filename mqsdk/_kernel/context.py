@@ -92,6 +92,10 @@ class _ContextState:
         self.shared: dict[str, Any] = {}
         self.shared_lock = threading.Lock()
         self.lock = threading.Lock()
+        # Held while a socket is made, from the max_sockets check until it counts: two
+        # threads making sockets at once cannot both take the last place. Reentrant: a
+        # socket class may make another socket (a monitor) while it is made.
+        self.socket_creation = threading.RLock()
         self.reactors: list[Reactor] = []
         self.next_reactor = itertools.count()
         self.closed = False
@@ -394,20 +398,21 @@ class Context:
                 else "the context was terminated",
                 errno.EFAULT if self._shadow else None,
             )
-        with state.lock:
-            if len(state.sockets) >= state.max_sockets:
-                raise MQError(
-                    f"too many sockets: this context allows {state.max_sockets} "
-                    "(the max_sockets context option)",
-                    errno.EMFILE,
-                )
         if socket_class is None:
             socket_class = self._socket_class
         if socket_class is None:
             from mqsdk._kernel.socket import Socket
 
             socket_class = Socket
-        socket = socket_class(self, socket_type, **kwargs)
+        with state.socket_creation:
+            with state.lock:
+                if len(state.sockets) >= state.max_sockets:
+                    raise MQError(
+                        f"too many sockets: this context allows {state.max_sockets} "
+                        "(the max_sockets context option)",
+                        errno.EMFILE,
+                    )
+            socket = socket_class(self, socket_type, **kwargs)
         defaults: dict[int | str, Any] = {}
         if state.ipv6:
             defaults["ipv6"] = 1

@@ -15,6 +15,7 @@ import errno
 import logging
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -79,6 +80,22 @@ _READ_EACH_UP_TO = 2  # connections a receive reads without asking the wait poll
 
 _BYTES_LIKE = (bytes, bytearray, memoryview)
 _FLUSH_EVERY = 64  # sends between flushes done by the user's thread itself
+
+
+def _hold_until_written(hold: object) -> None:
+    """Nothing: a finalizer's arguments live until it runs, and that is the point."""
+
+
+def _as_bytes_frames(message: Message) -> Message:
+    """``message`` with every frame as bytes, as pyzmq's ``recv_multipart`` returns it:
+    inproc hands over a memoryview a zero-copy send queued as it is. The kernel's list
+    itself when it holds only bytes (the usual case), else a new one (a PUB's inproc
+    subscribers may share a list)."""
+    frames: list[Any] = message
+    for frame in frames:
+        if type(frame) is not bytes:
+            return [f if type(f) is bytes else bytes(f) for f in frames]
+    return message
 
 
 def _frame_bytes(data: Any, copy: bool) -> Any:
@@ -289,6 +306,8 @@ class SocketCore:
                     f"a {self.socket_type_name} message is a single frame: SNDMORE is invalid",
                     errno.EINVAL,
                 )
+            if self._closed:
+                self._check_open()  # raises, as the message's last frame would
             self._sendbuf.append(frame)
             return None
         if self._sendbuf:
@@ -313,8 +332,16 @@ class SocketCore:
                 raise ValueError("not a tracked message: make the Frame with track=True")
             if group is None and data._group is not None and self.pattern.grouped:
                 group = data._group
+            content = data._data
+            if type(content) is not bytes:
+                # The Frame's buffer itself, not a copy (.bytes would make one and keep
+                # it): the kernel gets a view of its own, which keeps the Frame's hold on
+                # the tracker until the kernel drops it, so the tracker is done once both
+                # the Frame and the kernel let the buffer go (pyzmq's tracker too).
+                content = memoryview(content)
+                weakref.finalize(content, _hold_until_written, getattr(data, "_hold", None))
             # SocketCore's own send: a subclass's (asyncio's) would wrap it in a future.
-            SocketCore.send(self, data.bytes, flags, True, False, group)
+            SocketCore.send(self, content, flags, False, False, group)
             return tracker
         threshold = getattr(self, "copy_threshold", COPY_THRESHOLD)
         payload, tracker = tracked_payload(data, copy, threshold)
@@ -340,6 +367,8 @@ class SocketCore:
                 errno.EINVAL,
             )
         if flags & SNDMORE:
+            if self._closed:
+                self._check_open()  # raises, as the message's last frame would
             self._sendbuf.extend(message)
             return None
         if self._sendbuf:
@@ -445,9 +474,12 @@ class SocketCore:
                 return received_frame(message, False, self._rpipe, self.pattern.last_group)
             frames: list[Any] = message  # a frame may be a memoryview: see Message
             if len(frames) == 1:
+                frame = frames[0]
                 if copy:
-                    return frames[0]
-                return received_frame(frames[0], False, self._rpipe, self.pattern.last_group)
+                    # bytes, as pyzmq's recv: inproc hands over a memoryview a zero-copy
+                    # send queued as it is.
+                    return frame if type(frame) is bytes else bytes(frame)
+                return received_frame(frame, False, self._rpipe, self.pattern.last_group)
             self._rmsg = message
             self._ridx = 1
             frame = frames[0]
@@ -467,7 +499,7 @@ class SocketCore:
                 if self._ready is not None:
                     self._refresh_ready()
         if copy:
-            return frame
+            return frame if type(frame) is bytes else bytes(frame)  # see above
         return received_frame(frame, more, self._rpipe, None)
 
     def recv_multipart(self, flags: int = 0, copy: bool = True, track: bool = False) -> list[Any]:
@@ -482,7 +514,7 @@ class SocketCore:
             if self._ready is not None:
                 self._refresh_ready()
         if copy:
-            return message
+            return _as_bytes_frames(message)
         pipe = self._rpipe
         last = len(message) - 1
         group = self.pattern.last_group

@@ -17,6 +17,7 @@ import builtins
 import codecs
 import contextlib
 import errno
+import functools
 import json
 import logging
 import pickle
@@ -175,12 +176,6 @@ class Socket(SocketCore):
                     str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()
                 )
         raise OptionTypeError(f"invalid value {value!r} for socket option {spec.name}: {reason}")
-
-    def _refuse_send(self, message: Any) -> bool:
-        if self.context.closed:
-            raise ContextTerminated("the context was terminated")
-        self._refuse_closed()
-        return False
 
     def set(self, option: int | str, value: Any) -> None:
         """Set an option by name or libzmq number (``setsockopt``)."""
@@ -614,17 +609,7 @@ class Socket(SocketCore):
         """Receive one frame into ``buffer`` (a writable, contiguous buffer), at most
         ``nbytes`` bytes of it (0: the buffer's size); return the frame's full length,
         which is larger than what was written if the frame was truncated."""
-        if nbytes < 0:
-            raise ValueError(f"nbytes must not be negative, got {nbytes}")
-        view = memoryview(buffer)  # TypeError for an object without the buffer protocol
-        if view.readonly:
-            raise BufferError("recv_into needs a writable buffer")
-        if not view.contiguous:
-            raise BufferError("recv_into needs a contiguous buffer")
-        view = view.cast("B")
-        if nbytes > view.nbytes:
-            raise ValueError(f"nbytes={nbytes} is larger than the buffer ({view.nbytes} bytes)")
-        room = nbytes or view.nbytes
+        view, room = writable_view(buffer, nbytes)
         data = self.recv(flags)
         count = min(room, len(data))
         view[:count] = memoryview(data)[:count]
@@ -667,6 +652,8 @@ class Socket(SocketCore):
 
     def poll(self, timeout: int | None = None, flags: int = POLLIN) -> int:
         """Wait up to ``timeout`` ms (None: forever) until ``flags`` events; return them."""
+        if self._closed and not self.context.closed:
+            raise MQError(f"poll() on a closed {self.socket_type_name} socket", errno.ENOTSUP)
         self._check_open()
         deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout / 1000
         while True:
@@ -788,8 +775,15 @@ class Socket(SocketCore):
         # From now on a send fails (ENOTSOCK, or ETERM once the context is gone) and a
         # receive finds nothing and fails the same way, as in libzmq, with no check
         # added to the per-message path: the routing and taking calls themselves refuse.
-        self._route = self._refuse_send
+        # Neither holds the socket (a bound method would): a closed socket is not kept
+        # in a reference cycle by its own refusal.
+        self._route = functools.partial(_refuse_send, self.context, self.socket_type_name)
         self._take = _nothing_to_take
+        # Half a message is dropped either way: frames held for SNDMORE, and the rest of
+        # a message half received (recv() after close() fails, as in pyzmq).
+        self._sendbuf = []
+        self._rmsg = None
+        self._ridx = 0
         linger_ms = self.options.linger if linger is None else linger
         self._waker.wake()
         # A thread blocked in this socket (woken by term()) must leave its wait before
@@ -846,6 +840,29 @@ class Socket(SocketCore):
 
 def _nothing_to_take() -> None:
     return None
+
+
+def _refuse_send(context: Context, socket_type_name: str, message: Any) -> bool:
+    """A closed socket's route: what its sends raise."""
+    if context.closed:
+        raise ContextTerminated("the context was terminated")
+    raise MQError(f"the {socket_type_name} socket is closed", errno.ENOTSOCK)
+
+
+def writable_view(buffer: Any, nbytes: int) -> tuple[memoryview, int]:
+    """``recv_into``'s checks, pyzmq's errors: ``buffer`` as a flat byte view and how
+    many bytes of it to fill (``nbytes``, 0: all)."""
+    if nbytes < 0:
+        raise ValueError(f"nbytes must not be negative, got {nbytes}")
+    view = memoryview(buffer)  # TypeError for an object without the buffer protocol
+    if view.readonly:
+        raise BufferError("recv_into needs a writable buffer")
+    if not view.contiguous:
+        raise BufferError("recv_into needs a contiguous buffer")
+    view = view.cast("B")
+    if nbytes > view.nbytes:
+        raise ValueError(f"nbytes={nbytes} is larger than the buffer ({view.nbytes} bytes)")
+    return view, nbytes or view.nbytes
 
 
 _SOCKETS_BY_ADDRESS: weakref.WeakValueDictionary[int, Socket] = weakref.WeakValueDictionary()
