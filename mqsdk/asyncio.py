@@ -627,6 +627,8 @@ class Socket(mqsdk._kernel.socket.Socket):
     def poll(self, timeout: int | None = None, flags: int = POLLIN) -> asyncio.Future[int]:  # type: ignore[override]
         """A future of the events in ``flags`` the socket has, once it has one, or 0
         after ``timeout`` ms (None or negative: no limit)."""
+        if self.closed and not self.context.closed:
+            raise MQError("poll on a closed socket", errno.ENOTSUP)  # as the blocking poll
         self._check_usable()
         loop = self._loop_for_new_operation()
         future: IoFuture[int] = IoFuture(loop=loop)

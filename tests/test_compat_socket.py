@@ -116,6 +116,22 @@ def test_poll_on_a_closed_socket_is_enotsup(ctx: mqsdk.Context) -> None:
     assert _errno_of(pull.poll, 0) == errno.ENOTSUP  # pyzmq's answer (libzmq: ENOTSOCK)
 
 
+def test_asyncio_poll_on_a_closed_socket_is_enotsup() -> None:
+    import mqsdk.asyncio
+
+    async def poll_closed() -> int | None:
+        with mqsdk.asyncio.Context() as actx:
+            sock = actx.socket(mqsdk.PULL)
+            sock.close()
+            try:
+                await sock.poll(0)
+            except MQError as exc:
+                return exc.errno
+            return None
+
+    assert asyncio.run(poll_closed()) == errno.ENOTSUP  # as zmq.asyncio's
+
+
 # -- options: types, attributes, the ones mqsdk does not implement -----------------------
 
 
@@ -413,6 +429,25 @@ def test_a_tracked_frame_is_sent_from_its_buffer_without_a_copy_kept(ctx: mqsdk.
         pull = _socket(ctx, mqsdk.PULL)
         pull.bind(endpoint)
         assert pull.recv() == content
+        wait_until(lambda: tracker.done, "the queued buffer to be released once written")
+
+
+def test_tracked_frames_in_send_multipart_go_without_a_copy_kept(ctx: mqsdk.Context) -> None:
+    push = _socket(ctx, mqsdk.PUSH)
+    with short_tmpdir() as directory:
+        endpoint = ipc_endpoints(directory)()
+        push.connect(endpoint)  # nobody listens yet: the message waits in the queue
+        content = b"m" * COPY_THRESHOLD
+        frame = mqsdk.Frame(bytearray(content), copy=False, track=True)
+        tracker = push.send_multipart([b"head", frame], copy=False, track=True)
+        assert tracker is not None
+        assert getattr(frame, "_bytes", None) is None  # .bytes would copy it and keep it
+        del frame
+        gc.collect()
+        assert not tracker.done  # the queued message still refers to the buffer
+        pull = _socket(ctx, mqsdk.PULL)
+        pull.bind(endpoint)
+        assert pull.recv_multipart() == [b"head", content]
         wait_until(lambda: tracker.done, "the queued buffer to be released once written")
 
 

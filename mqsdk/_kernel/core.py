@@ -15,7 +15,6 @@ import errno
 import logging
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -31,6 +30,7 @@ from mqsdk._kernel.frame import (
     MessageTracker,
     group_bytes,
     received_frame,
+    tracked_frame_content,
     tracked_parts,
     tracked_payload,
 )
@@ -80,10 +80,6 @@ _READ_EACH_UP_TO = 2  # connections a receive reads without asking the wait poll
 
 _BYTES_LIKE = (bytes, bytearray, memoryview)
 _FLUSH_EVERY = 64  # sends between flushes done by the user's thread itself
-
-
-def _hold_until_written(hold: object) -> None:
-    """Nothing: a finalizer's arguments live until it runs, and that is the point."""
 
 
 def _as_bytes_frames(message: Message) -> Message:
@@ -332,14 +328,7 @@ class SocketCore:
                 raise ValueError("not a tracked message: make the Frame with track=True")
             if group is None and data._group is not None and self.pattern.grouped:
                 group = data._group
-            content = data._data
-            if type(content) is not bytes:
-                # The Frame's buffer itself, not a copy (.bytes would make one and keep
-                # it): the kernel gets a view of its own, which keeps the Frame's hold on
-                # the tracker until the kernel drops it, so the tracker is done once both
-                # the Frame and the kernel let the buffer go (pyzmq's tracker too).
-                content = memoryview(content)
-                weakref.finalize(content, _hold_until_written, getattr(data, "_hold", None))
+            content = tracked_frame_content(data)
             # SocketCore's own send: a subclass's (asyncio's) would wrap it in a future.
             SocketCore.send(self, content, flags, False, False, group)
             return tracker

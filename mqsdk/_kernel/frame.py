@@ -341,6 +341,23 @@ def tracked_payload(data: Any, copy: bool, copy_threshold: int) -> tuple[Any, Me
     return view, MessageTracker(done)
 
 
+def _hold_until_written(hold: object) -> None:
+    """Nothing: a finalizer's arguments live until it runs, and that is the point."""
+
+
+def tracked_frame_content(frame: Frame) -> Any:
+    """What sending a tracked Frame hands the kernel: the Frame's buffer itself, not a
+    copy (``.bytes`` would make one and keep it). A shared buffer goes as a view of its
+    own, which keeps the Frame's hold on the tracker until the kernel drops it: the
+    tracker is done once both the Frame and the kernel let the buffer go (as pyzmq's)."""
+    content = frame._data
+    if type(content) is bytes:
+        return content
+    view = memoryview(content)
+    weakref.finalize(view, _hold_until_written, getattr(frame, "_hold", None))
+    return view
+
+
 def tracked_parts(
     parts: Iterable[Any], copy: bool, copy_threshold: int
 ) -> tuple[list[Any], MessageTracker | None]:
@@ -352,7 +369,7 @@ def tracked_parts(
         if isinstance(part, Frame):
             if part.tracker is None:
                 raise ValueError("not a tracked message: make the Frame with track=True")
-            payload.append(part.bytes)
+            payload.append(tracked_frame_content(part))
             trackers.append(part.tracker)
         else:
             data, tracker = tracked_payload(part, copy, copy_threshold)
