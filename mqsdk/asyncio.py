@@ -440,12 +440,22 @@ class Socket(mqsdk._kernel.socket.Socket):
                 return _completed(loop, exception=exc)
             else:
                 return _completed(loop, result)
+        return self._wait_to_recv(loop, functools.partial(attempt, *args))
+
+    def _wait_to_recv(
+        self, loop: asyncio.AbstractEventLoop, attempt: Callable[[], Any]
+    ) -> asyncio.Future[Any]:
+        """A receive that cannot complete now waits, behind those already waiting."""
         return self._enqueue(
-            self._recv_futures,
-            loop,
-            IoFuture(loop=loop),
-            functools.partial(attempt, *args),
-            self.options.rcvtimeo,
+            self._recv_futures, loop, IoFuture(loop=loop), attempt, self.options.rcvtimeo
+        )
+
+    def _wait_to_send(
+        self, loop: asyncio.AbstractEventLoop, attempt: Callable[[], Any]
+    ) -> asyncio.Future[Any]:
+        """A send that cannot complete now waits, behind those already waiting."""
+        return self._enqueue(
+            self._send_futures, loop, IoFuture(loop=loop), attempt, self.options.sndtimeo
         )
 
     def _add_send(self, flags: int, attempt: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
@@ -464,13 +474,7 @@ class Socket(mqsdk._kernel.socket.Socket):
                 return _completed(loop, exception=exc)
             else:
                 return _completed(loop, result)
-        return self._enqueue(
-            self._send_futures,
-            loop,
-            IoFuture(loop=loop),
-            functools.partial(attempt, *args),
-            self.options.sndtimeo,
-        )
+        return self._wait_to_send(loop, functools.partial(attempt, *args))
 
     def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> asyncio.Future[Any]:
         loop = _get_running_loop()
@@ -488,24 +492,16 @@ class Socket(mqsdk._kernel.socket.Socket):
             and not core.closed
         ):
             core._flush_engines()  # a request just went out: its answer is not here yet
-            return self._enqueue(
-                self._recv_futures,
-                loop,
-                IoFuture(loop=loop),
-                functools.partial(_BaseSocket.recv, core, flags | NOBLOCK, copy, track),
-                self.options.rcvtimeo,
+            return self._wait_to_recv(
+                loop, functools.partial(_BaseSocket.recv, core, flags | NOBLOCK, copy, track)
             )
         future: asyncio.Future[Any] = _Future(loop=loop)
         try:
             future.set_result(_BaseSocket.recv(core, flags | NOBLOCK, copy, track))
         except Again:
             if not flags & NOBLOCK:
-                return self._enqueue(
-                    self._recv_futures,
-                    loop,
-                    IoFuture(loop=loop),
-                    functools.partial(_BaseSocket.recv, core, flags | NOBLOCK, copy, track),
-                    self.options.rcvtimeo,
+                return self._wait_to_recv(
+                    loop, functools.partial(_BaseSocket.recv, core, flags | NOBLOCK, copy, track)
                 )
             future.set_exception(Again("no message is waiting"))
         except Exception as exc:
@@ -555,14 +551,11 @@ class Socket(mqsdk._kernel.socket.Socket):
             future.set_result(_BaseSocket.send(core, data, flags | NOBLOCK, copy, track, group))
         except Again:
             if not flags & NOBLOCK:
-                return self._enqueue(
-                    self._send_futures,
+                return self._wait_to_send(
                     loop,
-                    IoFuture(loop=loop),
                     functools.partial(
                         _BaseSocket.send, core, data, flags | NOBLOCK, copy, track, group
                     ),
-                    self.options.sndtimeo,
                 )
             future.set_exception(Again("the message cannot be queued now"))
         except Exception as exc:
