@@ -57,15 +57,9 @@ _LAZY = {
 def _option_constants() -> dict[str, int]:
     """``SUBSCRIBE``, ``SNDHWM``... as pyzmq spells them: libzmq's numbers of the options
     the kernel and the bundled plugins declare (their declarations are the one source)."""
-    from mqsdk._kernel.options import OPTION_NUMBERS, PLUGIN_OPTION_NUMBERS
-    from mqsdk._kernel.security import SECURITY_SPECS
+    from mqsdk._kernel.options import OPTION_NUMBERS, all_option_numbers
 
-    numbers = {
-        **PLUGIN_OPTION_NUMBERS,
-        **{spec.name: spec.number for spec in SECURITY_SPECS if spec.number is not None},
-        **OPTION_NUMBERS,
-    }
-    constants = {name.upper(): number for name, number in numbers.items()}
+    constants = {name.upper(): number for name, number in all_option_numbers().items()}
     constants["IDENTITY"] = OPTION_NUMBERS["routing_id"]
     return constants
 

@@ -59,16 +59,11 @@ def _notice_exit() -> None:
 
 @cache
 def _socket_option_numbers() -> dict[str, int]:
-    """Every socket option's libzmq number by name (the kernel's, the bundled plugins'
-    and the security mechanisms'), to key context-wide defaults as pyzmq does."""
-    from mqsdk._kernel.options import ALIASES, OPTION_NUMBERS, PLUGIN_OPTION_NUMBERS
-    from mqsdk._kernel.security import SECURITY_SPECS
+    """Socket options' libzmq numbers by name, single-option aliases included, to key
+    context-wide defaults as pyzmq does."""
+    from mqsdk._kernel.options import ALIASES, all_option_numbers
 
-    numbers = {
-        **PLUGIN_OPTION_NUMBERS,
-        **{spec.name: spec.number for spec in SECURITY_SPECS if spec.number is not None},
-        **OPTION_NUMBERS,
-    }
+    numbers = all_option_numbers()
     for alias, targets in ALIASES.items():
         if len(targets) == 1 and targets[0] in numbers:
             numbers[alias] = numbers[targets[0]]

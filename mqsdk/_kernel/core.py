@@ -288,13 +288,12 @@ class SocketCore:
         :class:`Frame` whose ``.group`` is set is sent to that group too.
         Returns a :class:`MessageTracker` for ``track=True`` or a tracked Frame (else None).
         """
-        if track or (type(data) is Frame and data.tracker is not None):
-            return self._send_tracked(data, flags, copy, group)
-        if group is not None or (
-            type(data) is Frame and data._group is not None and self.pattern.grouped
-        ):
-            self._send_grouped(data, flags, copy, group)
-            return None
+        if track or group is not None or type(data) is Frame:  # one look for the rest
+            if track or (type(data) is Frame and data.tracker is not None):
+                return self._send_tracked(data, flags, copy, group)
+            if group is not None or (data._group is not None and self.pattern.grouped):
+                self._send_grouped(data, flags, copy, group)
+                return None
         frame = _frame_bytes(data, copy)
         if flags & SNDMORE:
             if self.pattern.grouped:
@@ -387,13 +386,14 @@ class SocketCore:
         # A thread blocked in this socket's wait zeroed _sends before it began waiting:
         # while it waits, a send from another thread has sends == 0. A burst's sends
         # skip the look.
-        if not sends and self.io_policy.waiting_thread:
-            self._misuse()
-        if not sends and self._reads_before_sending:
-            # What peers told us (a PUB's subscriptions) may wait in the OS for the I/O
-            # thread, which needs the GIL this thread holds: read it now, as libzmq's
-            # socket takes its pending commands before a send. Once per burst.
-            self._read_engines()
+        if not sends:
+            if self.io_policy.waiting_thread:
+                self._misuse()
+            if self._reads_before_sending:
+                # What peers told us (a PUB's subscriptions) may wait in the OS for the
+                # I/O thread, which needs the GIL this thread holds: read it now, as
+                # libzmq's socket takes its pending commands before a send. Once per burst.
+                self._read_engines()
         if self._pipe_events:
             self._apply_pipe_events()
         if sends:

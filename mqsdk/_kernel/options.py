@@ -438,6 +438,18 @@ OPTION_NUMBERS: dict[str, int] = {
 READ_ONLY_OPTIONS = frozenset(spec.name for spec in READ_ONLY_SPECS)
 
 
+def all_option_numbers() -> dict[str, int]:
+    """Every socket option's libzmq number by name: the kernel's, the bundled plugins'
+    and the security mechanisms' (``mqsdk.LINGER``, context-wide defaults)."""
+    from mqsdk._kernel.security import SECURITY_SPECS  # it imports this module
+
+    return {
+        **PLUGIN_OPTION_NUMBERS,
+        **{spec.name: spec.number for spec in SECURITY_SPECS if spec.number is not None},
+        **OPTION_NUMBERS,
+    }
+
+
 def validate_defaults(values: dict[str, Any], source: str) -> dict[str, Any]:
     """Check a mapping of default socket options (from configuration).
 
