@@ -260,6 +260,7 @@ class _Delayer:
         self.held = 0
         self.error: OSError | None = None
         self.closing = False
+        self.finished = False  # set, under the condition, when the thread stops writing
         self.shutdown_after_flush = False
         self.condition = threading.Condition()
         self.thread = threading.Thread(
@@ -290,7 +291,10 @@ class _Delayer:
         with self.condition:
             self.closing = True
             self.condition.notify()
-            return self.thread.is_alive()
+            # Decided under the lock the thread takes before it stops: asking whether the
+            # thread is alive instead left a window (the thread past its last look at
+            # `closing`, not yet dead) in which nobody closed the socket.
+            return not self.finished
 
     def _run(self) -> None:
         try:
@@ -299,7 +303,9 @@ class _Delayer:
             with self.condition:
                 self.queue.clear()
                 self.held = 0
-            if self.closing:
+                self.finished = True
+                closing = self.closing
+            if closing:
                 self.sock.raw_close()
 
     def _write_when_due(self) -> None:
