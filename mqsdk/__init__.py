@@ -115,13 +115,18 @@ PAIR, PUB, SUB, REQ, REP = (
 DEALER, ROUTER, PULL, PUSH = SocketType.DEALER, SocketType.ROUTER, SocketType.PULL, SocketType.PUSH
 XPUB, XSUB, STREAM = SocketType.XPUB, SocketType.XSUB, SocketType.STREAM
 RADIO, DISH = SocketType.RADIO, SocketType.DISH
+SCATTER, GATHER = SocketType.SCATTER, SocketType.GATHER
+PEER, CHANNEL = SocketType.PEER, SocketType.CHANNEL
 
 __version__ = "0.1.0"
 
 __all__ = [  # noqa: RUF022 - grouped by kind, not sorted
+    "CHANNEL",
     "DEALER",
     "DISH",
+    "GATHER",
     "PAIR",
+    "PEER",
     "PUB",
     "PULL",
     "PUSH",
@@ -129,6 +134,7 @@ __all__ = [  # noqa: RUF022 - grouped by kind, not sorted
     "REP",
     "REQ",
     "ROUTER",
+    "SCATTER",
     "STREAM",
     "SUB",
     "XPUB",

@@ -537,25 +537,23 @@ class Socket(mqsdk._kernel.socket.Socket):
         flags: int = 0,
         copy: bool = True,
         track: bool = False,
+        routing_id: int | None = None,
         group: str | bytes | None = None,
     ) -> asyncio.Future[Any]:
         loop = _get_running_loop()
+        args = (data, flags | NOBLOCK, copy, track, routing_id, group)  # pyzmq's order
         if loop is None or self._pump is not None:  # operations wait: behind them
-            return self._add_send(
-                flags, _BaseSocket.send, self._core(), data, flags | NOBLOCK, copy, track, group
-            )
+            return self._add_send(flags, _BaseSocket.send, self._core(), *args)
         # _add_send's steps inline (see recv).
         core = self._core()
         future: asyncio.Future[Any] = _Future(loop=loop)
         try:
-            future.set_result(_BaseSocket.send(core, data, flags | NOBLOCK, copy, track, group))
+            future.set_result(_BaseSocket.send(core, *args))
         except Again:
             if not flags & NOBLOCK:
                 return self._wait_to_send(
                     loop,
-                    functools.partial(
-                        _BaseSocket.send, core, data, flags | NOBLOCK, copy, track, group
-                    ),
+                    functools.partial(_BaseSocket.send, core, *args),
                 )
             future.set_exception(Again("the message cannot be queued now"))
         except Exception as exc:

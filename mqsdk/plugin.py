@@ -34,7 +34,8 @@ What a plugin gets:
   ``bytes``), :func:`as_frames` and :class:`PeerInfo`; :class:`MemoryPipe` and
   :func:`join_memory_pipes`, the two sides of an in-process connection (inproc's).
 - **Routing bricks** patterns are made of: :class:`FairQueue`,
-  :class:`FilteringFairQueue`, :class:`LoadBalancer`, :class:`Distributor`,
+  :class:`FilteringFairQueue`, :class:`SingleFrameQueue` (the thread-safe types' fair
+  queue: it drops multipart messages), :class:`LoadBalancer`, :class:`Distributor`,
   :class:`Publisher`, :class:`SubscriptionTrie`, :class:`UpstreamPipes` (the pipes a
   subscriber tells about its interest). A pattern that is a plain composition
   sets ``self.sender`` (a :class:`Sender`) and ``self.receiver`` (a :class:`Receiver`) to
@@ -69,14 +70,21 @@ from mqsdk._kernel.pattern import Pattern
 from mqsdk._kernel.pipe import Message, PeerInfo, Pipe, QueuedMessage, as_frames
 from mqsdk._kernel.poller import ERROR, READ, WRITE, PollerBackend, check_events
 from mqsdk._kernel.registry import Registry, get_registry
-from mqsdk._kernel.routing import FairQueue, FilteringFairQueue, LoadBalancer, Receiver, Sender
+from mqsdk._kernel.routing import (
+    FairQueue,
+    FilteringFairQueue,
+    LoadBalancer,
+    Receiver,
+    Sender,
+    SingleFrameQueue,
+)
 from mqsdk._kernel.subscriptions import SubscriptionTrie, UpstreamPipes
 from mqsdk._kernel.transport import MessageTransport, StreamTransport, Transport, start_connect
 from mqsdk.errors import EFSM, ENOCOMPATPROTO, EndpointError, MQError, PollerError, ProtocolError
 from mqsdk.hookspecs import hookimpl
 from mqsdk.z85 import z85_decode, z85_encode
 
-API_VERSION: tuple[int, int] = (1, 0)
+API_VERSION: tuple[int, int] = (1, 1)
 """The version of this interface, ``(major, minor)``: a new minor adds names, a new
 major removes or changes a stable one."""
 
@@ -116,6 +124,7 @@ __all__ = [
     "Receiver",
     "Registry",
     "Sender",
+    "SingleFrameQueue",
     "SocketHandle",
     "StreamTransport",
     "SubscriptionTrie",

@@ -8,6 +8,7 @@ suite runs on both kernels, so each run checks its own kernel's columns.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from pathlib import Path
 
@@ -172,3 +173,102 @@ def test_workers_import_the_mqsdk_the_bench_runs() -> None:
         env = worker_environment(lib)
         assert env["PYTHONPATH"].split(":")[0] == here, lib
         assert (env.get("MQSDK_PURE_PYTHON") == "1") is (lib == "mqsdk-pure"), lib
+
+
+def test_bench_runs_mqsdk_once_per_named_poller_beside_one_pyzmq(tmp_path: Path) -> None:
+    """``--poller`` (repeatable) gives mqsdk a row per poller, each run on the poller its
+    workers report, and both rows take their ratio from the same pyzmq measurement.
+    Neither poller is the automatic choice, so rows on it cannot pass by default."""
+    report = tmp_path / "bench.md"
+    result = run_cli(
+        "bench",
+        "--quick",
+        "--json",
+        "--markdown",
+        str(report),
+        "--kind",
+        "lat",
+        "--transport",
+        "tcp",
+        "--size",
+        "16",
+        "--lib",
+        "mqsdk",
+        "--lib",
+        "pyzmq",
+        "--poller",
+        "poll",
+        "--poller",
+        "select",
+        timeout=110,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["meta"]["pollers"] == {"requested": ["poll", "select"], "used": ["poll", "select"]}
+    rows = {row["poller"]: row for row in data["results"]}
+    assert set(rows) == {"poll", "select"}
+    for poller, row in rows.items():
+        assert row["case"] == f"REQ/REP rtt tcp 16 B [{poller}]"
+        mine = row["libs"]["mqsdk"]
+        assert mine["error"] is None, mine
+        assert mine["poller"] == poller
+        assert [d["poller"] for d in mine["details"]] == [poller]
+        assert row["ratios"]["mqsdk/pyzmq"] == mine["median"] / row["libs"]["pyzmq"]["median"]
+    assert rows["poll"]["libs"]["pyzmq"] == rows["select"]["libs"]["pyzmq"]
+    markdown = report.read_text()
+    assert "pollers: poll, select (--poller" in markdown
+    assert "| REQ/REP rtt tcp 16 B [select] |" in markdown
+
+
+def test_bench_refuses_a_named_poller_that_cannot_run_with_the_plugins_reason() -> None:
+    """Refused before anything runs, with the plugin's reason; a worker asked for it
+    refuses too (its error is the row's), rather than measuring another poller."""
+    from mqsdk.plugin import get_registry
+
+    kqueue = get_registry().find_component("poller", "kqueue")
+    if kqueue is None or kqueue.availability.ok:
+        pytest.skip("needs the kqueue poller installed on a host where it cannot run")
+    reason = kqueue.availability.reason
+    result = run_cli("bench", "--quick", "--poller", "epoll", "--poller", "kqueue", timeout=60)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "--poller: poller 'kqueue'" in result.stderr and reason in result.stderr
+    missing = run_cli("bench", "--quick", "--poller", "no-such-poller", timeout=60)
+    assert missing.returncode == 2
+    assert "no poller named 'no-such-poller' is installed" in missing.stderr
+
+    case = Case("lat", "tcp", 16, 20)
+    with tempfile.TemporaryDirectory() as tmpdir:
+        with pytest.raises(WorkerError, match="cannot run here") as refused:
+            measure(case, "mqsdk", tmpdir, 0, 60, compiled=KERNEL.compiled, poller="kqueue")
+        assert reason in str(refused.value)
+        ran = measure(case, "mqsdk", tmpdir, 1, 60, compiled=KERNEL.compiled, poller="poll")
+        assert ran["poller"] == "poll" and ran["p50_us"] > 0
+
+
+def test_bench_text_says_which_poller_ran_by_default() -> None:
+    result = run_cli(
+        "bench",
+        "--quick",
+        "--plain",
+        "--kind",
+        "thr",
+        "--transport",
+        "inproc",
+        "--size",
+        "16",
+        "--lib",
+        "mqsdk",
+        timeout=110,
+    )
+    assert result.returncode == 0, result.stderr
+    first = result.stdout.splitlines()[0]
+    assert re.search(r"; poller: [\w-]+ \(as configured\)$", first), first
+
+
+def test_bench_names_the_poller_variable_as_the_configuration_does() -> None:
+    """The bench spells MQSDK_POLLER itself (to stay light at import): keep it in step."""
+    from mqsdk.cli import bench
+    from mqsdk.config import ENV_POLLER
+
+    assert bench.ENV_POLLER == ENV_POLLER

@@ -57,6 +57,7 @@ HOMES = {
     "StreamTransport": "mqsdk._kernel.transport",
     "SubscriptionTrie": "mqsdk._kernel.subscriptions",
     "Transport": "mqsdk._kernel.transport",
+    "SingleFrameQueue": "mqsdk._kernel.routing",
     "TrafficCodec": "mqsdk._kernel.mechanism",
     "UpstreamPipes": "mqsdk._kernel.subscriptions",
     "WRITE": "mqsdk._kernel.poller",

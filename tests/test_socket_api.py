@@ -183,6 +183,22 @@ def test_push_without_peers_cannot_send(ctx: mqsdk.Context) -> None:
     push.close()
 
 
+def test_send_takes_pyzmqs_arguments_in_pyzmqs_order(ctx: mqsdk.Context) -> None:
+    # pyzmq 27: send(data, flags, copy, track, routing_id, group). A type that does not
+    # route by id checks the id and ignores it, as libzmq does.
+    pull, push = ctx.socket(mqsdk.PULL), ctx.socket(mqsdk.PUSH)
+    pull.bind("inproc://send-order")
+    push.connect("inproc://send-order")
+    push.send(b"one", 0, True, False, 7, None)
+    push.send(b"two", routing_id=7)
+    assert [pull.recv(), pull.recv()] == [b"one", b"two"]
+    with pytest.raises(mqsdk.MQError) as info:
+        push.send(b"bad id", 0, True, False, 0)  # zmq_msg_set_routing_id refuses 0
+    assert info.value.errno == errno.EINVAL
+    pull.close(linger=0)
+    push.close(linger=0)
+
+
 def test_immediate_does_not_queue_before_connection(ctx: mqsdk.Context) -> None:
     push = ctx.socket(mqsdk.PUSH)
     push.immediate = 1

@@ -28,6 +28,7 @@ from mqsdk._kernel.frame import (
     COPY_THRESHOLD,
     Frame,
     MessageTracker,
+    checked_routing_id,
     group_bytes,
     received_frame,
     tracked_frame_content,
@@ -280,14 +281,19 @@ class SocketCore:
         flags: int = 0,
         copy: bool = True,
         track: bool = False,
+        routing_id: int | None = None,
         group: str | bytes | None = None,
     ) -> MessageTracker | None:
         """Send one frame; with ``SNDMORE`` it is held until the message's last frame.
 
-        ``group`` (RADIO): the group the message goes to, at most 255 bytes; a
-        :class:`Frame` whose ``.group`` is set is sent to that group too.
+        The arguments are pyzmq's, in its order. ``group`` (RADIO): the group the message
+        goes to, at most 255 bytes; a :class:`Frame` whose ``.group`` is set is sent to
+        that group too. ``routing_id`` names the peer of a SERVER-style socket (see
+        :mod:`mqsdk._kernel.threadsafe`); other types check it and ignore it, as libzmq.
         Returns a :class:`MessageTracker` for ``track=True`` or a tracked Frame (else None).
         """
+        if routing_id is not None:
+            checked_routing_id(routing_id)
         if track or group is not None or type(data) is Frame:  # one look for the rest
             if track or (type(data) is Frame and data.tracker is not None):
                 return self._send_tracked(data, flags, copy, group)
@@ -329,11 +335,11 @@ class SocketCore:
                 group = data._group
             content = tracked_frame_content(data)
             # SocketCore's own send: a subclass's (asyncio's) would wrap it in a future.
-            SocketCore.send(self, content, flags, False, False, group)
+            SocketCore.send(self, content, flags, False, False, None, group)
             return tracker
         threshold = getattr(self, "copy_threshold", COPY_THRESHOLD)
         payload, tracker = tracked_payload(data, copy, threshold)
-        SocketCore.send(self, payload, flags, False, False, group)
+        SocketCore.send(self, payload, flags, False, False, None, group)
         return tracker
 
     def send_multipart(

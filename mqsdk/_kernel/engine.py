@@ -174,7 +174,15 @@ class StreamEngine:
         self._buffered: Callable[[], int] | None = getattr(sock, "pending", None)
         self._pending: list[Any] = []  # encoded pieces not yet written
         self._pending_size = 0
+        # Whether the I/O thread should watch for writability (any thread, under
+        # ``lock`` or in the I/O thread), and whether the reactor does (I/O thread only).
+        # Only _sync_writer makes the second follow the first, reading the flag when it
+        # runs: posting add/remove requests instead could apply them out of order (a
+        # user thread's late "remove" undoing the I/O thread's newer "add") and leave a
+        # full connection nobody watches.
         self._writer_armed = False
+        self._writer_watched = False
+        self._writer_sync_posted = False  # a _posted_writer_sync is in the mailbox
         self._writer_recheck = False  # a _recheck_writer timer is pending
         self._flush_scheduled = False
         self._timers: list[TimerHandle] = []
@@ -627,7 +635,7 @@ class StreamEngine:
         elif not self._writer_armed:
             # The user's thread is busy with this connection; look again shortly.
             self._writer_armed = True
-            self.reactor.add_writer(self.fd, self._on_writable)
+            self._sync_writer()
 
     def flush(self) -> bool:
         """Encode queued messages and write as much as the OS takes; True if all went.
@@ -738,11 +746,39 @@ class StreamEngine:
         self.io_policy.connection_interest_changed(self.fd)
         if not self._writer_armed:
             self._writer_armed = True
-            self.reactor.add_writer(self.fd, self._on_writable)
+            self._request_writer_sync()
 
     def _disarm_writer(self) -> None:
         if self._writer_armed:
             self._writer_armed = False
+            self._request_writer_sync()
+
+    def _request_writer_sync(self) -> None:
+        """Have the reactor's write watch follow ``_writer_armed`` (any thread)."""
+        if self.reactor.in_thread():
+            self._sync_writer()
+        elif not self._writer_sync_posted:
+            # One post covers any number of flag changes before it runs: it reads the
+            # flag then, so the last change wins whatever the order of the threads.
+            self._writer_sync_posted = True
+            self.reactor.call_soon(self._posted_writer_sync)
+
+    def _posted_writer_sync(self) -> None:
+        # Cleared before the flag is read: a change made after this line posts again,
+        # one made before it is seen below. (The other order could lose a change.)
+        self._writer_sync_posted = False
+        self._sync_writer()
+
+    def _sync_writer(self) -> None:
+        """Watch for writability exactly when ``_writer_armed`` says so (I/O thread)."""
+        if self.state == _CLOSED:
+            return  # _cleanup stopped watching; the fd number may be reused already
+        if self._writer_armed:
+            if not self._writer_watched:
+                self._writer_watched = True
+                self.reactor.add_writer(self.fd, self._on_writable)
+        elif self._writer_watched:
+            self._writer_watched = False
             self.reactor.remove_writer(self.fd)
 
     def _on_writable(self) -> None:
@@ -932,8 +968,9 @@ class StreamEngine:
             self._rewatch.cancel()
             self._rewatch = None
         self.reactor.remove_reader(self.fd)
-        if self._writer_armed:
-            self._writer_armed = False
+        self._writer_armed = False
+        if self._writer_watched:
+            self._writer_watched = False
             self.reactor.remove_writer(self.fd)
         with self.lock:
             self.connection.close()

@@ -100,7 +100,9 @@ class Frame(_FrameBase):
     peer's properties through :meth:`get` (``"Socket-Type"``, ``"Identity"``,
     ``"Peer-Address"``, ``"User-Id"`` and any ``X-`` property the peer sent), and
     ``.group``: the RADIO/DISH group of a frame a DISH received (None otherwise); set it
-    before ``radio.send(frame)`` to send the frame to that group.
+    before ``radio.send(frame)`` to send the frame to that group. ``.routing_id``: the
+    connection a SERVER received the frame from (0 otherwise); set it before
+    ``server.send(frame)`` to reply there.
 
     ``Frame(data, track=False, copy=None, copy_threshold=None)`` builds one to send, as in
     pyzmq: ``data`` is any contiguous buffer. ``copy=True`` copies it, ``copy=False``
@@ -116,7 +118,17 @@ class Frame(_FrameBase):
     # rest is read through getattr defaults, so receiving stays four assignments. (A
     # bytes subclass cannot have slots: before 3.12 a Frame has a __dict__.)
     if not _BYTES_BASED:
-        __slots__ = ("_buffer", "_bytes", "_data", "_group", "_hold", "_pipe", "_tracker", "more")
+        __slots__ = (
+            "_buffer",
+            "_bytes",
+            "_data",
+            "_group",
+            "_hold",
+            "_pipe",
+            "_routing_id",
+            "_tracker",
+            "more",
+        )
     else:
 
         def __new__(cls, data: Any = None, *args: Any, **kwargs: Any) -> Frame:
@@ -128,6 +140,7 @@ class Frame(_FrameBase):
     _buffer: memoryview
     _group: bytes | None
     _pipe: Pipe | None
+    _routing_id: int
     _hold: _Release
     _tracker: MessageTracker
     more: bool
@@ -197,6 +210,17 @@ class Frame(_FrameBase):
     def group(self, group: str | builtins.bytes | None) -> None:
         self._group = None if group is None else group_bytes(group)
 
+    @property
+    def routing_id(self) -> int:
+        """The SERVER (or PEER) routing id: on a frame such a socket received, the peer
+        it came from; set it before ``server.send(frame)`` to name the peer it goes to.
+        0 when none (as pyzmq's); libzmq's ids run from 1 to 2**32-1."""
+        return getattr(self, "_routing_id", 0)
+
+    @routing_id.setter
+    def routing_id(self, routing_id: int) -> None:
+        self._routing_id = checked_routing_id(routing_id)
+
     def get(self, name: str | int) -> Any:
         """A property of the connection the frame came from, as text (like pyzmq), or with
         an int, a message option: ``frame.get(MORE)``.
@@ -234,7 +258,7 @@ class Frame(_FrameBase):
     def __copy__(self) -> Frame:
         # The copy shares the buffer (and the tracker: the buffer is free once both go).
         twin = received_frame(self._data, self.more, self._pipe, self._group)
-        for name in ("_hold", "_tracker"):
+        for name in ("_hold", "_tracker", "_routing_id"):
             if hasattr(self, name):
                 setattr(twin, name, getattr(self, name))
         return twin
@@ -270,6 +294,19 @@ class Frame(_FrameBase):
 
 # bytes.__new__ for a Frame, untyped: type checkers see Frame's 3.12 form, not a bytes.
 _make_frame: Any = bytes.__new__
+
+
+ROUTING_ID_MAX = 2**32 - 1
+
+
+def checked_routing_id(routing_id: Any) -> int:
+    """A SERVER/PEER routing id as given by a caller: an int from 1 to 2**32-1 (libzmq's
+    ``zmq_msg_set_routing_id`` refuses 0 with EINVAL)."""
+    if isinstance(routing_id, bool) or not isinstance(routing_id, int):
+        raise TypeError(f"a routing id is an int, not {type(routing_id).__name__}")
+    if not 0 < routing_id <= ROUTING_ID_MAX:
+        raise MQError(f"a routing id is from 1 to {ROUTING_ID_MAX}, not {routing_id}", errno.EINVAL)
+    return routing_id
 
 
 def received_frame(data: Any, more: bool, pipe: Pipe | None, group: bytes | None) -> Frame:

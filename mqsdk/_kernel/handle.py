@@ -165,6 +165,15 @@ class SocketHandle:
         """Give the pattern a new pipe now (the user's thread, e.g. in ``bind``)."""
         self._core._attach(pipe)
 
+    def connect(self, endpoint: str) -> None:
+        """Connect as the user's ``connect()`` does (the user's thread). Unless the
+        socket's ``immediate`` is set, the new pipe is attached before this returns, so
+        the pattern can name it to the caller (PEER's ``connect_peer``)."""
+        # The user's socket class (mqsdk._kernel.socket) has the endpoint methods; the
+        # core it derives from does not.
+        socket: Any = self._core
+        socket._connect(endpoint)
+
     def post_attach(self, pipe: Pipe) -> None:
         """Attach ``pipe`` at the socket's next call (any thread)."""
         self._core._post_pipe_event("attach", pipe)

@@ -82,6 +82,16 @@ class IoPolicy:
     :meth:`user_waiting_begins`, so a wake-up sent just before it is not lost; the
     interest changes are reported after the change is visible and taken one by one, so
     none is lost either.
+
+    **Shared sockets.** A thread-safe socket (``Pattern.thread_safe``) is used by several
+    threads at once, none of which ever waits in the socket's poller: each takes the
+    socket's lock, tries without blocking, and sleeps on the socket's waker otherwise
+    (:mod:`mqsdk._kernel.threadsafe`). :meth:`share_between_threads` makes the I/O thread
+    do, for good, the reads and writes such a waiting thread would have done: it never
+    steps back from a connection, reports room after every batch, resumes paused reads at
+    once and wakes the waker on every change (``loop_waiting`` stays set, as for an event
+    loop that never stops awaiting). The socket's threads leave every read to it
+    (:meth:`skip_read_before_wait`); they still write out what they send.
     """
 
     __slots__ = (
@@ -95,6 +105,7 @@ class IoPolicy:
         "loop_waiting",
         "pollout_waiters",
         "readiness_fd_used",
+        "shared",
         "waiting_thread",
     )
 
@@ -116,6 +127,8 @@ class IoPolicy:
         wakes the loop through the socket's waker, as it wakes a blocked user's thread,
         but the socket stays free for the loop's other tasks (no EBUSY). Changed only by
         that loop's thread."""
+        self.shared = False
+        """Several threads use this socket at once (:meth:`share_between_threads`)."""
         self._burst_flushes = 0  # times the user's thread flushed in a send burst
         self._direct_send = False  # the user's thread is routing a message it writes out
         self._to_flush: list[StreamEngine] = []  # engines that send filled (direct only)
@@ -135,6 +148,13 @@ class IoPolicy:
     def user_waiting_ends(self) -> None:
         self.waiting_thread = 0
         self.full_receive_needed = self.readiness_fd_used
+
+    def share_between_threads(self) -> None:
+        """The socket is thread-safe: its threads wait on its waker, never in its poller,
+        so the I/O thread does all the waiting I/O and wakes them for every change (see
+        the class's *Shared sockets*). Called once, before the socket is used."""
+        self.shared = True
+        self.loop_waiting = True
 
     # -- the user's thread sends -----------------------------------------------------------
 
@@ -204,7 +224,12 @@ class IoPolicy:
         """Should a receive go straight to waiting, without reading the connections
         first? Once, after a message went out directly: its answer cannot be there yet
         (the wait polls the connections anyway), which saves a syscall per round trip.
-        A non-blocking receive always reads (and leaves the mark for the next one)."""
+        A non-blocking receive always reads (and leaves the mark for the next one).
+        A shared socket's threads never read: the I/O thread reads for them, and a
+        connection one of them held would make it step back for a while (measured: a
+        CLIENT's round trip took twice as long)."""
+        if self.shared:
+            return True
         if blocking and self._just_sent:
             self._just_sent = False
             return True
@@ -260,12 +285,13 @@ class IoPolicy:
     def should_io_thread_read(self, engine: StreamEngine) -> bool:
         """May the I/O thread read ``engine`` now? No while the user's thread waits on
         it, or when that thread read it since the I/O thread last asked (it keeps up by
-        itself); yes whenever the readiness fd may have sleepers. I/O thread only: a no
+        itself); yes whenever the readiness fd may have sleepers or the socket is shared.
+        I/O thread only: a no
         marks the user's reads as seen."""
         if self.waiting_thread:
             return False
         reads = engine.user_reads
-        if reads == engine.io_seen_user_reads or self.readiness_fd_used:
+        if reads == engine.io_seen_user_reads or self.readiness_fd_used or self.shared:
             return True
         engine.io_seen_user_reads = reads
         return False
@@ -290,11 +316,11 @@ class IoPolicy:
         there is room anyway? Yes if anybody may be waiting to send: a blocked send or
         poll (it may have filled the pipe while the batch was encoded), a ``fileno()``
         user. (A pipe that was full always reports it.)"""
-        return bool(self.waiting_thread) or self.pollout_waiters > 0
+        return bool(self.waiting_thread) or self.pollout_waiters > 0 or self.shared
 
     def should_io_thread_resume_reads(self) -> bool:
         """A user's thread drained a paused connection below its low-water mark: must
         the I/O thread watch it again at once? Only for readiness-fd sleepers; otherwise
         the user's thread reads it itself when its queue runs dry, and the I/O thread's
         own rewatch timer (at most 50 ms) takes it up again, two wake-ups saved per HWM."""
-        return self.readiness_fd_used
+        return self.readiness_fd_used or self.shared

@@ -344,7 +344,9 @@ READ_ONLY_SPECS = (
     OptionSpec("type", 16, "read-only", "kernel", "The socket type number."),
     OptionSpec("last_endpoint", 32, "read-only", "kernel", "The endpoint last bound."),
     OptionSpec("fd", 14, "read-only", "kernel", "The socket's pollable fd (see fileno())."),
-    OptionSpec("thread_safe", 81, "read-only", "kernel", "0: one thread at a time.", 0),
+    OptionSpec(
+        "thread_safe", 81, "read-only", "kernel", "1: threads may share it (CLIENT, SERVER...).", 0
+    ),
 )
 # libzmq's older name for "not ipv6", kept by pyzmq: reads and sets ipv6, inverted.
 IPV4ONLY_SPEC = OptionSpec(

@@ -11,10 +11,11 @@ this pattern accepts, and the handshake refuses every other peer.
 Threads: everything runs in the thread that uses the socket (send, recv, the can_*
 checks, attach, detach, pipe_command: the I/O thread reports new pipes and commands
 through the socket, which applies them at the user's next call, as libzmq processes its
-command mailbox), except :meth:`Pattern.pipe_readable`, which runs in whichever thread
-read the connection and may name a pipe not attached yet, and :meth:`Pattern.greet`,
-which runs in the I/O thread. Keep what those two share a single atomic operation (a
-deque append or popleft, an attribute store), as the routing bricks do.
+command mailbox; for a :attr:`Pattern.thread_safe` type, in whichever thread holds the
+socket's lock: still one at a time), except :meth:`Pattern.pipe_readable`, which runs
+in whichever thread read the connection and may name a pipe not attached yet, and
+:meth:`Pattern.greet`, which runs in the I/O thread. Keep what those two share a single
+atomic operation (a deque append or popleft, an attribute store), as the routing bricks do.
 """
 
 from __future__ import annotations
@@ -68,6 +69,21 @@ class Pattern(Component, ABC):
     every peer type :attr:`receives_bytes` (an inproc pipe hands the peer the very
     objects queued): PUSH, PAIR, PUB."""
 
+    thread_safe: ClassVar[bool] = False
+    """True for types several threads may use at once (libzmq's CLIENT, SERVER, RADIO,
+    DISH, SCATTER, GATHER, PEER, CHANNEL): ``ctx.socket()`` then makes a socket that
+    serialises every call on a lock and lets blocked calls wait without it
+    (:mod:`mqsdk._kernel.threadsafe`), and ``get(THREAD_SAFE)`` says 1. Such a type's
+    messages are single frames, as in libzmq: SNDMORE and multipart sends are EINVAL, and
+    :meth:`recv` must return one frame per message (drop what peers send in several)."""
+
+    routed_by_id: ClassVar[bool] = False
+    """True for types that address each message by the routing id it carries (SERVER,
+    PEER; a thread-safe type's option). The socket then hands :meth:`send`
+    ``[routing_id, body]``, the id as 4 bytes big-endian (0 when the caller gave none:
+    :attr:`Frame.routing_id <mqsdk.Frame.routing_id>` or ``send(..., routing_id=n)``), and
+    puts :attr:`last_routing_id` on the frames ``recv(copy=False)`` returns."""
+
     reads_before_sending: ClassVar[bool] = False
     """True when what peers send changes where this pattern's messages go (a PUB's
     subscriptions): the socket then reads its connections before the first send of a
@@ -92,6 +108,9 @@ class Pattern(Component, ABC):
         """The pipe the message :meth:`recv` returned last came from (for Frame.get)."""
         self.last_group: bytes | None = None
         """The group of the message :meth:`recv` returned last (grouped types only)."""
+        self.last_routing_id = 0
+        """The routing id of the message :meth:`recv` returned last (:attr:`routed_by_id`
+        types only; libzmq numbers a SERVER's peers from 1 to 2**32-1)."""
 
     @abstractmethod
     def attach(self, pipe: Pipe) -> bool:

@@ -129,6 +129,50 @@ class FairQueue:
         return None
 
 
+class SingleFrameQueue(FairQueue):
+    """A fair queue that passes only single-frame messages (the thread-safe types':
+    GATHER, CHANNEL, SERVER, CLIENT, PEER). A message a peer sent in several frames is
+    dropped as it is read, as libzmq's ``xrecv`` of those types drops it, and
+    ``on_drop`` is told (to count it).
+
+    The next message is taken ahead when :meth:`can_recv` asks, so a queue holding only
+    multipart messages is not reported readable."""
+
+    __slots__ = ("_next", "_next_pipe", "on_drop")
+
+    def __init__(self, on_drop: Callable[[Pipe | None], object]) -> None:
+        super().__init__()
+        self.on_drop = on_drop
+        self._next: QueuedMessage | None = None
+        self._next_pipe: Pipe | None = None
+
+    def _prefetch(self) -> bool:
+        if self._next is not None:
+            return True
+        while True:
+            message = FairQueue.recv(self)
+            if message is None:
+                return False
+            if isinstance(message, bytes) or len(message) == 1:
+                self._next = message
+                self._next_pipe = self.last_pipe
+                return True
+            self.on_drop(self.last_pipe)
+
+    def recv(self) -> QueuedMessage | None:
+        message = self._next
+        if message is None:
+            if not self._prefetch():
+                return None
+            message = self._next
+        self._next = None
+        self.last_pipe = self._next_pipe
+        return message
+
+    def can_recv(self) -> bool:
+        return self._prefetch()
+
+
 class FilteringFairQueue(FairQueue):
     """A fair queue that passes only the messages whose first frame ``accept`` takes
     (SUB's local filter on its subscriptions); the others are dropped as they are read."""

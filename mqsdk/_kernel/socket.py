@@ -5,7 +5,8 @@ reads and one call into the pattern's routing brick (or the pattern, for types w
 per-message policy). Everything slower lives in ``_slow`` methods: reading the
 connections in this thread, waiting, and applying what the I/O thread reported.
 
-Threads: a socket belongs to one thread at a time (as in ZeroMQ). The I/O thread never
+Threads: a socket belongs to one thread at a time (as in ZeroMQ), except a thread-safe
+pattern's (:mod:`mqsdk._kernel.threadsafe`, which serialises its users). The I/O thread never
 calls the pattern's routing methods; it reports new and gone pipes through
 ``_pipe_events``, which the user's thread applies at its next call, the way libzmq
 processes its command mailbox.
@@ -45,6 +46,7 @@ from mqsdk._kernel.reactor import Waker
 from mqsdk._kernel.transport import MessageTransport, StreamTransport, Transport
 from mqsdk.constants import NOBLOCK, POLLIN, POLLOUT
 from mqsdk.errors import (
+    ENOCOMPATPROTO,
     ContextTerminated,
     EndpointError,
     MQError,
@@ -124,7 +126,13 @@ class Socket(SocketCore):
             raise TypeError("Socket(context, socket_type): both are needed (or a socket to shadow)")
         pattern_class = context.registry.pattern(socket_type)
         table = context.registry.option_table(pattern_class)
-        return SocketCore.__new__(_options_class(cls, table, pattern_class))
+        base: type[Socket] = cls
+        if pattern_class.thread_safe and cls is Socket:
+            # Imported here: it builds on this module.
+            from mqsdk._kernel.threadsafe import ThreadSafeSocket
+
+            base = ThreadSafeSocket
+        return SocketCore.__new__(_options_class(base, table, pattern_class))
 
     def __init__(
         self, context: Context, socket_type: int | str, *, copy_threshold: int | None = None
@@ -272,7 +280,9 @@ class Socket(SocketCore):
             return self.fileno()
         if name == "ipv4only":
             return 1 - self.options.ipv6
-        return spec.default  # thread_safe and the options mqsdk does not implement
+        if name == "thread_safe":
+            return int(self.io_policy.shared)  # a thread-safe pattern's blocking socket
+        return spec.default  # the options mqsdk does not implement
 
     setsockopt = set
     getsockopt = get
@@ -447,6 +457,7 @@ class Socket(SocketCore):
             self._last_endpoint = resolved
             return
         assert isinstance(transport, StreamTransport)
+        self._check_raw_bytes(transport, endpoint)
         self._check_security()
         address = transport.parse(raw, bind=True, options=self.transport_options())
         try:
@@ -498,6 +509,14 @@ class Socket(SocketCore):
         self._connect(endpoint)
         return EndpointContext(self, "connect", endpoint)
 
+    def _check_raw_bytes(self, transport: StreamTransport, endpoint: str) -> None:
+        if self.pattern.raw and not transport.carries_raw_bytes:
+            raise MQError(
+                f"cannot use {endpoint!r} with a {self.socket_type_name} socket: "
+                f"{transport.name} connections carry only ZMTP, not raw bytes",
+                ENOCOMPATPROTO,
+            )
+
     def _connect(self, endpoint: str) -> None:
         self._check_open()
         if self._pipe_events:
@@ -509,6 +528,7 @@ class Socket(SocketCore):
             self._last_endpoint = endpoint
             return
         assert isinstance(transport, StreamTransport)
+        self._check_raw_bytes(transport, endpoint)
         self._check_security()
         address = transport.parse(raw, bind=False, options=self.transport_options())
         pipe = None
@@ -997,7 +1017,21 @@ class _PatternMethod:
     def __get__(self, sock: Socket | None, owner: type | None = None) -> Any:
         if sock is None:
             return self
-        return getattr(sock.pattern, self.name)
+        method = getattr(sock.pattern, self.name)
+        lock = getattr(sock, "_shared_lock", None)
+        if lock is None:
+            return method
+        # A thread-safe socket's pattern runs in one thread at a time: its methods too.
+        return _holding(lock, method)
+
+
+def _holding(lock: Any, method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return method(*args, **kwargs)
+
+    return call
 
 
 _OPTION_CLASSES: dict[tuple[type[Socket], int, type[Pattern]], tuple[OptionTable, type]] = {}

@@ -63,6 +63,11 @@ class StreamTransport(Transport):
     names (``"ipv6"``, ``"backlog"``, ``"tcp_keepalive"``, ``"sndbuf"``...) to values.
     """
 
+    carries_raw_bytes: ClassVar[bool] = True
+    """False when the connections can carry only ZMTP (ws puts each ZMTP frame in a
+    WebSocket message): a STREAM socket's ``bind``/``connect`` (raw bytes, no ZMTP) is
+    then refused with ENOCOMPATPROTO rather than making connections that garble them."""
+
     @abstractmethod
     def parse(self, address: str, *, bind: bool, options: Mapping[str, Any]) -> Any:
         """Check and parse the part of the endpoint after ``scheme://``.

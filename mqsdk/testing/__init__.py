@@ -7,6 +7,10 @@
   installed with mqsdk) runs it from one option.
 * :mod:`mqsdk.testing.poller_conformance`: the poller backend battery.
 * :mod:`mqsdk.testing.helpers`: bounded waits, lifecycle observers, endpoint makers.
+* :mod:`mqsdk.testing.libzmq`: a real libzmq built with its draft API (CLIENT/SERVER,
+  RADIO/DISH, SCATTER/GATHER, PEER, CHANNEL, ws), driven through ctypes, for interop
+  tests of what pyzmq's wheels lack.
+* :mod:`mqsdk.testing.rawzmtp`: a ZMTP peer spoken by hand, for wire-level tests.
 
 The names are loaded on first use, so the pytest plugin stays cheap in test runs that do
 not use it.

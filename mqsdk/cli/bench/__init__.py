@@ -8,6 +8,11 @@ per-repeat ratios and the spread of each library's values.
 mqsdk runs twice where the compiled kernel is installed: as installed ("mqsdk", compiled)
 and with ``MQSDK_PURE_PYTHON=1`` ("mqsdk-pure"), each measured against pyzmq. Where only
 the pure kernel exists, "mqsdk" is that kernel and the table says so.
+
+mqsdk runs on the poller backend its configuration chooses (``auto``: the best available);
+``--poller NAME``, repeatable, runs mqsdk's measurements once per named poller instead
+(``MQSDK_POLLER`` in its workers), each row labelled with its poller and its ratios taken
+against the same repeat's pyzmq. Every mqsdk worker reports the poller it runs.
 """
 
 from __future__ import annotations
@@ -33,6 +38,10 @@ from typing import Any
 
 import mqsdk
 from mqsdk.cli.output import progress
+
+# Imported where used, not here: `mqsdk --version` and `mqsdk --help` load this module and
+# must not pay for the configuration models or the plugin machinery (test_import_edges).
+ENV_POLLER = "MQSDK_POLLER"  # mqsdk.config.ENV_POLLER
 
 WORKER = Path(__file__).with_name("worker.py")
 # "mqsdk" is the kernel as installed (compiled where it is), "mqsdk-pure" the same
@@ -76,9 +85,19 @@ class Case:
 @dataclass
 class Row:
     case: Case
+    poller: str | None = None  # the poller asked for (--poller), None: the configured one
     values: dict[str, list[float]] = field(default_factory=dict)
     details: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.case.label} [{self.poller}]" if self.poller else self.case.label
+
+    def pollers_used(self, lib: str) -> list[str]:
+        """The pollers ``lib``'s workers reported on this row (one, unless a run mixed)."""
+        reported = (d.get("poller") for d in self.details.get(lib, []))
+        return sorted({name for name in reported if name})
 
     def ratio(self, lib: str, base: str) -> float | None:
         """Median over repeats of lib/base, each taken from the same repeat."""
@@ -142,11 +161,12 @@ class WorkerError(Exception):
     pass
 
 
-def worker_environment(lib: str) -> dict[str, str]:
+def worker_environment(lib: str, poller: str | None = None) -> dict[str, str]:
     """The environment of a worker for ``lib``: it imports the mqsdk this process runs
     (``worker.py`` is run as a script, so its import path starts in its own folder: a
     checkout or a copy of one run as ``python -m mqsdk`` from its top would otherwise
-    lose to an installed mqsdk), and "mqsdk-pure" runs the sources."""
+    lose to an installed mqsdk), "mqsdk-pure" runs the sources, and an mqsdk worker
+    given a ``poller`` runs on that one."""
     env = dict(os.environ)
     root = str(Path(mqsdk.__file__).resolve().parent.parent)
     site_dirs = [*site.getsitepackages(), site.getusersitepackages()]
@@ -155,13 +175,16 @@ def worker_environment(lib: str) -> dict[str, str]:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
     if lib == "mqsdk-pure":
         env["MQSDK_PURE_PYTHON"] = "1"
+    if poller is not None and lib in MQSDK_LIBS:
+        # The environment outranks a configuration file, so a file's poller cannot win.
+        env[ENV_POLLER] = poller
     return env
 
 
 class Worker:
     """A worker process and the JSON lines it prints."""
 
-    def __init__(self, role: str, timeout: float, **spec: Any) -> None:
+    def __init__(self, role: str, timeout: float, poller: str | None = None, **spec: Any) -> None:
         self.timeout = timeout
         self.role = role
         self.kernel: dict[str, Any] | None = None  # what an mqsdk worker reported it runs
@@ -172,7 +195,7 @@ class Worker:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=worker_environment(spec.get("lib", "")),
+            env=worker_environment(spec.get("lib", ""), poller),
         )
         self.lines: queue.Queue[dict[str, Any] | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -231,27 +254,37 @@ class Worker:
 
 
 @contextmanager
-def workers(compiled: bool | None = None) -> Iterator[Callable[..., Worker]]:
+def workers(
+    compiled: bool | None = None, poller: str | None = None
+) -> Iterator[Callable[..., Worker]]:
     """Start workers; with ``compiled`` given (mqsdk's), check on the way out that each
-    ran that kernel, so a column never silently measures the other one."""
+    ran that kernel, and ``poller`` where one is named, so a column never silently
+    measures another kernel nor a row another poller."""
     started: list[Worker] = []
 
     def start(role: str, timeout: float, **spec: Any) -> Worker:
-        worker = Worker(role, timeout, **spec)
+        worker = Worker(role, timeout, poller, **spec)
         started.append(worker)
         return worker
 
     try:
         yield start
-        for worker in started if compiled is not None else ():
+        checked = compiled is not None or poller is not None
+        for worker in started if checked else ():
             # A sender's lines are never waited for: its first may still be in the pipe.
             worker.kernel_known.wait(worker.timeout)
             ran = worker.kernel
-            if ran is None or ran["compiled"] is not compiled:
+            if ran is None or (compiled is not None and ran["compiled"] is not compiled):
                 wanted = "compiled" if compiled else "pure"
                 raise WorkerError(
                     f"{worker.role}: ran {ran['detail'] if ran else 'an unknown'} kernel, "
                     f"not the {wanted} one"
+                )
+            used = ran.get("poller") or {}
+            if poller is not None and used.get("name") != poller:
+                raise WorkerError(
+                    f"{worker.role}: ran poller {used.get('name')!r} "
+                    f"({used.get('class')}), not {poller!r}"
                 )
     finally:
         for worker in started:
@@ -271,60 +304,82 @@ def measure(
     serial: int,
     timeout: float,
     compiled: bool | None = None,
+    poller: str | None = None,
 ) -> dict[str, Any]:
-    """Run one measurement of ``case`` with ``lib``; returns the receiving side's result.
-    ``compiled``: the kernel an mqsdk lib's workers must report (None: not checked)."""
+    """Run one measurement of ``case`` with ``lib``; returns the receiving side's result,
+    with the poller an mqsdk lib's workers reported under ``"poller"``.
+    ``compiled``: the kernel an mqsdk lib's workers must report (None: not checked);
+    ``poller``: the poller backend they must run (None: the configured one)."""
+    mine = lib in MQSDK_LIBS
+    started: list[Worker] = []
+    with workers(compiled if mine else None, poller if mine else None) as start:
+
+        def start_tracked(role: str, timeout: float, **spec: Any) -> Worker:
+            worker = start(role, timeout, **spec)
+            started.append(worker)
+            return worker
+
+        result = _measure(case, lib, tmpdir, serial, timeout, start_tracked)
+    if mine:
+        # Read once the workers are done: each one's first line has then been seen.
+        ran = {(w.kernel or {}).get("poller", {}).get("name") for w in started}
+        result["poller"] = ", ".join(sorted(name for name in ran if name)) or None
+    return result
+
+
+def _measure(
+    case: Case, lib: str, tmpdir: str, serial: int, timeout: float, start: Callable[..., Worker]
+) -> dict[str, Any]:
     endpoint = endpoint_for(case.transport, tmpdir, serial)
     common = {"lib": lib, "size": case.size, "count": case.count}
-    with workers(compiled if lib in MQSDK_LIBS else None) as start:
-        if case.kind in ("thr", "lat") and case.transport == "inproc":
-            role = "inproc_thr" if case.kind == "thr" else "inproc_lat"
-            return dict(start(role, timeout, **common).expect("result"))
-        if case.kind in ("thr", "async-thr"):
-            prefix = "async_" if case.kind == "async-thr" else ""
-            receiver = start(f"{prefix}thr_recv", timeout, endpoint=endpoint, **common)
-            bound = receiver.expect("ready")
-            start(f"{prefix}thr_send", timeout, endpoint=bound, **common)
-            return dict(receiver.expect("result"))
-        if case.kind in ("lat", "async-lat"):
-            prefix = "async_" if case.kind == "async-lat" else ""
-            server = start(f"{prefix}lat_server", timeout, endpoint=endpoint, **common)
-            bound = server.expect("ready")
-            client = start(f"{prefix}lat_client", timeout, endpoint=bound, **common)
-            return dict(client.expect("result"))
-        if case.kind == "pubsub":
-            pub = start("pub_send", timeout, endpoint=endpoint, **common)
-            bound = pub.expect("ready")
-            subs = [start("sub_recv", timeout, endpoint=bound, **common) for _ in range(4)]
-            for sub in subs:
-                sub.expect("synced")
-            pub.say("go")
-            results = [sub.expect("result") for sub in subs]
-            pub.say("done")
-            span = max(r["last"] for r in results) - min(r["first"] for r in results)
-            received = min(r["received"] for r in results)
-            rate = (received - 1) / span if span > 0 else 0.0
-            return {"rate": rate, "received": received, "count": case.count}
-        if case.kind == "memory":
-            spec = {**common, "hwm": STALL_HWM}
-            pub = start("stalled_pub", timeout, endpoint=endpoint, **spec)
-            bound = pub.expect("ready")
-            sub = start("stalled_sub", timeout, endpoint=bound, **spec)
+    if case.kind in ("thr", "lat") and case.transport == "inproc":
+        role = "inproc_thr" if case.kind == "thr" else "inproc_lat"
+        return dict(start(role, timeout, **common).expect("result"))
+    if case.kind in ("thr", "async-thr"):
+        prefix = "async_" if case.kind == "async-thr" else ""
+        receiver = start(f"{prefix}thr_recv", timeout, endpoint=endpoint, **common)
+        bound = receiver.expect("ready")
+        start(f"{prefix}thr_send", timeout, endpoint=bound, **common)
+        return dict(receiver.expect("result"))
+    if case.kind in ("lat", "async-lat"):
+        prefix = "async_" if case.kind == "async-lat" else ""
+        server = start(f"{prefix}lat_server", timeout, endpoint=endpoint, **common)
+        bound = server.expect("ready")
+        client = start(f"{prefix}lat_client", timeout, endpoint=bound, **common)
+        return dict(client.expect("result"))
+    if case.kind == "pubsub":
+        pub = start("pub_send", timeout, endpoint=endpoint, **common)
+        bound = pub.expect("ready")
+        subs = [start("sub_recv", timeout, endpoint=bound, **common) for _ in range(4)]
+        for sub in subs:
             sub.expect("synced")
-            pub.say("go")
-            sent = pub.expect("result")
-            sub.say("report")
-            held = sub.expect("result")
-            pub.say("done")
-            sub.say("done")
-            limit = 3 * STALL_HWM * STALL_SIZE
-            growth = max(sent["growth"], held["growth"])
-            return {
-                "growth": growth,
-                "pub_growth": sent["growth"],
-                "sub_growth": held["growth"],
-                "limit": limit,
-            }
+        pub.say("go")
+        results = [sub.expect("result") for sub in subs]
+        pub.say("done")
+        span = max(r["last"] for r in results) - min(r["first"] for r in results)
+        received = min(r["received"] for r in results)
+        rate = (received - 1) / span if span > 0 else 0.0
+        return {"rate": rate, "received": received, "count": case.count}
+    if case.kind == "memory":
+        spec = {**common, "hwm": STALL_HWM}
+        pub = start("stalled_pub", timeout, endpoint=endpoint, **spec)
+        bound = pub.expect("ready")
+        sub = start("stalled_sub", timeout, endpoint=bound, **spec)
+        sub.expect("synced")
+        pub.say("go")
+        sent = pub.expect("result")
+        sub.say("report")
+        held = sub.expect("result")
+        pub.say("done")
+        sub.say("done")
+        limit = 3 * STALL_HWM * STALL_SIZE
+        growth = max(sent["growth"], held["growth"])
+        return {
+            "growth": growth,
+            "pub_growth": sent["growth"],
+            "sub_growth": held["growth"],
+            "limit": limit,
+        }
     raise ValueError(f"unknown case kind {case.kind}")
 
 
@@ -505,7 +560,7 @@ def table_rows(rows: list[Row], kernels: Kernels) -> list[list[str]]:
     header = ["case", *(kernels.title(lib) for lib in kernels.libs)]
     out = [[*header, *(title for title, _, _ in ratios), "spread", "target"]]
     for row in rows:
-        cells = [row.case.label]
+        cells = [row.label]
         spreads = []
         for lib in kernels.libs:
             values = row.values.get(lib, [])
@@ -527,18 +582,29 @@ def table_rows(rows: list[Row], kernels: Kernels) -> list[list[str]]:
     return out
 
 
+def pollers_text(rows: list[Row]) -> str:
+    """Which pollers mqsdk's workers reported, for the first line after the kernels."""
+    used = sorted({p for row in rows for lib in MQSDK_LIBS for p in row.pollers_used(lib)})
+    if any(row.poller for row in rows):
+        return (
+            f"pollers: {', '.join(used) or 'no mqsdk worker ran'} (--poller: one row per poller, "
+            "pyzmq and raw measured once per repeat and shown on each)"
+        )
+    return f"poller: {', '.join(used) or 'no mqsdk worker ran'} (as configured)"
+
+
 def render_text(rows: list[Row], kernels: Kernels) -> str:
     cells = table_rows(rows, kernels)
     widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    lines.insert(0, kernels.describe())
+    lines.insert(0, f"{kernels.describe()}; {pollers_text(rows)}")
     lines += [f"error: {label}, {lib}: {err}" for label, lib, err in errors_of(rows)]
     return "\n".join(lines)
 
 
 def errors_of(rows: list[Row]) -> list[tuple[str, str, str]]:
-    return [(row.case.label, lib, err) for row in rows for lib, err in row.errors.items()]
+    return [(row.label, lib, err) for row in rows for lib, err in row.errors.items()]
 
 
 def render_markdown(rows: list[Row], meta: dict[str, Any], kernels: Kernels) -> str:
@@ -548,7 +614,8 @@ def render_markdown(rows: list[Row], meta: dict[str, Any], kernels: Kernels) -> 
         "# mqsdk benchmark",
         "",
         f"`{meta['command']}`: {meta['python']} on {meta['platform']}, {meta['cpus']} CPUs, "
-        f"{meta['repeat']} repeat(s); {kernels.describe()}. Throughput is messages/s "
+        f"{meta['repeat']} repeat(s); {kernels.describe()}; {pollers_text(rows)}. "
+        "Throughput is messages/s "
         "(MB/s for big messages) on the receiver from first to last message; round trips "
         "are p50. Ratios are medians of per-repeat ratios; spread is (max-min)/median per "
         f"library ({codes}); targets are issue 16's, per kernel.",
@@ -577,11 +644,14 @@ def to_json(rows: list[Row], meta: dict[str, Any], kernels: Kernels) -> dict[str
                 "error": row.errors.get(lib),
                 "measured": lib in row.case.libs and lib in kernels.libs,
                 "kernel": kernels.kernel_of(lib) if lib in kernels.libs else None,
+                # What the workers reported: checked against the row's poller where named.
+                "poller": ", ".join(row.pollers_used(lib)) or None if lib in MQSDK_LIBS else None,
             }
         found = verdicts(row, kernels)
         results.append(
             {
-                "case": row.case.label,
+                "case": row.label,
+                "poller": row.poller,
                 "kind": row.case.kind,
                 "transport": row.case.transport,
                 "size": row.case.size,
@@ -643,6 +713,13 @@ def register(sub: Any) -> None:
         help="only these libraries (default all); mqsdk is the kernel as installed, "
         "mqsdk-pure the pure one beside a compiled install",
     )
+    bench.add_argument(
+        "--poller",
+        action="append",
+        metavar="NAME",
+        help="run mqsdk once per named poller backend, a row each (repeatable; default: "
+        "the configured one); `mqsdk plugins` lists them",
+    )
     bench.add_argument("--timeout", type=float, default=120.0, help="seconds per measurement")
     bench.add_argument("--json", action="store_true", help="print JSON instead of the table")
     bench.add_argument("--markdown", metavar="FILE", help="also write a markdown report")
@@ -650,7 +727,33 @@ def register(sub: Any) -> None:
     bench.set_defaults(func=cmd_bench)
 
 
+def unusable_pollers(names: Sequence[str]) -> dict[str, str]:
+    """Named pollers that cannot run here, with the reason (the plugin's, where one is
+    installed): checked before anything runs, as each worker checks again."""
+    from mqsdk.plugin import get_registry
+
+    registry = get_registry()
+    why: dict[str, str] = {}
+    for name in names:
+        found = registry.find_component("poller", name)
+        if found is None:
+            installed = ", ".join(sorted(c.name for c in registry.components("poller")))
+            why[name] = f"no poller named {name!r} is installed (installed: {installed or 'none'})"
+        elif not found.availability.ok:
+            why[name] = (
+                f"poller {name!r} (plugin {found.plugin.name!r} from {found.plugin.origin}) "
+                f"cannot run here: {found.availability.reason}"
+            )
+    return why
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
+    pollers: tuple[str | None, ...] = tuple(dict.fromkeys(args.poller or [None]))
+    unusable = unusable_pollers([p for p in pollers if p is not None])
+    if unusable:
+        for reason in unusable.values():
+            print(f"mqsdk bench: --poller: {reason}", file=sys.stderr)
+        return 2
     scale = args.scale * (0.01 if args.quick else 1.0)
     repeat = 1 if args.quick and args.repeat == 3 else max(1, args.repeat)
     cases = build_cases(args.kind or KINDS, args.transport or TRANSPORTS, args.size or SIZES, scale)
@@ -661,38 +764,46 @@ def cmd_bench(args: argparse.Namespace) -> int:
         # Asked for the pure kernel where it is the only one: that is the mqsdk column.
         print(f"mqsdk bench: {kernels.describe()}", file=sys.stderr)
         wanted = tuple(dict.fromkeys("mqsdk" if lib == "mqsdk-pure" else lib for lib in wanted))
+    # mqsdk's libs run once per poller, the others once: every row of a case shares the
+    # repeat's pyzmq and raw values, so each poller's ratio compares the same repeat.
     plan = [
-        (r, case, lib)
+        (r, case, lib, poller)
         for r in range(repeat)
         for case in cases
         for lib in case.libs
         if lib in wanted and lib in kernels.libs and lib not in missing
+        for poller in (pollers if lib in MQSDK_LIBS else (None,))
     ]
-    rows = {case: Row(case) for case in cases}
-    for case in cases:
+    rows = {(case, poller): Row(case, poller) for case in cases for poller in pollers}
+    for (case, _poller), row in rows.items():
         for lib, reason in missing.items():
             if lib in case.libs:
-                rows[case].errors[lib] = reason
+                row.errors[lib] = reason
     # A rich bar on a terminal (cli_output); plain lines on stderr otherwise.
     use_bar = not (args.plain or args.json) and sys.stdout.isatty()
     tmpdir = tempfile.mkdtemp(prefix="mqsdk-bench-")
     try:
         with progress("bench", len(plan)) if use_bar else nullcontext() as bar:
-            for serial, (r, case, lib) in enumerate(plan):
-                text = f"{case.label} {lib} ({r + 1}/{repeat})"
+            for serial, (r, case, lib, poller) in enumerate(plan):
+                on = f" on {poller}" if poller else ""
+                text = f"{case.label} {lib}{on} ({r + 1}/{repeat})"
                 if bar is not None:
                     bar.describe(text)
                 else:
                     print(f"[{serial + 1}/{len(plan)}] {text}", file=sys.stderr, flush=True)
-                row = rows[case]
+                into = (
+                    [rows[case, poller]] if lib in MQSDK_LIBS else [rows[case, p] for p in pollers]
+                )
                 compiled = kernels.kernel_of(lib) == "compiled" if lib in MQSDK_LIBS else None
                 try:
-                    result = measure(case, lib, tmpdir, serial, args.timeout, compiled)
+                    result = measure(case, lib, tmpdir, serial, args.timeout, compiled, poller)
                 except WorkerError as exc:
-                    row.errors[lib] = str(exc)
+                    for row in into:
+                        row.errors[lib] = str(exc)
                 else:
-                    row.values.setdefault(lib, []).append(headline(case, result))
-                    row.details.setdefault(lib, []).append(result)
+                    for row in into:
+                        row.values.setdefault(lib, []).append(headline(case, result))
+                        row.details.setdefault(lib, []).append(result)
                 if bar is not None:
                     bar.advance()
     finally:
@@ -705,9 +816,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "repeat": repeat,
         "scale": scale,
         "kernels": kernels.meta(),
+        "pollers": {
+            "requested": [p for p in pollers if p is not None] or None,
+            "used": sorted(
+                {p for row in rows.values() for lib in MQSDK_LIBS for p in row.pollers_used(lib)}
+            ),
+        },
         "mqsdk_path": str(Path(mqsdk.__file__).parent),
     }
-    ordered = [rows[c] for c in cases]
+    ordered = [rows[c, p] for c in cases for p in pollers]
     if args.json:
         print(json.dumps(to_json(ordered, meta, kernels), indent=2))
     else:

@@ -8,7 +8,8 @@ stdin where the parent must say when to start or stop.
 
 Every library is driven by the same code where it can be: mqsdk and pyzmq share the
 pyzmq-shaped API, and both mqsdk kernels run the same code ("mqsdk-pure" is "mqsdk"
-started with ``MQSDK_PURE_PYTHON=1``; an mqsdk worker first prints ``{"kernel": ...}``).
+started with ``MQSDK_PURE_PYTHON=1``; an mqsdk worker first prints ``{"kernel": ...}``,
+with the poller backend its contexts run).
 The raw baseline is what a careful programmer writes with the socket module: 4-byte
 length prefix, writes batched up to 64 KiB, scatter/gather for big frames, reads into
 one reused buffer.
@@ -814,8 +815,24 @@ def main() -> None:
         import mqsdk
 
         info = mqsdk.kernel_info()
-        emit(kernel={"compiled": info.compiled, "detail": info.detail})
+        emit(kernel={"compiled": info.compiled, "detail": info.detail, "poller": poller_used()})
     ROLES[role](**spec)
+
+
+def poller_used() -> dict[str, str]:
+    """The poller backend this process's contexts run (the configuration, MQSDK_POLLER
+    included, chooses it once per process): the parent checks it is the one it asked for.
+    A poller that cannot run here ends the worker with the plugin's reason on stderr."""
+    import mqsdk
+
+    try:
+        ctx = mqsdk.Context()
+    except mqsdk.MQError as exc:
+        sys.stderr.write(f"mqsdk worker: {exc}\n")
+        sys.exit(2)
+    cls = ctx.poller_class
+    ctx.term()
+    return {"name": cls.name, "class": f"{cls.__module__}.{cls.__qualname__}"}
 
 
 if __name__ == "__main__":

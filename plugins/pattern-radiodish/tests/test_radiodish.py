@@ -115,6 +115,15 @@ def test_send_without_a_group_goes_to_the_empty_group(make: MakeSocket, shortdir
     assert (frame.group, frame.bytes) == ("", b"plain")
 
 
+def test_send_takes_the_group_sixth_as_pyzmq(make: MakeSocket, shortdir: str) -> None:
+    """pyzmq 27: send(data, flags, copy, track, routing_id, group)."""
+    radio, dish = pair(make, "inproc", shortdir)
+    dish.join("weather")
+    joined(radio, dish, "weather")
+    radio.send(b"positional", 0, True, False, None, "weather")
+    assert received(dish, b"positional") == [("weather", b"positional")]
+
+
 def test_a_received_frame_keeps_its_group_when_forwarded(make: MakeSocket, shortdir: str) -> None:
     radio, dish = pair(make, "inproc", shortdir)
     relay, far = pair(make, "inproc", shortdir)

@@ -76,6 +76,7 @@ class Radio(Pattern):
     socket_type: ClassVar[int] = 14
     peer_types: ClassVar[frozenset[str]] = frozenset({"DISH"})
     grouped: ClassVar[bool] = True
+    thread_safe: ClassVar[bool] = True  # as libzmq's: threads may share the socket
     commands: ClassVar[frozenset[bytes]] = frozenset({JOIN, LEAVE})
     option_model = RadioOptions
 
@@ -184,6 +185,7 @@ class Dish(Pattern):
     socket_type: ClassVar[int] = 15
     peer_types: ClassVar[frozenset[str]] = frozenset({"RADIO"})
     grouped: ClassVar[bool] = True
+    thread_safe: ClassVar[bool] = True
 
     def __init__(self, socket: SocketHandle) -> None:
         super().__init__(socket)
