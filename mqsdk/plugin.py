@@ -35,7 +35,8 @@ What a plugin gets:
   :func:`join_memory_pipes`, the two sides of an in-process connection (inproc's).
 - **Routing bricks** patterns are made of: :class:`FairQueue`,
   :class:`FilteringFairQueue`, :class:`SingleFrameQueue` (the thread-safe types' fair
-  queue: it drops multipart messages), :class:`LoadBalancer`, :class:`Distributor`,
+  queue: it drops multipart messages), :class:`RoutingIdTable` (SERVER's and PEER's
+  peers by routing id), :class:`LoadBalancer`, :class:`Distributor`,
   :class:`Publisher`, :class:`SubscriptionTrie`, :class:`UpstreamPipes` (the pipes a
   subscriber tells about its interest). A pattern that is a plain composition
   sets ``self.sender`` (a :class:`Sender`) and ``self.receiver`` (a :class:`Receiver`) to
@@ -75,6 +76,7 @@ from mqsdk._kernel.routing import (
     FilteringFairQueue,
     LoadBalancer,
     Receiver,
+    RoutingIdTable,
     Sender,
     SingleFrameQueue,
 )
@@ -123,6 +125,7 @@ __all__ = [
     "QueuedMessage",
     "Receiver",
     "Registry",
+    "RoutingIdTable",
     "Sender",
     "SingleFrameQueue",
     "SocketHandle",

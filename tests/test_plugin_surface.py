@@ -58,6 +58,7 @@ HOMES = {
     "SubscriptionTrie": "mqsdk._kernel.subscriptions",
     "Transport": "mqsdk._kernel.transport",
     "SingleFrameQueue": "mqsdk._kernel.routing",
+    "RoutingIdTable": "mqsdk._kernel.routing",
     "TrafficCodec": "mqsdk._kernel.mechanism",
     "UpstreamPipes": "mqsdk._kernel.subscriptions",
     "WRITE": "mqsdk._kernel.poller",

@@ -1,17 +1,21 @@
-"""Routing bricks the pattern plugins build from: load balancer and fair queue.
+"""Routing bricks the pattern plugins build from: load balancer, fair queues and the
+routing-id table of the types that address peers by id.
 
 Both are O(1) per message in the common case and never call out except to the pipes.
 """
 
 from __future__ import annotations
 
+import errno
+import random
 from collections import deque
 from collections.abc import Callable
-from typing import Protocol
+from typing import Final, Protocol
 
 from mypy_extensions import mypyc_attr
 
-from mqsdk._kernel.pipe import Pipe, QueuedMessage, first_frame
+from mqsdk._kernel.pipe import Message, Pipe, QueuedMessage, first_frame
+from mqsdk.errors import MQError
 
 
 class Sender(Protocol):
@@ -129,7 +133,37 @@ class FairQueue:
         return None
 
 
-class SingleFrameQueue(FairQueue):
+class _PrefetchingFairQueue(FairQueue):
+    """A fair queue that passes only some messages: :meth:`_prefetch` (each subclass's
+    test) reads ahead to the next message that passes and holds it, so :meth:`can_recv`
+    is true only when :meth:`recv` will return one."""
+
+    __slots__ = ("_next", "_next_pipe")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._next: QueuedMessage | None = None
+        self._next_pipe: Pipe | None = None
+
+    def _prefetch(self) -> bool:
+        """Hold the next message that passes (in ``_next``); False if there is none."""
+        raise NotImplementedError
+
+    def recv(self) -> QueuedMessage | None:
+        message = self._next
+        if message is None:
+            if not self._prefetch():
+                return None
+            message = self._next
+        self._next = None
+        self.last_pipe = self._next_pipe
+        return message
+
+    def can_recv(self) -> bool:
+        return self._prefetch()
+
+
+class SingleFrameQueue(_PrefetchingFairQueue):
     """A fair queue that passes only single-frame messages (the thread-safe types':
     GATHER, CHANNEL, SERVER, CLIENT, PEER). A message a peer sent in several frames is
     dropped as it is read, as libzmq's ``xrecv`` of those types drops it, and
@@ -138,13 +172,11 @@ class SingleFrameQueue(FairQueue):
     The next message is taken ahead when :meth:`can_recv` asks, so a queue holding only
     multipart messages is not reported readable."""
 
-    __slots__ = ("_next", "_next_pipe", "on_drop")
+    __slots__ = ("on_drop",)
 
     def __init__(self, on_drop: Callable[[Pipe | None], object]) -> None:
         super().__init__()
         self.on_drop = on_drop
-        self._next: QueuedMessage | None = None
-        self._next_pipe: Pipe | None = None
 
     def _prefetch(self) -> bool:
         if self._next is not None:
@@ -159,31 +191,88 @@ class SingleFrameQueue(FairQueue):
                 return True
             self.on_drop(self.last_pipe)
 
-    def recv(self) -> QueuedMessage | None:
-        message = self._next
-        if message is None:
-            if not self._prefetch():
-                return None
-            message = self._next
-        self._next = None
-        self.last_pipe = self._next_pipe
-        return message
 
-    def can_recv(self) -> bool:
-        return self._prefetch()
+_ROUTING_ID_SPACE: Final = 1 << 32
 
 
-class FilteringFairQueue(FairQueue):
+class RoutingIdTable:
+    """The peers of a socket that addresses each message by a routing id (SERVER, PEER):
+    libzmq's ``server_t`` numbering and lookup.
+
+    Each attached pipe gets a 32-bit id, never 0 (libzmq's "no routing id"): the first is
+    random, so ids from one run are unlikely to name a connection of the next, and each
+    new pipe takes the next one, skipping ids still in use after a wrap. The id is kept in
+    ``pipe.state[state_key]`` too, so a detached pipe's messages still carry it."""
+
+    __slots__ = ("_next_id", "pipes", "state_key")
+
+    def __init__(self, state_key: str) -> None:
+        self.state_key = state_key
+        self.pipes: dict[int, Pipe] = {}
+        """Routing id -> the attached pipe it names."""
+        self._next_id = random.getrandbits(32)
+
+    def attach(self, pipe: Pipe) -> int:
+        """Number ``pipe`` and return its routing id."""
+        while True:
+            routing_id = self._next_id
+            self._next_id = (routing_id + 1) % _ROUTING_ID_SPACE
+            if routing_id and routing_id not in self.pipes:
+                break
+        pipe.state[self.state_key] = routing_id
+        self.pipes[routing_id] = pipe
+        return routing_id
+
+    def detach(self, pipe: Pipe) -> None:
+        routing_id = pipe.state.get(self.state_key)
+        if routing_id is not None and self.pipes.get(routing_id) is pipe:
+            del self.pipes[routing_id]
+
+    def routing_id(self, pipe: Pipe | None) -> int:
+        """The id ``pipe`` was given (0 for None or a pipe never attached)."""
+        if pipe is None:
+            return 0
+        routing_id: int = pipe.state.get(self.state_key, 0)
+        return routing_id
+
+    def destination(self, message: Message) -> Pipe:
+        """The pipe ``[routing id, body]`` names; EHOSTUNREACH if none (never made, or
+        gone), as libzmq's."""
+        routing_id = int.from_bytes(message[0], "big")
+        pipe = self.pipes.get(routing_id)
+        if pipe is None:
+            raise MQError(
+                f"no peer has routing id {routing_id} on this socket (set frame.routing_id "
+                "or send(..., routing_id=n) to the id of a received frame; its peer may "
+                "be gone)",
+                errno.EHOSTUNREACH,
+            )
+        return pipe
+
+    def send(self, message: Message) -> bool:
+        """Queue the body of ``[routing id, body]`` on the pipe the id names; False if
+        that pipe is at its SNDHWM (the send waits, or raises Again, as libzmq's)."""
+        pipe = self.destination(message)
+        if not pipe.writable():
+            return False
+        pipe.write(message[1:])
+        return True
+
+    def would_send(self, message: Message) -> bool:
+        # An unknown id is not waited for: send raises EHOSTUNREACH at once.
+        pipe = self.pipes.get(int.from_bytes(message[0], "big")) if len(message) == 2 else None
+        return pipe is None or pipe.writable()
+
+
+class FilteringFairQueue(_PrefetchingFairQueue):
     """A fair queue that passes only the messages whose first frame ``accept`` takes
     (SUB's local filter on its subscriptions); the others are dropped as they are read."""
 
-    __slots__ = ("_next", "_next_pipe", "accept")
+    __slots__ = ("accept",)
 
     def __init__(self, accept: Callable[[bytes], bool]) -> None:
         super().__init__()
         self.accept = accept
-        self._next: QueuedMessage | None = None
-        self._next_pipe: Pipe | None = None
 
     def _prefetch(self) -> bool:
         if self._next is not None:
@@ -197,16 +286,3 @@ class FilteringFairQueue(FairQueue):
                 self._next = message
                 self._next_pipe = self.last_pipe
                 return True
-
-    def recv(self) -> QueuedMessage | None:
-        message = self._next
-        if message is None:
-            if not self._prefetch():
-                return None
-            message = self._next
-        self._next = None
-        self.last_pipe = self._next_pipe
-        return message
-
-    def can_recv(self) -> bool:
-        return self._prefetch()

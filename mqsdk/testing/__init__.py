@@ -7,6 +7,8 @@
   installed with mqsdk) runs it from one option.
 * :mod:`mqsdk.testing.poller_conformance`: the poller backend battery.
 * :mod:`mqsdk.testing.helpers`: bounded waits, lifecycle observers, endpoint makers.
+* :mod:`mqsdk.testing.fixtures`: pytest fixtures for pattern tests (``ctx``, ``make``),
+  imported by a suite's ``conftest.py``.
 * :mod:`mqsdk.testing.libzmq`: a real libzmq built with its draft API (CLIENT/SERVER,
   RADIO/DISH, SCATTER/GATHER, PEER, CHANNEL, ws), driven through ctypes, for interop
   tests of what pyzmq's wheels lack.

@@ -26,6 +26,8 @@ API (everything raises :class:`LibzmqError`, with libzmq's message, on failure):
         sock.join("g"); sock.leave("g")     # DISH
         sock.close()                        # linger 0
         ctx.shutdown()                      # blocked calls in other threads get ETERM
+    link_over_tcp(mine, sock, mqsdk_binds)  # connect an mqsdk socket and a libzmq one
+                                            # over loopback tcp, either side binding
 
 ``timeout`` is in seconds (``None`` blocks, ``0`` does not wait); it becomes the socket's
 ZMQ_RCVTIMEO/ZMQ_SNDTIMEO, set only when it changes, so threads sharing one thread-safe
@@ -52,7 +54,10 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    import mqsdk
 
 __all__ = [
     "CHANNEL",
@@ -81,6 +86,7 @@ __all__ = [
     "Message",
     "draft_libzmq",
     "draft_libzmq_path",
+    "link_over_tcp",
     "load_draft_libzmq",
 ]
 
@@ -255,6 +261,16 @@ def draft_libzmq() -> DraftLibzmq:
     if os.environ.get("MQSDK_REQUIRE_DRAFT_LIBZMQ") == "1":
         pytest.fail(f"MQSDK_REQUIRE_DRAFT_LIBZMQ=1 but {found}", pytrace=False)
     raise pytest.skip.Exception(found, allow_module_level=True)
+
+
+def link_over_tcp(mine: mqsdk.Socket, theirs: LibzmqSocket, mqsdk_binds: bool) -> None:
+    """Connect ``mine`` (mqsdk) and ``theirs`` (libzmq) over loopback tcp; the mqsdk side
+    binds when ``mqsdk_binds``, else libzmq's does (interop tests run both ways)."""
+    if mqsdk_binds:
+        mine.bind("tcp://127.0.0.1:*")
+        theirs.connect(mine.last_endpoint.decode())
+    else:
+        mine.connect(theirs.bind("tcp://127.0.0.1:*"))
 
 
 class DraftLibzmq:

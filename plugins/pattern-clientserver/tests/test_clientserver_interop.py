@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import errno
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -26,20 +26,6 @@ JOIN = 60.0
 pytestmark = pytest.mark.interop
 
 
-@pytest.fixture
-def lib_ctx() -> Iterator[libzmq.LibzmqContext]:
-    with libzmq.draft_libzmq().context() as ctx:
-        yield ctx
-
-
-def link(mine: mqsdk.Socket, theirs: libzmq.LibzmqSocket, mqsdk_binds: bool) -> None:
-    if mqsdk_binds:
-        mine.bind("tcp://127.0.0.1:*")
-        theirs.connect(mine.last_endpoint.decode())
-    else:
-        mine.connect(theirs.bind("tcp://127.0.0.1:*"))
-
-
 BINDS = pytest.mark.parametrize("mqsdk_binds", [True, False], ids=["mqsdk-binds", "libzmq-binds"])
 
 
@@ -48,7 +34,7 @@ def test_mqsdk_client_to_libzmq_server(
     make: MakeSocket, lib_ctx: libzmq.LibzmqContext, mqsdk_binds: bool
 ) -> None:
     client, server = make(mqsdk.CLIENT), lib_ctx.socket(libzmq.SERVER)
-    link(client, server, mqsdk_binds)
+    libzmq.link_over_tcp(client, server, mqsdk_binds)
     for number in range(COUNT):
         client.send(b"q%d" % number)
     client.send(b"x" * 70000)  # a long frame (8-byte size) too

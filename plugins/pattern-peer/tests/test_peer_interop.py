@@ -7,7 +7,7 @@ Skips with the reason where that library is absent (fails instead under
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -18,12 +18,6 @@ MakeSocket = Callable[[int], mqsdk.Socket]
 COUNT = 100
 
 pytestmark = pytest.mark.interop
-
-
-@pytest.fixture
-def lib_ctx() -> Iterator[libzmq.LibzmqContext]:
-    with libzmq.draft_libzmq().context() as ctx:
-        yield ctx
 
 
 def test_mqsdk_connect_peer_to_libzmq_peer(make: MakeSocket, lib_ctx: libzmq.LibzmqContext) -> None:

@@ -8,7 +8,7 @@ Skips with the reason where that library is absent (fails instead under
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -22,26 +22,12 @@ COUNT = 200
 pytestmark = pytest.mark.interop
 
 
-@pytest.fixture
-def lib_ctx() -> Iterator[libzmq.LibzmqContext]:
-    with libzmq.draft_libzmq().context() as ctx:
-        yield ctx
-
-
-def link(mine: mqsdk.Socket, theirs: libzmq.LibzmqSocket, mqsdk_binds: bool) -> None:
-    if mqsdk_binds:
-        mine.bind("tcp://127.0.0.1:*")
-        theirs.connect(mine.last_endpoint.decode())
-    else:
-        mine.connect(theirs.bind("tcp://127.0.0.1:*"))
-
-
 @pytest.mark.parametrize("mqsdk_binds", [True, False], ids=["mqsdk-binds", "libzmq-binds"])
 def test_mqsdk_scatter_to_libzmq_gather(
     make: MakeSocket, lib_ctx: libzmq.LibzmqContext, mqsdk_binds: bool
 ) -> None:
     scatter, gather = make(mqsdk.SCATTER), lib_ctx.socket(libzmq.GATHER)
-    link(scatter, gather, mqsdk_binds)
+    libzmq.link_over_tcp(scatter, gather, mqsdk_binds)
     for number in range(COUNT):
         scatter.send(b"m%d" % number)
     scatter.send(b"x" * 70000)  # a long frame (8-byte size) too
@@ -55,7 +41,7 @@ def test_libzmq_scatter_to_mqsdk_gather(
     make: MakeSocket, lib_ctx: libzmq.LibzmqContext, mqsdk_binds: bool
 ) -> None:
     scatter, gather = lib_ctx.socket(libzmq.SCATTER), make(mqsdk.GATHER)
-    link(gather, scatter, mqsdk_binds)
+    libzmq.link_over_tcp(gather, scatter, mqsdk_binds)
     for number in range(COUNT):
         scatter.send(b"m%d" % number)
     scatter.send(b"y" * 70000)
@@ -83,7 +69,7 @@ def test_eight_threads_on_each_side(
     threads, per_thread = 8, 100
     mine = make(mqsdk.SCATTER if sender == "mqsdk" else mqsdk.GATHER)
     theirs = lib_ctx.socket(libzmq.GATHER if sender == "mqsdk" else libzmq.SCATTER)
-    link(mine, theirs, mqsdk_binds=True)
+    libzmq.link_over_tcp(mine, theirs, mqsdk_binds=True)
     if sender == "mqsdk":
         send: Callable[[bytes], None] = mine.send
         recv: Callable[[], bytes] = lambda: theirs.recv().data  # noqa: E731

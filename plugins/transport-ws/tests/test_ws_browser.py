@@ -12,9 +12,11 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -72,7 +74,12 @@ def test_browser_round_trip(page_server: str) -> None:
     rep.set("ws_allowed_origins", page_server.rpartition("/")[0].encode())
     rep.bind("ws://127.0.0.1:*/")
     endpoint = rep.last_endpoint.decode()
-    with tempfile.TemporaryDirectory(prefix="mqsdk-ws-browser-") as profile:
+    # ignore_cleanup_errors: a helper process chromium started outside its process group
+    # (none seen, but not ruled out) could still be writing the profile; that must not
+    # turn a passing round trip into a failure. The group itself is stopped first.
+    with tempfile.TemporaryDirectory(
+        prefix="mqsdk-ws-browser-", ignore_cleanup_errors=True
+    ) as profile:
         log_path = Path(profile) / "browser.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
@@ -85,12 +92,17 @@ def test_browser_round_trip(page_server: str) -> None:
                     "--disable-component-update",
                     "--disable-sync",
                     "--no-first-run",
+                    "--disable-breakpad",
                     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
                     f"--user-data-dir={profile}/data",
                     f"{page_server}?url={endpoint}",
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                # Its own process group: chromium's renderer and utility processes go
+                # on writing the profile after the main process ends, so all of them
+                # are stopped (below) before the profile is removed.
+                start_new_session=True,
             )
         try:
             try:
@@ -105,11 +117,26 @@ def test_browser_round_trip(page_server: str) -> None:
             assert rep.recv() == b"browser got: hello from mqsdk"
             rep.send(b"bye")
         finally:
-            process.terminate()
-            try:
-                process.wait(WAIT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(WAIT)
+            _stop_process_group(process)
             rep.close()
             ctx.term()
+
+
+def _stop_process_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the browser's whole process group, SIGKILL to what is left after WAIT
+    seconds, and return once the group is gone (or after a second WAIT)."""
+    group = process.pid  # start_new_session: the group's id is the leader's pid
+    for sig, grace in ((signal.SIGTERM, WAIT), (signal.SIGKILL, WAIT)):
+        try:
+            os.killpg(group, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            process.poll()  # reap the leader, or the group never empties
+            try:
+                os.killpg(group, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)  # polling the group's end: no event tells it
+    process.wait(WAIT)

@@ -22,7 +22,6 @@ fair queue's deque; the rest runs under the socket's lock.
 from __future__ import annotations
 
 import errno
-import random
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -33,15 +32,13 @@ from mqsdk.plugin import (
     Pattern,
     Pipe,
     QueuedMessage,
+    RoutingIdTable,
     SingleFrameQueue,
     SocketHandle,
     hookimpl,
 )
 
 __all__ = ["Client", "Server", "mqsdk_patterns"]
-
-_ROUTING_ID = "server.routing_id"  # pipe.state key: the id a SERVER gave the pipe
-_ID_SPACE = 2**32
 
 
 class Client(Pattern):
@@ -86,29 +83,17 @@ class Server(Pattern):
     def __init__(self, socket: SocketHandle) -> None:
         super().__init__(socket)
         self.fq = SingleFrameQueue(self._dropped)
-        self.pipes: dict[int, Pipe] = {}
-        """Routing id -> the connection it names (attached pipes only)."""
-        # libzmq starts from a random number, so ids from one run are unlikely to name a
-        # connection of the next; 0 is never used.
-        self._next_id = random.randrange(_ID_SPACE)
+        self.peers = RoutingIdTable("server.routing_id")
 
     def _dropped(self, pipe: Pipe | None) -> None:
         self.socket.count_dropped("malformed")
 
     def attach(self, pipe: Pipe) -> bool:
-        routing_id = self._next_id or 1
-        # Wrapped all the way round, an id may still be in use: skip it.
-        while routing_id in self.pipes:
-            routing_id = routing_id % (_ID_SPACE - 1) + 1
-        self._next_id = (routing_id + 1) % _ID_SPACE
-        pipe.state[_ROUTING_ID] = routing_id
-        self.pipes[routing_id] = pipe
+        self.peers.attach(pipe)
         return True
 
     def detach(self, pipe: Pipe) -> None:
-        routing_id = pipe.state.get(_ROUTING_ID)
-        if routing_id is not None and self.pipes.get(routing_id) is pipe:
-            del self.pipes[routing_id]
+        self.peers.detach(pipe)
 
     def pipe_readable(self, pipe: Pipe) -> None:
         self.fq.activate(pipe)
@@ -118,13 +103,13 @@ class Server(Pattern):
         if message is not None:
             pipe = self.fq.last_pipe
             self.last_pipe = pipe
-            self.last_routing_id = pipe.state.get(_ROUTING_ID, 0) if pipe is not None else 0
+            self.last_routing_id = self.peers.routing_id(pipe)
         return message
 
     def can_recv(self) -> bool:
         return self.fq.can_recv()
 
-    def _destination(self, message: Message) -> Pipe:
+    def send(self, message: Message) -> bool:
         if len(message) != 2:
             # Not [routing id, body]: a socket class that does not route by id (an
             # mqsdk.asyncio socket) handed the body alone.
@@ -133,27 +118,10 @@ class Server(Pattern):
                 "(use the blocking mqsdk.Socket)",
                 errno.ENOTSUP,
             )
-        routing_id = int.from_bytes(message[0], "big")
-        pipe = self.pipes.get(routing_id)
-        if pipe is None:
-            raise MQError(
-                f"no peer has routing id {routing_id} on this SERVER (set frame.routing_id "
-                "or send(..., routing_id=n) to the id of a received frame; its peer may "
-                "be gone)",
-                errno.EHOSTUNREACH,
-            )
-        return pipe
-
-    def send(self, message: Message) -> bool:
-        pipe = self._destination(message)
-        if not pipe.writable():
-            return False  # at SNDHWM: the send waits or raises Again, as libzmq's
-        pipe.write([message[1]])
-        return True
+        return self.peers.send(message)
 
     def would_send(self, message: Message) -> bool:
-        pipe = self.pipes.get(int.from_bytes(message[0], "big")) if len(message) == 2 else None
-        return pipe is None or pipe.writable()  # an unknown id fails at once
+        return self.peers.would_send(message)
 
     def can_send(self) -> bool:
         return True  # libzmq's xhas_out: whether a send goes depends on its routing id

@@ -26,7 +26,6 @@ attached.
 from __future__ import annotations
 
 import errno
-import random
 import threading
 from collections.abc import Sequence
 from typing import ClassVar
@@ -37,15 +36,13 @@ from mqsdk.plugin import (
     MQError,
     Pattern,
     Pipe,
+    RoutingIdTable,
     SingleFrameQueue,
     SocketHandle,
     hookimpl,
 )
 
 __all__ = ["Channel", "Peer", "mqsdk_patterns"]
-
-_RID = "peer.routing_id"  # pipe.state key: the routing id this PEER gave the pipe
-_ID_SPACE = 1 << 32
 
 
 class Peer(Pattern):
@@ -62,8 +59,7 @@ class Peer(Pattern):
     def __init__(self, socket: SocketHandle) -> None:
         super().__init__(socket)
         self.fq = SingleFrameQueue(self._dropped)
-        self.by_id: dict[int, Pipe] = {}
-        self._next_id = random.getrandbits(32)
+        self.peers = RoutingIdTable("peer.routing_id")
         # The id of the pipe the latest connect attached, per thread: a connect attaches
         # its pipe in the calling thread, under the socket's lock, so each thread's
         # connect_peer reads the id of its own connect even while others connect too.
@@ -72,28 +68,16 @@ class Peer(Pattern):
     def _dropped(self, pipe: Pipe | None) -> None:
         self.socket.count_dropped("malformed")
 
-    def _new_id(self) -> int:
-        while True:
-            number = self._next_id
-            self._next_id = (number + 1) % _ID_SPACE
-            # Never 0 (libzmq's "no routing id"), nor an id still in use after a wrap.
-            if number and number not in self.by_id:
-                return number
-
     # -- pipes ----------------------------------------------------------------------------
 
     def attach(self, pipe: Pipe) -> bool:
-        routing_id = self._new_id()
-        pipe.state[_RID] = routing_id
-        self.by_id[routing_id] = pipe
+        routing_id = self.peers.attach(pipe)
         if pipe.outgoing:
             self._connected.routing_id = routing_id
         return True
 
     def detach(self, pipe: Pipe) -> None:
-        routing_id = pipe.state.get(_RID)
-        if routing_id is not None and self.by_id.get(routing_id) is pipe:
-            del self.by_id[routing_id]
+        self.peers.detach(pipe)
         # Its id stays in pipe.state: messages it already delivered are still received.
 
     def pipe_readable(self, pipe: Pipe) -> None:
@@ -125,13 +109,13 @@ class Peer(Pattern):
             return None
         pipe = self.fq.last_pipe
         self.last_pipe = pipe
-        self.last_routing_id = pipe.state.get(_RID, 0) if pipe is not None else 0
+        self.last_routing_id = self.peers.routing_id(pipe)
         return message
 
     def can_recv(self) -> bool:
         return self.fq.can_recv()
 
-    def _destination(self, message: Message) -> Pipe:
+    def send(self, message: Message) -> bool:
         if len(message) != 2:
             # Only the thread-safe socket class addresses messages ([routing_id, body]).
             raise MQError(
@@ -139,27 +123,10 @@ class Peer(Pattern):
                 f"thread-safe socket (got {len(message)} frame(s) without one)",
                 errno.EINVAL,
             )
-        routing_id = int.from_bytes(message[0], "big")
-        pipe = self.by_id.get(routing_id)
-        if pipe is None:
-            raise MQError(
-                f"no peer with routing id {routing_id} is connected to this PEER "
-                "(set it with send(..., routing_id=n) or Frame.routing_id)",
-                errno.EHOSTUNREACH,
-            )
-        return pipe
-
-    def send(self, message: Message) -> bool:
-        pipe = self._destination(message)
-        if not pipe.writable():
-            return False  # the kernel waits for room, or raises Again
-        pipe.write(message[1:])
-        return True
+        return self.peers.send(message)
 
     def would_send(self, message: Message) -> bool:
-        # An unknown id is not waited for: send raises EHOSTUNREACH at once.
-        pipe = self.by_id.get(int.from_bytes(message[0], "big"))
-        return pipe is None or pipe.writable()
+        return self.peers.would_send(message)
 
     def can_send(self) -> bool:
         # As libzmq's SERVER: whether a send goes depends on the peer it names.
