@@ -1,10 +1,12 @@
 """The bundled plugins and contrib/ keep to the declared plugin interface.
 
 A plugin may import ``mqsdk`` (the public API), ``mqsdk.plugin`` (the authors' surface)
-and ``mqsdk.zmtp`` (the wire codec), and may not touch a private member of a kernel
-object: no ``x._name`` where ``_name`` is private in the kernel and not the plugin's own,
-no ``getattr(x, "_name")``, no ``from mqsdk... import _name``. What the kernel calls a
-private member is read from the kernel's source, so a new private there is covered at once.
+and ``mqsdk.zmtp`` (the wire codec), but not another plugin's package (a wrapping
+transport finds the one it wraps through the registry). It may not touch a private
+member of a kernel object: no ``x._name`` where ``_name`` is private in the kernel and
+not the plugin's own, no ``getattr(x, "_name")``, no ``from mqsdk... import _name``.
+What the kernel calls a private member is read from the kernel's source, so a new
+private there is covered at once.
 """
 
 from __future__ import annotations
@@ -57,8 +59,13 @@ def _kernel_privates() -> set[str]:
     return _defined_names(trees)
 
 
-def violations(files: list[tuple[Path, ast.Module]], kernel_privates: set[str]) -> list[str]:
-    """What the plugin code in ``files`` (one distribution) does that it may not."""
+def violations(
+    files: list[tuple[Path, ast.Module]],
+    kernel_privates: set[str],
+    own_packages: frozenset[str] = frozenset(),
+) -> list[str]:
+    """What the plugin code in ``files`` (one distribution, whose top-level packages are
+    ``own_packages``) does that it may not."""
     own = _defined_names([tree for _, tree in files])
     foreign = kernel_privates - own
     found: list[str] = []
@@ -66,6 +73,17 @@ def violations(files: list[tuple[Path, ast.Module]], kernel_privates: set[str]) 
         for node in ast.walk(tree):
             shown = path.relative_to(ROOT) if path.is_absolute() else path
             where = f"{shown}:{getattr(node, 'lineno', 0)}"
+            imported = (
+                [node.module]
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                else [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            for module in imported:
+                top = module.partition(".")[0]
+                if top.startswith("mqsdk_") and top not in own_packages:
+                    found.append(f"{where}: imports another plugin's {module}")
             if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 module = node.module
                 if module == "mqsdk" or module.startswith("mqsdk."):
@@ -116,7 +134,8 @@ def test_every_distribution_is_checked() -> None:
 def test_plugin_keeps_to_the_declared_interface(source: Path) -> None:
     files = _parse(sorted(source.rglob("*.py")))
     assert files, f"no Python files under {source}"
-    found = violations(files, _kernel_privates())
+    own = frozenset(path.name for path in source.iterdir() if path.is_dir())
+    found = violations(files, _kernel_privates(), own)
     assert not found, "plugin code reaches past mqsdk.plugin:\n" + "\n".join(found)
 
 
@@ -126,6 +145,8 @@ def test_the_check_catches_what_plugins_did_before() -> None:
 from mqsdk._kernel.pipe import Pipe
 from mqsdk.errors import _hidden
 import mqsdk._kernel.socket
+from mqsdk_transport_tcp import TcpTransport
+import mqsdk_example.helpers
 
 def attach(socket, pipe):
     socket._attach_pipe(pipe)
@@ -141,7 +162,9 @@ class Mine:
 """
     tree = ast.parse(source)
     found = violations(
-        [(Path("example.py"), tree)], {"_attach_pipe", "_pipe_readable", "_pipe_events", "_own"}
+        [(Path("example.py"), tree)],
+        {"_attach_pipe", "_pipe_readable", "_pipe_events", "_own"},
+        frozenset({"mqsdk_example"}),
     )
     text = "\n".join(found)
     assert "imports from mqsdk._kernel.pipe" in text
@@ -151,7 +174,9 @@ class Mine:
     assert "._pipe_readable" in text
     assert "'_pipe_events'" in text
     assert "_own" not in text
-    assert len(found) == 7, text
+    assert "imports another plugin's mqsdk_transport_tcp" in text
+    assert "mqsdk_example" not in text  # its own package
+    assert len(found) == 8, text
 
 
 def test_kernel_privates_are_found() -> None:

@@ -1,9 +1,9 @@
 """The ``ws://`` and ``wss://`` stream transports: TCP (and TLS) sockets that speak ZWS 2.0.
 
-Connections are made exactly as tcp makes them (the tcp transport's code: endpoint
-forms, socket options, ``last_endpoint``); :meth:`WsTransport.wrap` then hands the kernel
-a socket object whose reads and writes translate between ZMTP and WebSocket frames
-(:mod:`.zws`). Nothing in the kernel knows about WebSocket.
+Connections are made exactly as tcp makes them (by the tcp transport, found through
+the registry: endpoint forms, socket options, ``last_endpoint``); :meth:`WsTransport.wrap`
+then hands the kernel a socket object whose reads and writes translate between ZMTP and
+WebSocket frames (:mod:`.zws`). Nothing in the kernel knows about WebSocket.
 """
 
 from __future__ import annotations
@@ -18,10 +18,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from mqsdk_transport_tcp import TcpTransport
-from mqsdk_transport_tcp.address import TcpAddress, parse_tcp
-
-from mqsdk.plugin import READ, WRITE, EndpointError, Flag, OptionModel, StreamTransport, option
+from mqsdk.plugin import (
+    READ,
+    WRITE,
+    EndpointError,
+    Flag,
+    OptionModel,
+    StreamTransport,
+    get_registry,
+    option,
+)
 
 from .zws import ZwsStream
 
@@ -162,7 +168,7 @@ class WsAddress:
     """A parsed ``ws://`` or ``wss://`` endpoint."""
 
     scheme: str
-    tcp: TcpAddress
+    tcp: Any  # the tcp transport's own parsed address, opaque here
     path: str  # the request target, "/" when the endpoint names none
     host: str  # what the client sends as Host
     tls: ssl.SSLContext | None = field(default=None, compare=False, repr=False)
@@ -179,8 +185,12 @@ class WsTransport(StreamTransport):
     carries_raw_bytes: ClassVar[bool] = False  # ZWS frames ZMTP; it has no raw form
 
     def __init__(self) -> None:
-        # Connections are tcp's, made by tcp's own code (options, last_endpoint...).
-        self._tcp = TcpTransport()
+        # Connections are tcp's, made by the tcp transport (options, last_endpoint...),
+        # found through the registry as a wrapping transport should, not imported.
+        tcp = get_registry().transport("tcp")()
+        if not isinstance(tcp, StreamTransport):
+            raise EndpointError(f"{self.name}: tcp:// is not a stream transport")
+        self._tcp = tcp
 
     def parse(self, address: str, *, bind: bool, options: Mapping[str, Any]) -> WsAddress:
         scheme = self.name
@@ -192,13 +202,15 @@ class WsTransport(StreamTransport):
                 f"non-ASCII characters; for example {scheme}://127.0.0.1:5555/zeromq"
             )
         try:
-            tcp = parse_tcp(where, bind=bind, ipv6=bool(options.get("ipv6", 0)))
+            tcp = self._tcp.parse(where, bind=bind, options=options)
         except EndpointError as exc:
             text = str(exc).replace("tcp://", f"{scheme}://")
             raise EndpointError(text, getattr(exc, "errno", None) or errno.EINVAL) from None
         host = where.rpartition(";")[2]  # after a source address, if any
+        # tcp accepted host:port, so the host is what comes before the last colon.
+        endpoint_host = host.rpartition(":")[0].removeprefix("[").removesuffix("]")
         tls, server_hostname = self._tls(
-            address, bind=bind, options=options, endpoint_host=tcp.host
+            address, bind=bind, options=options, endpoint_host=endpoint_host
         )
         return WsAddress(scheme, tcp, path, host, tls, server_hostname)
 
