@@ -27,9 +27,15 @@ def ctx() -> Iterator[mqsdk.Context]:
 
 
 def sockets(
-    ctx: mqsdk.Context, password: bytes = b"secret", **server_options: Any
+    ctx: mqsdk.Context,
+    password: bytes = b"secret",
+    client_monitor: list[Any] | None = None,
+    **server_options: Any,
 ) -> tuple[Any, Any, Any]:
-    """A PLAIN PULL server (with its monitor) and a PUSH client connected to it."""
+    """A PLAIN PULL server (with its monitor) and a PUSH client connected to it.
+
+    A list passed as ``client_monitor`` receives the client's monitor socket, attached
+    before the client connects so that no handshake event can precede it."""
     server = ctx.socket(mqsdk.PULL)
     server.rcvtimeo = WAIT_MS
     server.plain_server = 1
@@ -41,6 +47,10 @@ def sockets(
     client = ctx.socket(mqsdk.PUSH)
     client.plain_username = b"admin"
     client.plain_password = password
+    if client_monitor is not None:
+        watcher = client.get_monitor_socket()
+        watcher.rcvtimeo = WAIT_MS
+        client_monitor.append(watcher)
     client.connect(server.last_endpoint.decode())
     return server, client, monitor
 
@@ -75,9 +85,9 @@ def test_accepted_with_user_id_and_zap_metadata(ctx: mqsdk.Context) -> None:
 def test_wrong_password_refused_and_not_retried(ctx: mqsdk.Context) -> None:
     with mqsdk.auth.ThreadAuthenticator(ctx) as auth:
         auth.configure_plain(passwords={"admin": "secret"})
-        server, client, monitor = sockets(ctx, b"guess")
-        client_monitor = client.get_monitor_socket()
-        client_monitor.rcvtimeo = WAIT_MS
+        watchers: list[Any] = []
+        server, client, monitor = sockets(ctx, b"guess", client_monitor=watchers)
+        client_monitor = watchers[0]
         client.send(b"must not arrive")
         failed = next_event(monitor, Event.HANDSHAKE_FAILED_AUTH)
         assert failed.value == 400
