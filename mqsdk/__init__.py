@@ -119,6 +119,7 @@ SCATTER, GATHER = SocketType.SCATTER, SocketType.GATHER
 PEER, CHANNEL = SocketType.PEER, SocketType.CHANNEL
 
 __version__ = "0.1.0"
+"""This release of mqsdk (the distribution's version is read from here)."""
 
 __all__ = [  # noqa: RUF022 - grouped by kind, not sorted
     "CHANNEL",

@@ -12,7 +12,7 @@ it waits in the socket's queue, and the running loop plays the thread a blocking
 would have blocked: it watches the socket's connections itself (``add_reader``) and
 reads them in its own thread, so a message that arrives is read, queued and given to
 the first waiting receive in one pass of the loop, without the I/O thread handing it
-over (see :mod:`mqsdk._asyncio_io`). A message is taken from the socket only for a
+over. A message is taken from the socket only for a
 receive that is still waiting, and a task cancelled just after its receive got a
 message is handed the message, and the cancellation at its next await (see
 :class:`IoFuture`), so cancelling never loses a message. Closing the socket cancels
@@ -81,9 +81,12 @@ class IoFuture(asyncio.Future[_T]):
         raise StopIteration(self.result())
 
     def send(self, value: object) -> Any:
+        """The generator protocol of ``await`` (the event loop calls it, not you)."""
         return self.__next__()
 
     def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        """The generator protocol of ``await``: a cancellation arriving after the result
+        returns the result and cancels the task again at its next await."""
         exc = typ if isinstance(typ, BaseException) else (typ() if val is None else val)
         if isinstance(exc, asyncio.CancelledError):
             if self.done() and not self.cancelled() and self.exception() is None:
@@ -477,6 +480,10 @@ class Socket(mqsdk._kernel.socket.Socket):
         return self._wait_to_send(loop, functools.partial(attempt, *args))
 
     def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> asyncio.Future[Any]:
+        """A future of the next frame (``copy=False``: a :class:`~mqsdk.Frame`); await
+        it. With ``DONTWAIT`` the future fails with :class:`~mqsdk.Again` when no
+        message is waiting; otherwise it completes when one arrives (``rcvtimeo``
+        bounds the wait: Again after it). Cancelling the future takes nothing."""
         loop = _get_running_loop()
         if loop is None or self._pump is not None:  # operations wait: behind them
             return self._add_recv(
@@ -511,6 +518,7 @@ class Socket(mqsdk._kernel.socket.Socket):
     def recv_multipart(  # type: ignore[override]
         self, flags: int = 0, copy: bool = True, track: bool = False
     ) -> asyncio.Future[list[Any]]:
+        """A future of every frame of the next message; as :meth:`recv` for the rest."""
         return self._add_recv(
             flags, _BaseSocket.recv_multipart, self._core(), flags | NOBLOCK, copy, track
         )
@@ -540,6 +548,10 @@ class Socket(mqsdk._kernel.socket.Socket):
         routing_id: int | None = None,
         group: str | bytes | None = None,
     ) -> asyncio.Future[Any]:
+        """Queue one frame (``SNDMORE``: more follow); the future completes when it is
+        queued, at once unless the peers are at their HWM, and its result is what the
+        blocking :meth:`mqsdk.Socket.send` returns (a tracker, or None). ``DONTWAIT``:
+        Again at once instead of waiting; ``sndtimeo`` bounds the wait."""
         loop = _get_running_loop()
         args = (data, flags | NOBLOCK, copy, track, routing_id, group)  # pyzmq's order
         if loop is None or self._pump is not None:  # operations wait: behind them
@@ -563,6 +575,7 @@ class Socket(mqsdk._kernel.socket.Socket):
     def send_multipart(  # type: ignore[override]
         self, msg_parts: Sequence[Any], flags: int = 0, copy: bool = True, track: bool = False
     ) -> asyncio.Future[Any]:
+        """Queue a whole multipart message atomically; the future as for :meth:`send`."""
         return self._add_send(
             flags, _BaseSocket.send_multipart, self._core(), msg_parts, flags | NOBLOCK, copy, track
         )
@@ -570,19 +583,23 @@ class Socket(mqsdk._kernel.socket.Socket):
     def send_string(  # type: ignore[override]
         self, u: str, flags: int = 0, copy: bool = True, encoding: str = "utf-8"
     ) -> asyncio.Future[Any]:
+        """:meth:`send` a str, encoded (UTF-8 by default); TypeError for anything else."""
         if not isinstance(u, str):
             raise TypeError(f"send_string takes str, not {type(u).__name__}")
         return self.send(u.encode(encoding), flags, copy)
 
     def recv_string(self, flags: int = 0, encoding: str = "utf-8") -> asyncio.Future[str]:  # type: ignore[override]
+        """A future of the next frame, decoded (UTF-8 by default)."""
         receive = functools.partial(_BaseSocket.recv, self._core(), flags | NOBLOCK)
         return self._add_recv(flags, lambda: bytes(receive()).decode(encoding))
 
     # The base class's json/pyobj helpers call self.send/self.recv and use the result.
     def send_json(self, obj: Any, flags: int = 0, **kwargs: Any) -> asyncio.Future[Any]:  # type: ignore[override]
+        """:meth:`send` ``obj`` as UTF-8 JSON; ``kwargs`` go to :func:`json.dumps`."""
         return self.send(json.dumps(obj, **kwargs).encode("utf-8"), flags)
 
     def recv_json(self, flags: int = 0, **kwargs: Any) -> asyncio.Future[Any]:
+        """A future of the next frame parsed as JSON; ``kwargs`` go to :func:`json.loads`."""
         receive = functools.partial(_BaseSocket.recv, self._core(), flags | NOBLOCK)
         return self._add_recv(flags, lambda: json.loads(receive(), **kwargs))
 
@@ -653,6 +670,8 @@ class Socket(mqsdk._kernel.socket.Socket):
         return cls.shadow(socket)
 
     def close(self, linger: int | None = None) -> None:
+        """Close the socket, as :meth:`mqsdk.Socket.close`; its pending futures are
+        cancelled."""
         _BaseSocket.close(self._core(), linger)
         loop = self._pending_loop()
         if loop is not None:
@@ -735,6 +754,8 @@ class Context(mqsdk._kernel.context.Context):
         socket_class: Callable[..., mqsdk._kernel.socket.Socket] | None = None,
         **kwargs: Any,
     ) -> Socket:
+        """A new :class:`Socket` (asyncio: its I/O methods return futures), as
+        :meth:`mqsdk.Context.socket` takes it."""
         # Typed for the usual case; socket_class= may ask for a blocking socket instead.
         return super().socket(socket_type, socket_class, **kwargs)  # type: ignore[return-value]
 

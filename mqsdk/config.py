@@ -64,6 +64,7 @@ class Config(BaseModel):
     """Effective mqsdk configuration. Immutable; build a new one to change it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown settings are refused, and a Config never changes once made."""
 
     plugin_autoload: bool = True
     """Load every plugin installed in the ``mqsdk.plugins`` entry-point group.

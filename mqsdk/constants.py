@@ -22,10 +22,16 @@ LIBZMQ_VERSION_INFO = (4, 3, 5)
 
 # send/recv flags
 NOBLOCK = 1
+"""A ``send``/``recv`` flag: do not wait; raise :class:`~mqsdk.errors.Again` instead."""
 DONTWAIT = NOBLOCK
+"""libzmq's name for :data:`NOBLOCK`."""
 SNDMORE = 2
+"""A ``send`` flag: more frames of this message follow."""
 
 # poll events (the same bits as mqsdk._kernel.poller.READ / WRITE / ERROR)
 POLLIN = 1
+"""Poll event: a message can be received now."""
 POLLOUT = 2
+"""Poll event: a message can be sent now."""
 POLLERR = 4
+"""Poll event: an error on a registered file descriptor (a file, a ``socket.socket``)."""

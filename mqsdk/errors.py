@@ -13,7 +13,9 @@ import os
 # libzmq defines its own errno values above ZMQ_HAUSNUMERO for conditions POSIX lacks.
 ZMQ_HAUSNUMERO = 156384712
 EFSM = ZMQ_HAUSNUMERO + 51
+"""libzmq's errno for an operation the socket's state forbids now (REQ sending twice)."""
 ENOCOMPATPROTO = ZMQ_HAUSNUMERO + 52
+"""libzmq's errno for a transport this socket type cannot use (STREAM over ws)."""
 ETERM = ZMQ_HAUSNUMERO + 53
 EMTHREAD = ZMQ_HAUSNUMERO + 54
 
@@ -44,7 +46,9 @@ class ZMQError(ZMQBaseError):
     """
 
     errno: int | None = None
+    """libzmq's (or the system's) errno for the condition, if it has one."""
     strerror: str
+    """The message: what happened and what to do, or the errno's text."""
 
     def __init__(self, errno: int | None = None, msg: str | None = None) -> None:
         super().__init__(*(() if errno is None else (errno,)), *(() if msg is None else (msg,)))
@@ -73,6 +77,8 @@ class MQError(ZMQError):
     """
 
     default_errno: int | None = None
+    """The ``errno`` of this class's errors when the raiser gives none (``Again``:
+    EAGAIN)."""
 
     def __init__(self, message: str | int = "", errno: int | None = None) -> None:
         if isinstance(message, int):
@@ -83,7 +89,9 @@ class MQError(ZMQError):
         Exception.__init__(self, message)
         number = errno if errno is not None else self.default_errno
         self.errno = number
+        """libzmq's errno for the condition (else :attr:`default_errno`)."""
         self.strerror = message or (strerror(number) if number is not None else "")
+        """The message, or the errno's text when there is none (what ``str()`` gives)."""
 
 
 class Again(MQError):
@@ -128,7 +136,9 @@ class PluginError(MQError):
     ) -> None:
         super().__init__(message, errno)
         self.plugin = plugin
+        """The plugin's name (its entry point), when known."""
         self.distribution = distribution
+        """The distribution that installed it (``mqsdk-transport-tcp``), when known."""
 
 
 class PluginLoadError(PluginError):
@@ -173,6 +183,7 @@ class ProtocolError(MQError):
     def __init__(self, message: str, code: int = 0x10000000) -> None:
         super().__init__(message)
         self.code = code
+        """libzmq's ZMQ_PROTOCOL_ERROR_* value (what the monitor reports)."""
 
 
 # pyzmq's other exception classes, here so mqsdk's code can raise them and code

@@ -2,14 +2,15 @@
 
 A plugin is a module (or any object) whose functions are marked with
 ``@mqsdk.hookimpl`` and named like the specs below. It reaches mqsdk through an entry
-point in the group ``mqsdk.plugins``::
+point in the group ``mqsdk.plugins``:
 
     # pyproject.toml of your distribution
     [project.entry-points."mqsdk.plugins"]
     myname = "my_package.plugin"      # a module that defines hook implementations
 
 The entry point's name is the plugin's name: it is what users write in
-``MQSDK_DISABLE_PLUGINS``, ``MQSDK_PLUGINS`` and the ``disable`` / ``plugins`` settings.
+``MQSDK_DISABLE_PLUGINS``, ``MQSDK_PLUGINS`` and the ``disable_plugins`` / ``plugins``
+settings.
 
 Two families of hooks:
 
@@ -43,6 +44,10 @@ if TYPE_CHECKING:
 PROJECT = "mqsdk"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
+"""Marks a plugin's function as the implementation of the hook it is named after
+(``@mqsdk.hookimpl``, also ``mqsdk.plugin.hookimpl``). Pluggy's options apply:
+``@hookimpl(tryfirst=True)`` runs it before the others, as for a
+:func:`mqsdk_choose_poller` that must decide first."""
 
 
 # --------------------------------------------------------------------------------------
@@ -73,12 +78,19 @@ def mqsdk_pollers() -> Sequence[type[PollerBackend]]:
 def mqsdk_transports() -> Sequence[type[Transport]]:
     """Return the transports this plugin provides, one class per URL scheme.
 
-    Each item is a concrete subclass of :class:`mqsdk._kernel.transport.StreamTransport` (a byte
-    stream the kernel runs ZMTP over: tcp, ipc, tipc, vmci...) whose ``name`` is the
-    endpoint scheme, lowercase, e.g. ``"tcp"`` for ``tcp://host:port``. A scheme may be
-    claimed by one plugin only. ``available()`` says whether the OS supports it here;
-    binding or connecting an unavailable transport raises
-    :class:`mqsdk.errors.UnsupportedTransport` carrying that reason.
+    Each item is a concrete subclass of one of the two transport kinds, whose ``name``
+    is the endpoint scheme, lowercase, e.g. ``"tcp"`` for ``tcp://host:port``:
+
+    * :class:`mqsdk._kernel.transport.StreamTransport`: a byte stream the kernel runs
+      ZMTP over (tcp, ipc, tipc, vmci, ws; tls and chaos in ``contrib/``);
+    * :class:`mqsdk._kernel.transport.MessageTransport`: whole messages the transport
+      moves itself, attaching its own pipes to the socket (inproc, udp, pgm/epgm).
+
+    The registry refuses any other class, and a scheme claimed by two plugins.
+    ``available()`` says whether the OS supports it here; binding or connecting an
+    unavailable transport raises :class:`mqsdk.errors.UnsupportedTransport` carrying
+    that reason. :attr:`~mqsdk._kernel.transport.Transport.loopback_endpoint` tells
+    ``mqsdk demo`` and self-tests where it can bind on this one host.
 
     :returns: a list of classes; an empty list if the plugin provides none.
     """

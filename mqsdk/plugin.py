@@ -3,7 +3,7 @@
 A plugin (transport, pattern, security mechanism, poller backend) imports what it needs
 from here, and the wire codec from :mod:`mqsdk.zmtp` when it speaks ZMTP itself (a
 mechanism), never from the kernel's other modules, so the kernel can move its internals
-without breaking it::
+without breaking it:
 
     from mqsdk.plugin import MessageTransport, Pipe, SocketHandle, hookimpl
 

@@ -9,6 +9,7 @@ module's source file) say so with :func:`requires_pure_kernel`.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -23,6 +24,15 @@ from mqsdk._kernel import registry
 REPO = Path(__file__).resolve().parent.parent
 KERNEL = mqsdk.kernel_info()
 """The kernel this run imported (read once: the MQSDK_ variables are cleared per test)."""
+
+# Suites with their own tox envs, collected only where they can run: tests/docs needs
+# MkDocs (tox -e docs builds the site and then runs them), tests/install_paths makes
+# fresh virtual environments and installs into them (tox -e install-paths).
+collect_ignore = []
+if importlib.util.find_spec("mkdocs") is None:
+    collect_ignore.append("docs")
+if os.environ.get("MQSDK_INSTALL_PATH_TESTS") != "1":
+    collect_ignore.append("install_paths")
 
 
 def pytest_configure(config: pytest.Config) -> None:

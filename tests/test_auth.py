@@ -149,6 +149,28 @@ def test_asyncio_authenticator() -> None:
     assert asyncio.run(main()) == (b"async", "admin")
 
 
+def test_asyncio_authenticator_started_without_a_loop_binds_nothing() -> None:
+    """start() outside a running loop raises RuntimeError and leaves the ZAP endpoint
+    free: started again from a coroutine, it serves."""
+    ctx = mqsdk.asyncio.Context()
+    try:
+        auth = AsyncioAuthenticator(ctx)
+        with pytest.raises(RuntimeError):
+            auth.start()
+        assert auth.zap_socket is None
+
+        async def start_in_a_loop() -> bool:
+            auth.start()
+            try:
+                return auth.zap_socket is not None
+            finally:
+                auth.stop()
+
+        assert asyncio.run(start_in_a_loop())
+    finally:
+        ctx.destroy(linger=0)
+
+
 def test_zap_client_does_not_keep_the_io_thread_busy(ctx: mqsdk.Context) -> None:
     import select
 

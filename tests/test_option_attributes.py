@@ -153,15 +153,6 @@ def test_every_declared_number_matches_libzmq_constants() -> None:
                 assert getattr(mqsdk, spec.name.upper()) == spec.number, spec
 
 
-def test_the_merged_table_renders(ctx: mqsdk.Context) -> None:
-    registry = get_registry()
-    table = registry.option_table(registry.pattern("SUB"))
-    text = table.render_markdown()
-    assert "| `subscribe` | 6 | pattern SUB |" in text
-    assert "| `rate` | 8 | transport " in text
-    assert "| `sndhwm` | 23 | kernel | `1000` |" in text
-
-
 def test_a_conflicting_declaration_is_reported() -> None:
     kernel = specs_from_model(KernelOptions, "kernel", "kernel")
     clash = [OptionSpec("sndhwm", 99, "transport", "other")]

@@ -18,14 +18,18 @@ class Availability:
     """Whether a component can run on this host, and if not, why (for people to read)."""
 
     ok: bool
+    """True when it can run here (the object is also true then)."""
     reason: str = ""
+    """Why it cannot (empty when it can)."""
 
     @classmethod
     def yes(cls) -> Availability:
+        """It can run here."""
         return cls(True, "")
 
     @classmethod
     def no(cls, reason: str) -> Availability:
+        """It cannot run here, because of ``reason`` (required, for people to read)."""
         if not reason:
             raise ValueError("an unavailable component must say why")
         return cls(False, reason)
@@ -42,7 +46,11 @@ class Component:
     """
 
     kind: ClassVar[str] = ""
+    """``"poller"``, ``"transport"``, ``"pattern"`` or ``"mechanism"`` (set by the
+    interface base class)."""
     name: ClassVar[str] = ""
+    """What users select it by: the poller name, the endpoint scheme, the socket type
+    name or the mechanism name; unique among the components of its kind."""
     option_model: ClassVar[type[OptionModel] | None] = None
     """The socket options this component owns, as an :class:`~mqsdk._kernel.options.OptionModel`
     whose fields are declared with :func:`~mqsdk._kernel.options.option` (and, for a pattern,

@@ -110,7 +110,7 @@ _live_states: weakref.WeakValueDictionary[int, _ContextState] = weakref.WeakValu
 
 
 class Context:
-    """Owns the plugin registry, the I/O threads and (later) the sockets made from it.
+    """Owns the plugin registry, the I/O threads and the sockets made from it.
 
     ``Context()`` reads the configuration (code > environment > file > defaults; see
     :mod:`mqsdk.config`) and resolves the poller at once, so a bad setting fails here.
@@ -136,11 +136,15 @@ class Context:
     """What :meth:`socket` makes when not told (None: :class:`mqsdk.Socket`)."""
 
     config: Config
+    """The effective configuration (code > environment > file > defaults)."""
     registry: Registry
+    """The plugins this context uses: transports, patterns, mechanisms, pollers."""
     poller_class: type[PollerBackend]
+    """The poller backend chosen for this context's I/O threads."""
     shared: dict[str, Any]
     """Per-context state of plugins (the inproc namespace...), keyed by plugin."""
     shared_lock: threading.Lock
+    """Guards :attr:`shared`."""
     sockopts: dict[int | str, Any]
     """Default socket options for new sockets, keyed by libzmq number (by name for an
     option without one); see :meth:`setsockopt`."""
@@ -220,10 +224,12 @@ class Context:
 
     @property
     def closed(self) -> bool:
+        """True once the context is terminated (:meth:`term` or :meth:`destroy`)."""
         return self._state.closed
 
     @property
     def io_threads(self) -> int:
+        """How many I/O threads the context runs (settable before the first socket)."""
         return self._state.io_threads
 
     @io_threads.setter

@@ -177,6 +177,7 @@ class SocketCore:
 
     def __init__(self, context: Context, socket_type: int | str) -> None:
         self.context = context
+        """The context that made this socket."""
         pattern_class = context.registry.pattern(socket_type)
         table = context.registry.option_table(pattern_class)
         self._option_table = table
@@ -188,6 +189,7 @@ class SocketCore:
         self._component_options[KernelOptions] = self.options
         self._type: int = pattern_class.socket_type
         self.socket_type_name: str = pattern_class.name
+        """The socket type's name (``"PUSH"``), as ZMTP's Socket-Type property says it."""
         self.stats: dict[str, int] = dict.fromkeys(
             (
                 "msgs_in",

@@ -28,12 +28,15 @@ class Distributor:
 
     def __init__(self) -> None:
         self.pipes: list[Pipe] = []
+        """The attached pipes."""
 
     def attach(self, pipe: Pipe) -> None:
+        """Send to ``pipe`` too (attaching it twice changes nothing)."""
         if pipe not in self.pipes:
             self.pipes.append(pipe)
 
     def detach(self, pipe: Pipe) -> None:
+        """Stop sending to ``pipe``; unknown pipes are ignored."""
         with contextlib.suppress(ValueError):
             self.pipes.remove(pipe)
 
@@ -82,13 +85,21 @@ class Publisher:
         apply_pending: Callable[[], None],
     ) -> None:
         self.trie = trie
+        """The peers' subscriptions: which pipes want which prefixes."""
         self.dist = Distributor()
+        """Sends to the pipes a message matches."""
         self.stats = stats
-        self.pending = pending  # true (non-empty) while something waits
+        """The socket's counters (``dropped_hwm`` is counted here)."""
+        self.pending = pending
+        """Subscriptions waiting to be applied: true (non-empty) while some wait."""
         self.apply_pending = apply_pending
+        """Applies ``pending`` (the pattern's)."""
         self.nodrop = False
+        """XPUB_NODROP: wait for room instead of dropping at SNDHWM."""
 
     def send(self, message: QueuedMessage) -> bool:
+        """Queue ``message`` on every matching pipe (dropping it for those at SNDHWM);
+        with :attr:`nodrop`, False instead when one of them has no room."""
         if self.pending:
             self.apply_pending()
         trie = self.trie
@@ -109,6 +120,8 @@ class Publisher:
         return True
 
     def can_send(self) -> bool:
+        """Whether a message could be sent now: always, but with :attr:`nodrop` only
+        when every subscribed pipe has room."""
         if self.pending:
             self.apply_pending()
         if self.nodrop:
@@ -118,6 +131,8 @@ class Publisher:
         return True
 
     def would_send(self, message: QueuedMessage) -> bool:
+        """Whether :meth:`send` would take ``message`` now (with :attr:`nodrop`: every
+        pipe it matches has room)."""
         if self.pending:
             self.apply_pending()
         if self.nodrop:

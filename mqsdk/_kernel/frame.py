@@ -144,6 +144,7 @@ class Frame(_FrameBase):
     _hold: _Release
     _tracker: MessageTracker
     more: bool
+    """Whether more frames of the same message follow this one (received frames)."""
 
     def __init__(
         self,
@@ -264,6 +265,7 @@ class Frame(_FrameBase):
         return twin
 
     fast_copy = __copy__
+    """A copy sharing the buffer (pyzmq's name; ``copy.copy(frame)`` is the same)."""
 
     def __bytes__(self) -> builtins.bytes:
         return self.bytes
@@ -330,7 +332,9 @@ class MessageTracker:
 
     def __init__(self, *towatch: threading.Event | MessageTracker | Frame) -> None:
         self.events: set[threading.Event] = set()
+        """The events watched: done when each is set."""
         self.peers: set[MessageTracker] = set()
+        """The trackers watched (those of tracked Frames too): done when each is done."""
         for item in towatch:
             if isinstance(item, threading.Event):
                 self.events.add(item)

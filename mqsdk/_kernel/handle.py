@@ -228,7 +228,8 @@ class SocketHandle:
         applying attaches, detaches and commands, so ``ready`` sees them (a PUB's
         ``wait_for_subscribers``). Returns ``ready()``'s last answer.
 
-        :raises MQError: the socket was closed; ContextTerminated: the context was.
+        :raises MQError: the socket was closed.
+        :raises ContextTerminated: the context was terminated.
         """
         core = self._core
         deadline = None if timeout is None else time.monotonic() + max(timeout, 0.0)

@@ -127,7 +127,9 @@ class ZapRequest:
     """
 
     mechanism: bytes
+    """``b"NULL"``, ``b"PLAIN"`` or ``b"CURVE"``."""
     credentials: tuple[bytes, ...] = ()
+    """NULL: none; PLAIN: username, password; CURVE: the client's public key."""
 
     def frames(
         self, *, domain: bytes, address: bytes, identity: bytes, request_id: bytes = b"1"
@@ -157,9 +159,14 @@ class ZapReply:
     ``b"500"``."""
 
     status_code: bytes
+    """``b"200"`` (accepted), ``b"300"`` (try later), ``b"400"`` (refused), ``b"500"``
+    (the handler failed)."""
     status_text: bytes = b""
+    """The handler's reason, for people."""
     user_id: bytes = b""
+    """The identity the handler gives the accepted peer (its messages' ``User-Id``)."""
     metadata: Metadata = field(default_factory=Metadata)
+    """Properties the handler adds to the peer's messages."""
 
     @property
     def ok(self) -> bool:
@@ -259,6 +266,7 @@ class Mechanism(Component, ABC):
 
     kind: ClassVar[str] = "mechanism"
     number: ClassVar[int] = -1
+    """libzmq's ZMQ_MECHANISM value (the ``mechanism`` option reads it)."""
     handshake_frame_limit: ClassVar[int] = HANDSHAKE_FRAME_LIMIT
     """Largest frame accepted during the handshake (MAXMSGSIZE applies too, if smaller).
     The engine checks each frame's declared size as soon as its header is read, before
@@ -272,13 +280,17 @@ class Mechanism(Component, ABC):
         options: Mapping[str, object],
     ) -> None:
         self.as_server = as_server
+        """Our role (see the ``as_server`` parameter)."""
         self.own_metadata: dict[str, bytes] = dict(own_metadata)
+        """The properties we announce (see the ``own_metadata`` parameter)."""
         self.options = options
+        """The socket's options by name (see the ``options`` parameter)."""
         lookup = Metadata(self.own_metadata)
         socket_type = lookup.get(PROP_SOCKET_TYPE)
         if socket_type is None:
             raise ValueError("own_metadata must contain the Socket-Type property")
         self.socket_type = socket_type.decode("ascii")
+        """Our socket type's name, from ``own_metadata``."""
         identity = lookup.get(PROP_IDENTITY)
         if identity is not None and not _valid_identity(identity):
             raise ValueError(
@@ -289,6 +301,8 @@ class Mechanism(Component, ABC):
         peer_types = options.get("peer_types")
         if isinstance(peer_types, Collection) and not isinstance(peer_types, str | bytes):
             self.peer_types: frozenset[str] | None = frozenset(str(t) for t in peer_types)
+            """The peer Socket-Types accepted. None for a socket type RFC 37 does not
+            list when no ``peer_types`` option says: a peer announcing any is refused."""
         else:
             self.peer_types = VALID_PEERS.get(self.socket_type)
         self._done = False

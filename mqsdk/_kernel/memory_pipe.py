@@ -32,6 +32,7 @@ class MemoryPipe(Pipe):
 
     @property
     def connected(self) -> bool:
+        """Joined to the peer's side (:func:`join_memory_pipes`)."""
         return self.other is not None
 
     def _limit(self) -> int:
@@ -45,6 +46,8 @@ class MemoryPipe(Pipe):
         return self.sndhwm + other.rcvhwm
 
     def writable(self) -> bool:
+        """True when the shared queue holds fewer than both sides' HWMs together (as
+        libzmq's inproc); if not, the reader is asked to wake this side when it drains."""
         limit = self._limit()
         if not limit or len(self.outq) < limit:
             return True
@@ -56,6 +59,8 @@ class MemoryPipe(Pipe):
         return False
 
     def write(self, message: QueuedMessage) -> None:
+        """Append to the queue the peer reads, count the message on both sockets, and
+        wake the peer if its queue was empty."""
         outq = self.outq
         outq.append(message)
         # Judged after the append: the receiver's thread may empty the queue (and forget
@@ -88,6 +93,7 @@ class MemoryPipe(Pipe):
         return True
 
     def send_message(self, message: Message) -> bool:
+        """Queue ``message`` for the peer outside the HWM; False before the join."""
         other = self.other
         if other is None:
             return False
@@ -96,6 +102,8 @@ class MemoryPipe(Pipe):
         return True
 
     def drained(self) -> None:
+        """This side read its queue down to the low-water mark: wake the peer's blocked
+        sender."""
         other = self.other
         limit = other._limit() if other is not None else 0
         if other is None or not limit or len(self.inq) <= (limit + 1) // 2:

@@ -31,7 +31,9 @@ from mqsdk.errors import ConfigError
 Millis = Annotated[int, Field(ge=-1, le=2**31 - 1)]
 """Milliseconds, or -1 for infinite / unset."""
 NonNegative = Annotated[int, Field(ge=0, le=2**31 - 1)]
+"""A count or size: 0 up to a C int's largest value."""
 Flag = Annotated[int, Field(ge=0, le=1)]
+"""0 or 1."""
 
 _NUMBER_KEY = "zmq_option"
 _WRITE_ONLY_KEY = "write_only"
@@ -86,6 +88,7 @@ class OptionModel(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=False)
+    """Unknown fields are refused, and every assignment is validated."""
 
     def read_option(self, name: str) -> Any:
         """The value ``getsockopt`` gives for field ``name``; override to give a stored
@@ -112,6 +115,8 @@ class OptionSpec:
     mechanism, pattern); ``None`` for the read-only socket state (``rcvmore``...) and
     the ``mechanism`` read-back. ``handler`` names the pattern method called after the
     value is set (``on_subscribe``; required for a ``write_only`` action).
+    ``value_type`` says what the value is for a spec without a model, for the docs'
+    option table (a model's field says it otherwise).
     """
 
     name: str
@@ -125,6 +130,7 @@ class OptionSpec:
     selects_mechanism: str | None = None
     as_server: bool | None = None
     handler: str | None = None
+    value_type: str = ""
 
 
 def specs_from_model(
@@ -237,46 +243,6 @@ class OptionTable:
         close = difflib.get_close_matches(name.lower(), self.names(), n=1)
         return f" (did you mean {close[0]!r}?)" if close else ""
 
-    def render_markdown(self, kinds: Iterable[OptionKind] | None = None) -> str:
-        """The table (or the options of some ``kinds``) as Markdown: name, libzmq
-        number, owner, default, description."""
-        wanted = None if kinds is None else set(kinds)
-        lines = ["| option | number | owner | default | description |", "|---|---|---|---|---|"]
-        for spec in sorted(self.specs.values(), key=lambda s: s.name):
-            if wanted is not None and spec.kind not in wanted:
-                continue
-            number = "" if spec.number is None else str(spec.number)
-            default = "" if spec.model is None or spec.write_only else f"`{spec.default!r}`"
-            doc = " ".join(spec.doc.split()).replace("|", "\\|")
-            if spec.write_only:
-                doc += " (write-only)"
-            owner = spec.kind if spec.owner == "kernel" else f"{spec.kind} {spec.owner}"
-            lines.append(f"| `{spec.name}` | {number} | {owner} | {default} | {doc} |")
-        return "\n".join(lines) + "\n"
-
-
-def render_reference(tables: Mapping[str, OptionTable]) -> str:
-    """Markdown for the docs: the options every socket has, then each socket type's own
-    (``tables`` maps socket type names to their merged tables)."""
-    common: list[OptionKind] = [
-        "kernel",
-        "security",
-        "read-only",
-        "unsupported",
-        "transport",
-        "mechanism",
-    ]
-    parts: list[str] = []
-    for name, table in sorted(tables.items()):
-        if not parts:
-            parts.append("### Every socket\n\n" + table.render_markdown(common))
-            aliases = ", ".join(f"`{a}` sets {' and '.join(t)}" for a, t in ALIASES.items())
-            parts.append(f"Aliases, as in pyzmq: {aliases}.\n")
-        own = [spec for spec in table.specs.values() if spec.kind == "pattern"]
-        if own:
-            parts.append(f"### {name}\n\n" + table.render_markdown(["pattern"]))
-    return "\n".join(parts)
-
 
 class KernelOptions(OptionModel):
     """The options every socket has, whatever its type and transports, with libzmq's
@@ -339,24 +305,56 @@ SocketOptions = KernelOptions
 """The earlier name of :class:`KernelOptions`."""
 
 READ_ONLY_SPECS = (
-    OptionSpec("rcvmore", 13, "read-only", "kernel", "More frames of this message follow."),
-    OptionSpec("events", 15, "read-only", "kernel", "POLLIN / POLLOUT now."),
-    OptionSpec("type", 16, "read-only", "kernel", "The socket type number."),
-    OptionSpec("last_endpoint", 32, "read-only", "kernel", "The endpoint last bound."),
-    OptionSpec("fd", 14, "read-only", "kernel", "The socket's pollable fd (see fileno())."),
     OptionSpec(
-        "thread_safe", 81, "read-only", "kernel", "1: threads may share it (CLIENT, SERVER...).", 0
+        "rcvmore",
+        13,
+        "read-only",
+        "kernel",
+        "More frames of this message follow.",
+        value_type="int",
+    ),
+    OptionSpec("events", 15, "read-only", "kernel", "POLLIN / POLLOUT now.", value_type="int"),
+    OptionSpec("type", 16, "read-only", "kernel", "The socket type number.", value_type="int"),
+    OptionSpec(
+        "last_endpoint",
+        32,
+        "read-only",
+        "kernel",
+        "The endpoint of the last bind or connect, as resolved.",
+        value_type="bytes",
+    ),
+    OptionSpec(
+        "fd",
+        14,
+        "read-only",
+        "kernel",
+        "The socket's pollable fd (see fileno()).",
+        value_type="int",
+    ),
+    OptionSpec(
+        "thread_safe",
+        81,
+        "read-only",
+        "kernel",
+        "1: threads may share it (CLIENT, SERVER...).",
+        0,
+        value_type="int",
     ),
 )
 # libzmq's older name for "not ipv6", kept by pyzmq: reads and sets ipv6, inverted.
 IPV4ONLY_SPEC = OptionSpec(
-    "ipv4only", 31, "kernel", "kernel", "1: IPv4 only (the inverse of ipv6)."
+    "ipv4only",
+    31,
+    "kernel",
+    "kernel",
+    "1: IPv4 only (the inverse of ipv6, so 1 by default).",
+    value_type="int 0 to 1",
 )
 # libzmq options nothing here implements. Each reads back libzmq's default, and setting
 # that default is accepted, so pyzmq code that reads them or sets them to their default
 # keeps working; any other value is refused (EINVAL), never silently ignored.
 UNSUPPORTED_SPECS = tuple(
-    OptionSpec(name, number, "unsupported", "kernel", doc, default)
+    OptionSpec(name, number, "unsupported", "kernel", doc, default, value_type="int")
     for name, number, default, doc in (
         ("affinity", 4, 0, "I/O thread affinity (connections use any I/O thread)."),
         ("conflate", 54, 0, "Keep only the last message (not implemented)."),

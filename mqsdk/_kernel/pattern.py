@@ -47,8 +47,11 @@ class Pattern(Component, ABC):
 
     kind: ClassVar[str] = "pattern"
     socket_type: ClassVar[int] = -1
+    """libzmq's number of the socket type (``ctx.socket(8)`` makes a PUSH)."""
     peer_types: ClassVar[frozenset[str]] = frozenset()
+    """The Socket-Type names a peer may have (RFC 37's table for the stable types)."""
     sends_identity: ClassVar[bool] = False
+    """The handshake carries the socket's routing id (libzmq: REQ, DEALER, ROUTER)."""
     raw: ClassVar[bool] = False
     """True for socket types that speak raw bytes instead of ZMTP (STREAM): the kernel
     then gives their connections a :class:`mqsdk._kernel.raw_engine.RawEngine`."""

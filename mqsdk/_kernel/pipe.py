@@ -64,9 +64,13 @@ class PeerInfo:
         self, socket_type: str, routing_id: bytes, address: str, metadata: dict[str, bytes]
     ) -> None:
         self.socket_type = socket_type
+        """The peer's socket type name (``"PULL"``)."""
         self.routing_id = routing_id
+        """The routing id the peer announced (empty: none)."""
         self.address = address
+        """The peer's address as text (the transport's ``peer_address``; may be empty)."""
         self.metadata = metadata
+        """Every property of the peer's READY (or the transport's equivalent), by name."""
 
     def __repr__(self) -> str:
         return f"<peer {self.socket_type} at {self.address or '?'} id={self.routing_id!r}>"
@@ -121,21 +125,33 @@ class Pipe:
         outgoing: bool = False,
     ) -> None:
         self.owner = owner
+        """The :class:`~mqsdk._kernel.handle.SocketHandle` of the socket it belongs to."""
         self.endpoint = endpoint
+        """The endpoint it belongs to, as bound or connected."""
         self.sndhwm = sndhwm
+        """Messages ``outq`` holds before :meth:`writable` says no (0: no limit)."""
         self.rcvhwm = rcvhwm
+        """Messages ``inq`` holds before the connection stops reading (0: no limit)."""
         self.inq: deque[QueuedMessage] = deque()
+        """Messages received from the peer, oldest first (filled by :meth:`deliver`)."""
         self.outq: deque[QueuedMessage] = deque()
+        """Messages waiting for the connection to send them (filled by :meth:`write`)."""
         self.peer: PeerInfo | None = None
+        """What the handshake told about the peer; None before it completes."""
         self.routing_id = b""
+        """The id the socket's pattern routes this peer by (ROUTER, SERVER...)."""
         self.outgoing = outgoing
         """Made by ``connect()`` on this side (ROUTER's handover rules tell them apart)."""
-        self.attached = False  # known to the pattern
-        self.read_paused = False  # the connection stopped reading: inq reached rcvhwm
+        self.attached = False
+        """Known to the pattern (attached and not detached yet)."""
+        self.read_paused = False
+        """The connection stopped reading: ``inq`` reached ``rcvhwm``."""
         # Readers call drained() only once inq is this short, not on every message taken
         # from a paused pipe (a read often overshoots the HWM, so the pipe pauses often).
-        self.low_water = (rcvhwm + 1) // 2  # libzmq's low-water mark
-        self.state: dict[str, Any] = {}  # per-pipe scratch space for patterns
+        self.low_water = (rcvhwm + 1) // 2
+        """libzmq's low-water mark: a paused pipe resumes once ``inq`` is this short."""
+        self.state: dict[str, Any] = {}
+        """Per-pipe scratch space for the pattern."""
 
     # -- outgoing (user thread) ------------------------------------------------------------
 

@@ -51,6 +51,7 @@ class PollerBackend(Component, ABC):
 
     kind: ClassVar[str] = "poller"
     priority: ClassVar[int] = 0
+    """Higher wins when the configuration says ``poller = "auto"`` (see above)."""
 
     @abstractmethod
     def register(self, fd: int, events: int) -> None:

@@ -33,6 +33,7 @@ class Poller:
 
     def __init__(self) -> None:
         self.sockets: list[tuple[Any, int]] = []
+        """What is registered: ``(socket or fd-like object, flags)`` pairs, as in pyzmq."""
         self._flags: dict[Any, int] = {}
         self._backend: PollerBackend | None = None
         self._registered: dict[int, int] = {}  # fd -> interest in the backend
@@ -52,6 +53,7 @@ class Poller:
         self.sockets = list(self._flags.items())
 
     modify = register
+    """Change what a registered object is watched for (:meth:`register` again)."""
 
     def unregister(self, socket: Any) -> None:
         """Stop watching ``socket``; unknown objects raise KeyError, as in pyzmq."""

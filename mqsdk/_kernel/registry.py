@@ -23,6 +23,7 @@ import pluggy
 
 from mqsdk import hookspecs
 from mqsdk._kernel.component import Availability, Component
+from mqsdk._kernel.install_hints import BUNDLED_PROVIDERS, install_hint
 from mqsdk._kernel.mechanism import Mechanism
 from mqsdk._kernel.options import KERNEL_SPECS, OptionSpec, OptionTable
 from mqsdk._kernel.pattern import Pattern
@@ -39,6 +40,7 @@ from mqsdk.errors import (
     UnknownPluginError,
     UnsupportedTransport,
 )
+from mqsdk.zmtp.constants import SocketType
 
 log = logging.getLogger(__name__)
 
@@ -124,17 +126,28 @@ class Registry:
         extra_plugins: Sequence[tuple[str, object]] = (),
     ) -> None:
         self.loaded = loaded or load_config()
+        """The configuration and where each setting came from."""
         self.config: Config = self.loaded.config
+        """The effective configuration."""
         self.strict = strict
+        """Raise on a plugin error (else collect it in :attr:`errors`)."""
         self.errors: list[PluginError] = []
+        """Plugin errors collected when not :attr:`strict`."""
         self.plugins: dict[str, PluginInfo] = {}
+        """Every plugin found, loaded or not, by entry point name."""
         self.manager = pluggy.PluginManager(hookspecs.PROJECT)
+        """The pluggy manager calling the hooks of :mod:`mqsdk.hookspecs`."""
         self.manager.add_hookspecs(hookspecs)
         self.pollers: dict[str, type[PollerBackend]] = {}
+        """The usable poller backends by name."""
         self.transports: dict[str, type[Transport]] = {}
+        """The usable transports by endpoint scheme."""
         self.patterns: dict[str, type[Pattern]] = {}
+        """The socket types by name (``"PUSH"``)."""
         self.patterns_by_number: dict[int, type[Pattern]] = {}
+        """The socket types by libzmq number."""
         self.mechanisms: dict[str, type[Mechanism]] = {}
+        """The usable security mechanisms by name (``"CURVE"``)."""
         self._components: dict[tuple[str, str], ComponentInfo] = {}
         self._option_tables: dict[type[Pattern], OptionTable] = {}
         self._discover(entry_points, extra_plugins)
@@ -370,6 +383,8 @@ class Registry:
         return [c for c in self._components.values() if kind is None or c.kind == kind]
 
     def find_component(self, kind: str, name: str) -> ComponentInfo | None:
+        """The registered component of ``kind`` named ``name`` (usable here or not), or
+        None."""
         return self._components.get((kind, name))
 
     def choose_poller(self) -> type[PollerBackend]:
@@ -416,9 +431,10 @@ class Registry:
                 for c in sorted(self.patterns.values(), key=lambda c: c.socket_type)
             )
             name = socket_type if isinstance(socket_type, str) else f"number {socket_type}"
+            hint = self._install_hint("pattern", _socket_type_name(socket_type))
             raise PluginError(
                 f"no installed pattern plugin provides socket type {name}; "
-                f"installed: {usable or 'none'}",
+                f"installed: {usable or 'none'}" + (f"; {hint}" if hint else ""),
                 errno=errno.EINVAL,
             )
         return cls
@@ -461,6 +477,9 @@ class Registry:
         ]
         text = f"no {kind} named {name!r} is installed" if name else f"no {kind} is usable"
         text += f"; usable: {', '.join(usable) or 'none'}"
+        hint = self._install_hint(kind, name)
+        if hint:
+            text += f"; {hint}"
         if unusable:
             text += f"; unavailable here: {', '.join(unusable)}"
         inactive = [
@@ -469,6 +488,17 @@ class Registry:
         if inactive:
             text += f"; plugins not loaded by configuration: {', '.join(sorted(inactive))}"
         return text
+
+    def _install_hint(self, kind: str, name: str | None) -> str:
+        """What to install for a missing component; nothing when its distribution is
+        installed already (a plugin the configuration did not load: the error says why)."""
+        hint = install_hint(kind, name)
+        if hint and name is not None:
+            provider = BUNDLED_PROVIDERS.get(kind, {}).get(name)
+            for info in self.plugins.values():
+                if info.distribution == provider and info.status != "loaded":
+                    return f"plugin {info.name!r} ({provider}) is {info.status}: {info.why}"
+        return hint
 
     # -- lifecycle events ------------------------------------------------------------
 
@@ -487,7 +517,19 @@ class Registry:
         return str(registered)
 
     def unregister_observer(self, plugin: object) -> None:
+        """Stop calling the lifecycle hooks of ``plugin`` (one
+        :meth:`register_observer` added)."""
         self.manager.unregister(plugin)
+
+
+def _socket_type_name(socket_type: int | str) -> str | None:
+    """libzmq's name of a socket type number (``7`` -> ``"PULL"``), for install hints."""
+    if isinstance(socket_type, str):
+        return socket_type.upper()
+    try:
+        return SocketType(int(socket_type)).name
+    except ValueError:
+        return None
 
 
 def _availability(cls: type[Component]) -> Availability:

@@ -33,6 +33,7 @@ class Receiver(Protocol):
     """A brick a pattern takes every incoming message from (``Pattern.receiver``)."""
 
     last_pipe: Pipe | None
+    """The pipe the message :meth:`recv` returned last came from."""
 
     def activate(self, pipe: Pipe) -> None:
         """``pipe.inq`` went from empty to non-empty (any thread)."""
@@ -51,12 +52,15 @@ class LoadBalancer:
 
     def __init__(self) -> None:
         self.pipes: list[Pipe] = []
+        """The pipes sent to, in turn."""
         self._next = 0
 
     def attach(self, pipe: Pipe) -> None:
+        """Send to ``pipe`` too (a peer connected)."""
         self.pipes.append(pipe)
 
     def detach(self, pipe: Pipe) -> None:
+        """Stop sending to ``pipe`` (its peer left); unknown pipes are ignored."""
         try:
             index = self.pipes.index(pipe)
         except ValueError:
@@ -66,6 +70,7 @@ class LoadBalancer:
             self._next -= 1
 
     def can_send(self) -> bool:
+        """Whether some pipe has room for a message now."""
         return any(pipe.writable() for pipe in self.pipes)
 
     def send(self, message: QueuedMessage) -> Pipe | None:
@@ -103,12 +108,16 @@ class FairQueue:
 
     def __init__(self) -> None:
         self.active: deque[Pipe] = deque()
+        """The pipes that may hold messages, the next to read from first."""
         self.last_pipe: Pipe | None = None
+        """The pipe the message :meth:`recv` returned last came from."""
 
     def activate(self, pipe: Pipe) -> None:
+        """``pipe.inq`` went from empty to non-empty: read from it in its turn."""
         self.active.append(pipe)
 
     def can_recv(self) -> bool:
+        """Whether :meth:`recv` would return a message now."""
         # tuple() copies in one C call: iterating the deque itself would fail if the
         # reading thread appended to it meanwhile ("deque mutated during iteration").
         return any(pipe.inq for pipe in tuple(self.active))
@@ -150,6 +159,7 @@ class _PrefetchingFairQueue(FairQueue):
         raise NotImplementedError
 
     def recv(self) -> QueuedMessage | None:
+        """The next message that passes, or None. Sets ``last_pipe``."""
         message = self._next
         if message is None:
             if not self._prefetch():
@@ -160,6 +170,7 @@ class _PrefetchingFairQueue(FairQueue):
         return message
 
     def can_recv(self) -> bool:
+        """Whether :meth:`recv` will return a message (it is read ahead now)."""
         return self._prefetch()
 
 
@@ -177,6 +188,7 @@ class SingleFrameQueue(_PrefetchingFairQueue):
     def __init__(self, on_drop: Callable[[Pipe | None], object]) -> None:
         super().__init__()
         self.on_drop = on_drop
+        """Called with the pipe of each multipart message dropped."""
 
     def _prefetch(self) -> bool:
         if self._next is not None:
@@ -208,6 +220,7 @@ class RoutingIdTable:
 
     def __init__(self, state_key: str) -> None:
         self.state_key = state_key
+        """The key of ``pipe.state`` that holds each pipe's routing id."""
         self.pipes: dict[int, Pipe] = {}
         """Routing id -> the attached pipe it names."""
         self._next_id = random.getrandbits(32)
@@ -224,6 +237,7 @@ class RoutingIdTable:
         return routing_id
 
     def detach(self, pipe: Pipe) -> None:
+        """Forget ``pipe``: its id names no peer any more (its ``state`` keeps it)."""
         routing_id = pipe.state.get(self.state_key)
         if routing_id is not None and self.pipes.get(routing_id) is pipe:
             del self.pipes[routing_id]
@@ -259,6 +273,8 @@ class RoutingIdTable:
         return True
 
     def would_send(self, message: Message) -> bool:
+        """Whether :meth:`send` would not have to wait for ``message`` now (true for
+        an unknown id too: send raises then)."""
         # An unknown id is not waited for: send raises EHOSTUNREACH at once.
         pipe = self.pipes.get(int.from_bytes(message[0], "big")) if len(message) == 2 else None
         return pipe is None or pipe.writable()
@@ -273,6 +289,7 @@ class FilteringFairQueue(_PrefetchingFairQueue):
     def __init__(self, accept: Callable[[bytes], bool]) -> None:
         super().__init__()
         self.accept = accept
+        """The test a message's first frame must pass (SUB: its subscriptions match)."""
 
     def _prefetch(self) -> bool:
         if self._next is not None:

@@ -59,7 +59,12 @@ class KernelSecurityOptions(OptionModel):
 
 
 MECHANISM_SPEC = OptionSpec(
-    "mechanism", 43, "read-only", "kernel", "The mechanism selected: NULL 0, PLAIN 1, CURVE 2."
+    "mechanism",
+    43,
+    "read-only",
+    "kernel",
+    "The mechanism selected: NULL 0, PLAIN 1, CURVE 2.",
+    value_type="int",
 )
 SECURITY_SPECS = (*specs_from_model(KernelSecurityOptions, "security", "kernel"), MECHANISM_SPEC)
 

@@ -74,7 +74,7 @@ class Socket(SocketCore):
     """A ZeroMQ-style socket. Create it with :meth:`mqsdk.Context.socket`.
 
     Option attributes (``sock.sndhwm = 10``, ``sub.subscribe = b"x"``) are properties of
-    a subclass made once per socket class and option table (see :func:`_options_class`):
+    a subclass made once per socket class and option table (an internal detail):
     the instance's class is that subclass, named as its base. Instances have no
     ``__dict__``, so setting an unknown public name (a typo such as ``rcvtimout``) raises
     AttributeError, as pyzmq does, without a Python ``__setattr__`` that every internal
@@ -285,7 +285,9 @@ class Socket(SocketCore):
         return spec.default  # the options mqsdk does not implement
 
     setsockopt = set
+    """pyzmq's name for :meth:`set`: ``sock.setsockopt(mqsdk.LINGER, 0)``."""
     getsockopt = get
+    """pyzmq's name for :meth:`get`: ``sock.getsockopt(mqsdk.RCVMORE)``."""
 
     def subscribe(self, topic: bytes | str) -> None:
         """Subscribe to messages starting with ``topic`` (SUB; XPUB in manual mode)."""
@@ -315,6 +317,8 @@ class Socket(SocketCore):
             self.pattern.leave(name)
 
     def setsockopt_string(self, option: int | str, value: str, encoding: str = "utf-8") -> None:
+        """Set a bytes option from a str, encoded (``sock.setsockopt_string(mqsdk.SUBSCRIBE,
+        "news")``)."""
         self.set(option, value.encode(encoding))
 
     def getsockopt_string(self, option: int | str, encoding: str = "utf-8") -> str:
@@ -330,10 +334,14 @@ class Socket(SocketCore):
 
     # pyzmq's older names, from its Python 2 days.
     setsockopt_unicode = setsockopt_string
+    """pyzmq's older name for :meth:`setsockopt_string`."""
     getsockopt_unicode = getsockopt_string
+    """pyzmq's older name for :meth:`getsockopt_string`."""
 
     @property
     def closed(self) -> bool:
+        """True once the socket is closed (by :meth:`close`, or by the context's
+        ``destroy()``)."""
         return self._closed
 
     @property
@@ -403,10 +411,14 @@ class Socket(SocketCore):
 
     @property
     def rcvmore(self) -> bool:
+        """True when the frame just received is followed by more frames of the same
+        message (the ``rcvmore`` option as a bool)."""
         return self._rmsg is not None
 
     @property
     def last_endpoint(self) -> bytes:
+        """The endpoint of the last :meth:`bind` or :meth:`connect`, as resolved
+        (``b"tcp://127.0.0.1:40123"`` after binding port 0 or ``*``); empty before."""
         return self._last_endpoint.encode()
 
     # -- endpoints ---------------------------------------------------------------------
@@ -598,11 +610,14 @@ class Socket(SocketCore):
     def send_string(
         self, u: str, flags: int = 0, copy: bool = True, encoding: str = "utf-8"
     ) -> None:
+        """Send a str as one frame, encoded (UTF-8 by default); TypeError for anything
+        but a str. ``flags`` as for :meth:`send` (``SNDMORE``, ``DONTWAIT``)."""
         if not isinstance(u, str):
             raise TypeError(f"send_string takes str, not {type(u).__name__}")
         self.send(u.encode(encoding), flags, copy)
 
     def send_json(self, obj: Any, flags: int = 0, **kwargs: Any) -> None:
+        """Send ``obj`` as one frame of UTF-8 JSON; ``kwargs`` go to :func:`json.dumps`."""
         self.send(json.dumps(obj, **kwargs).encode("utf-8"), flags)
 
     def send_pyobj(self, obj: Any, flags: int = 0, protocol: int = pickle.DEFAULT_PROTOCOL) -> None:
@@ -612,9 +627,12 @@ class Socket(SocketCore):
     # -- receiving -----------------------------------------------------------------------
 
     def recv_string(self, flags: int = 0, encoding: str = "utf-8") -> str:
+        """Receive one frame and decode it (UTF-8 by default; UnicodeDecodeError if it
+        is not). ``flags`` as for :meth:`recv` (``DONTWAIT``)."""
         return codecs.decode(self.recv(flags), encoding)
 
     def recv_json(self, flags: int = 0, **kwargs: Any) -> Any:
+        """Receive one frame and parse it as JSON; ``kwargs`` go to :func:`json.loads`."""
         return json.loads(self.recv(flags), **kwargs)
 
     def recv_pyobj(self, flags: int = 0) -> Any:
@@ -623,7 +641,9 @@ class Socket(SocketCore):
 
     # pyzmq's older names, from its Python 2 days.
     send_unicode = send_string
+    """pyzmq's older name for :meth:`send_string`."""
     recv_unicode = recv_string
+    """pyzmq's older name for :meth:`recv_string`."""
 
     def recv_into(self, buffer: Any, /, *, nbytes: int = 0, flags: int = 0) -> int:
         """Receive one frame into ``buffer`` (a writable, contiguous buffer), at most
@@ -655,6 +675,8 @@ class Socket(SocketCore):
     # -- polling -------------------------------------------------------------------------
 
     def poll_events(self) -> int:
+        """What the socket can do now, without waiting: ``POLLIN`` (a message can be
+        received) and ``POLLOUT`` (one can be sent) or'ed together."""
         if self._pipe_events:
             self._apply_pipe_events()
         if self._ready is not None:
@@ -668,6 +690,8 @@ class Socket(SocketCore):
 
     @property
     def events(self) -> int:
+        """:meth:`poll_events` as a property (the ``events`` option): ``POLLIN`` and/or
+        ``POLLOUT`` now."""
         return self.poll_events()
 
     def poll(self, timeout: int | None = None, flags: int = POLLIN) -> int:

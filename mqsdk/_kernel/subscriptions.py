@@ -207,6 +207,7 @@ class SubscriptionTrie(Generic[K]):
         return removed
 
     def clear(self) -> None:
+        """Forget every subscription."""
         self._root = _Node(b"")
         self._by_key.clear()
         self._pairs = 0

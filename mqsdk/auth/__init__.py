@@ -58,7 +58,10 @@ class CredentialsProvider(Protocol):
     await an ``async def`` callback's result; an authenticator that cannot (a plain
     :class:`Authenticator` driven by hand) refuses one when it is configured."""
 
-    def callback(self, domain: str, key: bytes) -> bool | Awaitable[bool]: ...
+    def callback(self, domain: str, key: bytes) -> bool | Awaitable[bool]:
+        """Whether the client with public ``key`` (Z85, 40 bytes) may connect in ZAP
+        ``domain``; a false result refuses it."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -100,16 +103,25 @@ class Authenticator:
         import mqsdk
 
         self.context = context if context is not None else mqsdk.Context.instance()
+        """The context whose servers this authenticator answers (default: the global
+        ``Context.instance()``)."""
         self.encoding = encoding
+        """How PLAIN usernames and passwords are decoded."""
         self.log = log or logging.getLogger("mqsdk.auth")
+        """Where decisions are logged (logger ``mqsdk.auth`` by default)."""
         self.allow_any = False
+        """True after ``configure_curve(location=CURVE_ALLOW_ANY)``: any CURVE key passes."""
         self.passwords: dict[str, dict[str, str]] = {}
+        """PLAIN credentials by domain: username -> password."""
         self.certs: dict[str, dict[bytes, bool]] = {}
+        """Accepted CURVE client public keys by domain, as ``{z85_key: True}``."""
         self.credentials_providers: dict[str, CredentialsProvider] = {}
+        """The ``configure_curve_callback`` providers by domain."""
         self._allowed: set[str] = set()
         self._denied: set[str] = set()
         self._lock = threading.Lock()
         self.zap_socket: Any = None
+        """The REP socket bound at ``inproc://zeromq.zap.01`` while started, else None."""
 
     # -- policy ------------------------------------------------------------------------
 
@@ -322,6 +334,7 @@ class ThreadAuthenticator(Authenticator):
     """
 
     awaits_callbacks: ClassVar[bool] = True
+    """An ``async def`` credentials callback is awaited (in the thread's own loop)."""
 
     def __init__(self, context: Any = None, encoding: str = "utf-8", log: Any = None) -> None:
         super().__init__(context, encoding, log)
@@ -428,6 +441,7 @@ class ThreadAuthenticator(Authenticator):
         clear_zap_handler_failure(self.context, self)
 
     def is_alive(self) -> bool:
+        """Whether the serving thread runs (started and not stopped or dead)."""
         return self._thread is not None and self._thread.is_alive()
 
     def __enter__(self) -> ThreadAuthenticator:

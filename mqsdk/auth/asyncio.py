@@ -22,6 +22,7 @@ class AsyncioAuthenticator(Authenticator):
     """
 
     awaits_callbacks: ClassVar[bool] = True
+    """An ``async def`` credentials callback is awaited (in the running loop)."""
 
     def __init__(
         self, context: Any = None, loop: Any = None, encoding: str = "utf-8", log: Any = None
@@ -38,17 +39,21 @@ class AsyncioAuthenticator(Authenticator):
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        """Bind the ZAP socket and serve requests in a task of the running loop (call it
+        from a coroutine); RuntimeError without a running loop."""
         import mqsdk
         import mqsdk.asyncio
 
         self._check_providers()
+        # Before binding: without a loop, nothing must stay bound to the ZAP endpoint.
+        loop = asyncio.get_running_loop()
         zap = mqsdk.asyncio.Socket(self.context, mqsdk.REP)
         zap.set("linger", 0)
         zap.bind(ZAP_ENDPOINT)
         # Bound: engines reach us from now on, so a predecessor's failure no longer applies.
         clear_zap_handler_failure(self.context)
         self.zap_socket = zap
-        self._task = asyncio.get_running_loop().create_task(self._serve(zap))
+        self._task = loop.create_task(self._serve(zap))
 
     async def handle_zap_message_async(self, msg: Sequence[bytes]) -> list[bytes]:
         """The reply to one ZAP request, awaiting the credentials callback if it returns

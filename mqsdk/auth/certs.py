@@ -69,7 +69,8 @@ def create_certificates(
 def load_certificate(filename: str | os.PathLike[str]) -> tuple[bytes, bytes | None]:
     """``(public_key, secret_key or None)`` from a certificate file, Z85 bytes.
 
-    :raises OSError: the file does not exist. :raises ValueError: no public key in it.
+    :raises OSError: the file does not exist.
+    :raises ValueError: no public key in it.
     """
     path = Path(filename)
     if not path.is_file():

@@ -122,6 +122,16 @@ def cmd_plugins(args: argparse.Namespace) -> int:
                 ],
             )
         )
+    missing = [
+        kind
+        for kind in ("poller", "transport", "pattern")
+        if not any(c.availability.ok for c in registry.components(kind))
+    ]
+    if missing:
+        from mqsdk._kernel.install_hints import missing_kinds_hint
+
+        # stderr: --json output stays machine-readable.
+        print(f"note: {missing_kinds_hint(missing)}", file=sys.stderr)
     for error in registry.errors:
         print(f"error: {error}", file=sys.stderr)
     return 1 if registry.errors else 0

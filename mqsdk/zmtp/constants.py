@@ -107,29 +107,52 @@ class SocketType(IntEnum):
     """
 
     PAIR = 0
+    """One peer, both ways."""
     PUB = 1
+    """Sends every message to each SUB whose subscriptions match."""
     SUB = 2
+    """Receives what its PUBs publish on the topics it subscribed to."""
     REQ = 3
+    """Sends a request, then receives its reply, in turn."""
     REP = 4
+    """Receives a request, then sends its reply, in turn."""
     DEALER = 5
+    """REQ without the turns: sends round-robin, receives fair-queued."""
     ROUTER = 6
+    """Receives with the sender's routing id first; sends to the peer it names."""
     PULL = 7
+    """Receives, fair-queued, what PUSH peers send."""
     PUSH = 8
+    """Sends round-robin to its PULL peers."""
     XPUB = 9
+    """PUB that also receives its subscribers' subscriptions."""
     XSUB = 10
+    """SUB that subscribes by sending subscription messages."""
     STREAM = 11
+    """Raw bytes over a stream transport, no ZMTP: each message is a routing id and data."""
     # libzmq's deprecated names (zmq.h): aliases, so iteration and .name never yield them.
     XREQ = DEALER
+    """libzmq's deprecated name for DEALER."""
     XREP = ROUTER
+    """libzmq's deprecated name for ROUTER."""
     SERVER = 12
+    """Draft, thread-safe: replies to the CLIENT a message came from."""
     CLIENT = 13
+    """Draft, thread-safe: single-frame DEALER towards SERVERs."""
     RADIO = 14
+    """Draft, thread-safe: publishes single-frame messages to a group."""
     DISH = 15
+    """Draft, thread-safe: receives the groups it joined from RADIOs."""
     GATHER = 16
+    """Draft, thread-safe: receives, fair-queued, what SCATTERs send."""
     SCATTER = 17
+    """Draft, thread-safe: sends round-robin to GATHER peers."""
     DGRAM = 18
+    """Draft: UDP datagrams (libzmq's number; no mqsdk plugin provides it)."""
     PEER = 19
+    """Draft, thread-safe: connects to and addresses PEERs by routing id."""
     CHANNEL = 20
+    """Draft, thread-safe: PAIR for thread-safe sockets."""
 
 
 SOCKET_TYPE_NAMES: Final[dict[int, str]] = {t.value: t.name for t in SocketType}

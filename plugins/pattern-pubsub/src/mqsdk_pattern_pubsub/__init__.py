@@ -304,7 +304,8 @@ class Pub(Pattern):
         them first. ``timeout`` is in seconds (None waits forever).
 
         :returns: True once ``n`` subscribers are there, False on timeout.
-        :raises MQError: the socket was closed; ContextTerminated: the context was.
+        :raises MQError: the socket was closed, or ``n`` is negative (EINVAL).
+        :raises ContextTerminated: the context was terminated.
         """
         if not isinstance(n, int) or n < 0:
             raise MQError(f"wait_for_subscribers needs n >= 0, got {n!r}", errno.EINVAL)
