@@ -27,34 +27,27 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import functools
 import importlib.util
 import io
 import json
 import os
 import re
-import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from mkdocs.exceptions import PluginError
 
+from mqsdk.testing.browser import HEADLESS_FLAGS, find_browser, serve_directory, stop_process_group
 from mqsdk.testing.helpers import WAIT
 
-# Read at import: the suite's autouse fixture removes every MQSDK_* variable before a test.
-REQUIRE_BROWSER = os.environ.get("MQSDK_REQUIRE_BROWSER") == "1"
-BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 # A cold browser start and parsing 3.5 MB of mermaid on a loaded 2-core machine is slow.
 BROWSER_WAIT = 6 * WAIT
 
@@ -225,35 +218,11 @@ def test_a_verified_download_is_cached_whole_or_not_at_all(
 # ---------------------------------------------------------------- the browser test
 
 
-def _browser() -> str:
-    for name in BROWSERS:
-        path = shutil.which(name)
-        if path:
-            return path
-    reason = f"no headless browser here (looked for {', '.join(BROWSERS)})"
-    if REQUIRE_BROWSER:
-        pytest.fail(f"{reason}, and MQSDK_REQUIRE_BROWSER=1")
-    pytest.skip(reason)
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def site_url(built_site: Path) -> Iterator[str]:
     """The built site over http on loopback, as a reader's browser would get it."""
-    handler = functools.partial(_QuietHandler, directory=str(built_site))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name="site http", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(WAIT)
+    with serve_directory(built_site, "site http") as base:
+        yield base
 
 
 class _TrapProxy:
@@ -403,26 +372,6 @@ class _DevTools:
             ]
 
 
-def _stop_process_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the browser's whole process group, SIGKILL to what is left after WAIT
-    seconds, and return once the group is gone (or after a second WAIT)."""
-    group = process.pid  # start_new_session: the group's id is the leader's pid
-    for sig, grace in ((signal.SIGTERM, WAIT), (signal.SIGKILL, WAIT)):
-        try:
-            os.killpg(group, sig)
-        except ProcessLookupError:
-            break
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            process.poll()  # reap the leader, or the group never empties
-            try:
-                os.killpg(group, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.05)  # polling the group's end: no event tells it
-    process.wait(WAIT)
-
-
 _MOVE_PIPE_AND_EXEC = """
 import os, sys
 commands, answers = int(sys.argv[1]), int(sys.argv[2])
@@ -448,7 +397,7 @@ def _pipe_above_4() -> tuple[int, int]:
 def devtools(trap_proxy: _TrapProxy) -> Iterator[tuple[_DevTools, Path]]:
     """Headless chromium cut off from everything but loopback, and its DevTools pipe;
     with the path of its log, for failure messages."""
-    browser = _browser()
+    browser = find_browser()
     commands_read, commands_write = _pipe_above_4()
     answers_read, answers_write = _pipe_above_4()
     # ignore_cleanup_errors: a helper process chromium started outside its process group
@@ -468,15 +417,7 @@ def devtools(trap_proxy: _TrapProxy) -> Iterator[tuple[_DevTools, Path]]:
                     str(commands_read),
                     str(answers_write),
                     browser,
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-quic",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--disable-breakpad",
+                    *HEADLESS_FLAGS,
                     "--remote-debugging-pipe",
                     # Every request not to loopback goes to the trap (loopback bypasses a
                     # proxy in chromium), and no other name resolves should one go direct.
@@ -497,7 +438,7 @@ def devtools(trap_proxy: _TrapProxy) -> Iterator[tuple[_DevTools, Path]]:
             try:
                 yield _DevTools(commands_write, from_browser), log_path
             finally:
-                _stop_process_group(process)
+                stop_process_group(process)
                 os.close(commands_write)
 
 

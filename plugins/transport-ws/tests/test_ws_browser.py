@@ -9,62 +9,31 @@ Skipped, saying why, where chromium is not installed, unless ``MQSDK_REQUIRE_BRO
 
 from __future__ import annotations
 
-import functools
-import os
-import shutil
-import signal
 import subprocess
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 import mqsdk
+from mqsdk.testing.browser import HEADLESS_FLAGS, find_browser, serve_directory, stop_process_group
 from mqsdk.testing.helpers import WAIT
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "docs" / "examples" / "ws-browser"
 BROWSER_WAIT = 6 * WAIT  # a cold browser start on a loaded 2-core machine is slow
-BROWSERS = ("chromium", "chromium-browser", "google-chrome")
-
-
-def _browser() -> str:
-    for name in BROWSERS:
-        path = shutil.which(name)
-        if path:
-            return path
-    reason = f"no headless browser here (looked for {', '.join(BROWSERS)})"
-    if os.environ.get("MQSDK_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{reason}, and MQSDK_REQUIRE_BROWSER=1")
-    pytest.skip(reason)
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 @pytest.fixture
 def page_server() -> Iterator[str]:
     """The example served over http on loopback (browsers refuse ES modules from file://)."""
     assert (EXAMPLE / "index.html").is_file(), f"the docs example is missing: {EXAMPLE}"
-    handler = functools.partial(_QuietHandler, directory=str(EXAMPLE))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name="example http", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(WAIT)
+    with serve_directory(EXAMPLE, "example http") as base:
+        yield base + "index.html"
 
 
 def test_browser_round_trip(page_server: str) -> None:
-    browser = _browser()
+    browser = find_browser()
     ctx = mqsdk.Context()
     rep = ctx.socket(mqsdk.REP)
     rep.linger = 0
@@ -85,14 +54,7 @@ def test_browser_round_trip(page_server: str) -> None:
             process = subprocess.Popen(
                 [
                     browser,
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--no-first-run",
-                    "--disable-breakpad",
+                    *HEADLESS_FLAGS,
                     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
                     f"--user-data-dir={profile}/data",
                     f"{page_server}?url={endpoint}",
@@ -117,26 +79,6 @@ def test_browser_round_trip(page_server: str) -> None:
             assert rep.recv() == b"browser got: hello from mqsdk"
             rep.send(b"bye")
         finally:
-            _stop_process_group(process)
+            stop_process_group(process)
             rep.close()
             ctx.term()
-
-
-def _stop_process_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the browser's whole process group, SIGKILL to what is left after WAIT
-    seconds, and return once the group is gone (or after a second WAIT)."""
-    group = process.pid  # start_new_session: the group's id is the leader's pid
-    for sig, grace in ((signal.SIGTERM, WAIT), (signal.SIGKILL, WAIT)):
-        try:
-            os.killpg(group, sig)
-        except ProcessLookupError:
-            break
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            process.poll()  # reap the leader, or the group never empties
-            try:
-                os.killpg(group, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.05)  # polling the group's end: no event tells it
-    process.wait(WAIT)
