@@ -1,4 +1,5 @@
-"""What to install when a poller, transport, pattern or mechanism is missing.
+"""What to install when a poller, transport, pattern or mechanism is missing, or the
+plugin that declares an option.
 
 The kernel alone (``pip install .``) has no poller, no transport and no socket type: every
 one is a plugin distribution of its own. An error that only says "none usable" leaves a
@@ -8,6 +9,8 @@ plugins really register.
 """
 
 from __future__ import annotations
+
+from mqsdk._kernel.options import BUNDLED_PLUGIN_OPTIONS
 
 # kind -> component name -> the bundled distribution that provides it. The folder in the
 # source tree is the distribution's name without "mqsdk-" (plugins/transport-tcp).
@@ -124,3 +127,16 @@ def missing_kinds_hint(missing: list[str]) -> str:
         f"distribution of its own (the kernel alone has none); from mqsdk's source tree: "
         f"{EVERY_BUNDLED_PLUGIN}, or name them, e.g. pip install {example}"
     )
+
+
+def option_install_hint(name: str) -> str:
+    """`` (it is declared by the mqsdk-mechanism-curve plugin, ...)`` for an option of a
+    bundled transport or mechanism whose plugin is missing, else ``""``. (A pattern's
+    option is missing because the socket is of another type, not because a plugin is.)"""
+    for distribution, numbers in BUNDLED_PLUGIN_OPTIONS.items():
+        if name in numbers and "-pattern-" not in distribution:
+            return (
+                f" (it is declared by the {distribution} plugin, which is not installed "
+                f"or is disabled; from mqsdk's source tree: {_from_source(distribution)})"
+            )
+    return ""

@@ -416,20 +416,6 @@ PLUGIN_OPTION_NUMBERS: dict[str, int] = {
 }
 
 
-def missing_plugin_hint(name: str) -> str:
-    """`` (declared by the mqsdk-mechanism-curve plugin, which is not loaded)`` for an
-    option of a bundled transport or mechanism that is missing, else ``""``. (A
-    pattern's option is missing because the socket is of another type, not because a
-    plugin is.)"""
-    for distribution, numbers in BUNDLED_PLUGIN_OPTIONS.items():
-        if name in numbers and "-pattern-" not in distribution:
-            return (
-                f" (it is declared by the {distribution} plugin, which is not installed "
-                "or is disabled)"
-            )
-    return ""
-
-
 OPTION_NUMBERS: dict[str, int] = {
     spec.name: spec.number for spec in KERNEL_SPECS if spec.number is not None
 }

@@ -34,12 +34,12 @@ from pydantic import ValidationError
 from mqsdk._kernel.core import SocketCore
 from mqsdk._kernel.endpoints import Connecter, Listener
 from mqsdk._kernel.frame import COPY_THRESHOLD, group_bytes
+from mqsdk._kernel.install_hints import option_install_hint
 from mqsdk._kernel.options import (
     ALIASES,
     PLUGIN_OPTION_NUMBERS,
     OptionSpec,
     OptionTable,
-    missing_plugin_hint,
 )
 from mqsdk._kernel.pipe import PeerInfo
 from mqsdk._kernel.reactor import Waker
@@ -151,7 +151,7 @@ class Socket(SocketCore):
             owned = next((n for n, v in PLUGIN_OPTION_NUMBERS.items() if v == option), "")
             raise MQError(
                 f"unknown socket option number {option} for a {self.socket_type_name} socket"
-                + missing_plugin_hint(owned),
+                + option_install_hint(owned),
                 errno.EINVAL,
             )
         return name
@@ -159,7 +159,7 @@ class Socket(SocketCore):
     def _unknown_option(self, name: str) -> MQError:
         return MQError(
             f"unknown socket option {name!r} for a {self.socket_type_name} socket"
-            + (missing_plugin_hint(name) or self._option_table.suggest(name)),
+            + (option_install_hint(name) or self._option_table.suggest(name)),
             errno.EINVAL,
         )
 
