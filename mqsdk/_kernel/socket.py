@@ -327,7 +327,7 @@ class Socket(SocketCore):
         self._refuse_closed()
         name = self._option_name(option)
         spec = self._option_table.specs.get(ALIASES.get(name, (name,))[0])
-        if spec is not None and spec.name != "last_endpoint" and _expected_type(spec) is not bytes:
+        if spec is not None and bytes not in (_expected_type(spec), _declared_type(spec)):
             raise OptionTypeError(f"socket option {name} is not a bytes option: use get()")
         value = self.get(option)
         return value.decode(encoding) if isinstance(value, bytes) else str(value)
@@ -978,6 +978,12 @@ class EndpointContext:
         undo = self.socket.unbind if self.kind == "bind" else self.socket.disconnect
         if not self.socket.closed:
             undo(self.addr)
+
+
+def _declared_type(spec: OptionSpec) -> Any:
+    """The value type a model-less spec declares (read-only options: ``last_endpoint``
+    is bytes)."""
+    return {"int": int, "bytes": bytes}.get(spec.value_type)
 
 
 def _expected_type(spec: OptionSpec) -> Any:
