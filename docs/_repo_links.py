@@ -17,7 +17,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-REPO_URL = "https://github.com/mqsdk/mqsdk"
 BRANCH = "main"
 
 # Paths inside the repository's top-level folders, and the top-level files that only ever
@@ -45,13 +44,14 @@ _KEEP = re.compile(r"<pre\b.*?</pre>|<a\b.*?</a>", re.S)
 _CODE = re.compile(r"<code>([^<]+)</code>")
 
 
-def repository_link(path: str) -> str:
-    """The address of ``path`` (relative to the repository's root) on the main branch."""
+def repository_link(path: str, repo_url: str) -> str:
+    """The address of ``path`` (relative to the repository's root) on the main branch of
+    the repository at ``repo_url`` (mkdocs.yml's ``repo_url``)."""
     kind = "tree" if path.endswith("/") else "blob"
-    return f"{REPO_URL}/{kind}/{BRANCH}/{path.rstrip('/')}"
+    return f"{repo_url.rstrip('/')}/{kind}/{BRANCH}/{path.rstrip('/')}"
 
 
-def _linked(match: re.Match[str], root: Path) -> str:
+def _linked(match: re.Match[str], root: Path, repo_url: str) -> str:
     text = match.group(1)
     if not _PATH.fullmatch(text) or {"..", "__pycache__"} & set(text.split("/")):
         return match.group(0)
@@ -62,20 +62,25 @@ def _linked(match: re.Match[str], root: Path) -> str:
         path = text
     else:
         return match.group(0)
-    return f'<a href="{repository_link(path)}"><code>{text}</code></a>'
+    return f'<a href="{repository_link(path, repo_url)}"><code>{text}</code></a>'
 
 
-def link_repository_paths(html: str, root: Path) -> str:
+def link_repository_paths(html: str, root: Path, repo_url: str) -> str:
     """``html`` with each ``<code>`` naming an existing repository path made a link."""
+
+    def link(match: re.Match[str]) -> str:
+        return _linked(match, root, repo_url)
+
     pieces: list[str] = []
     position = 0
     for kept in _KEEP.finditer(html):
-        pieces.append(_CODE.sub(lambda m: _linked(m, root), html[position : kept.start()]))
+        pieces.append(_CODE.sub(link, html[position : kept.start()]))
         pieces.append(kept.group(0))
         position = kept.end()
-    pieces.append(_CODE.sub(lambda m: _linked(m, root), html[position:]))
+    pieces.append(_CODE.sub(link, html[position:]))
     return "".join(pieces)
 
 
 def on_page_content(html: str, *, config: Any, **kwargs: Any) -> str:
-    return link_repository_paths(html, Path(config["config_file_path"]).resolve().parent)
+    root = Path(config["config_file_path"]).resolve().parent
+    return link_repository_paths(html, root, config["repo_url"])
