@@ -10,7 +10,9 @@ A page's ``<!-- option-tables -->`` line becomes the option table of the plugins
 installed where the docs are built (:func:`render_reference`, from the options'
 declarations; kept here, not in the kernel, since only the docs need it), and
 its ``<!-- socket-methods -->`` line the methods their patterns offer on the socket itself
-(``pub.wait_for_subscribers``), documented from the pattern's own docstring.
+(``pub.wait_for_subscribers``), documented from the pattern's own docstring; its
+``<!-- connection-states -->`` line a mermaid state diagram drawn from
+``mqsdk.zmtp.connection.TRANSITIONS``, so it cannot drift from the code.
 """
 
 from __future__ import annotations
@@ -48,12 +50,16 @@ _OPTION_TABLES = "<!-- option-tables -->"
 
 _SOCKET_METHODS = "<!-- socket-methods -->"
 
+_CONNECTION_STATES = "<!-- connection-states -->"
+
 
 def on_page_markdown(markdown: str, **kwargs: Any) -> str:
     if _OPTION_TABLES in markdown:
         markdown = markdown.replace(_OPTION_TABLES, _option_table())
     if _SOCKET_METHODS in markdown:
         markdown = markdown.replace(_SOCKET_METHODS, _socket_methods())
+    if _CONNECTION_STATES in markdown:
+        markdown = markdown.replace(_CONNECTION_STATES, connection_state_diagram())
     return markdown
 
 
@@ -203,3 +209,35 @@ def _applies_to(
     if spec.kind == "mechanism":
         return f"{owners} security"
     return _APPLIES_TO.get(spec.kind, spec.kind)
+
+
+def connection_state_diagram() -> str:
+    """The connection's moves as a mermaid state diagram: one arrow per pair of states
+    with the inputs that make that move; inputs that keep the state are left out, and
+    those that end the connection from every state are said once, in a note."""
+    from mqsdk.zmtp.connection import TRANSITIONS, State
+
+    moves: dict[tuple[State, State], list[str]] = {}
+    for (state, happening), target in TRANSITIONS.items():
+        if target is not state:
+            moves.setdefault((state, target), []).append(happening.value)
+    closed = State.CLOSED
+    live = [state for state in State if state is not closed]
+    endings = [
+        happening
+        for happening in moves.get((live[0], closed), [])
+        if all(happening in moves.get((state, closed), []) for state in live)
+    ]
+    lines = ["```mermaid", "stateDiagram-v2", f"    [*] --> {State.GREETING.name}"]
+    for (state, target), happenings in moves.items():
+        shown = [h for h in happenings if not (target is closed and h in endings)]
+        if shown:
+            lines.append(f"    {state.name} --> {target.name}: {', '.join(shown)}")
+    if endings:
+        lines += [
+            f"    note right of {closed.name}",
+            f"        from any state: {', '.join(endings)}",
+            "    end note",
+        ]
+    lines += [f"    {closed.name} --> [*]", "```"]
+    return "\n".join(lines)
