@@ -65,7 +65,11 @@ def newcomer_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _checked(command: Sequence[str], *, cwd: Path, env: dict[str, str], timeout: float) -> str:
+def _run(
+    command: Sequence[str], *, cwd: Path, env: dict[str, str], timeout: float, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run ``command``; a timeout, or a failure when ``check``, fails the test with its
+    output."""
     try:
         done = subprocess.run(
             list(command),
@@ -78,12 +82,12 @@ def _checked(command: Sequence[str], *, cwd: Path, env: dict[str, str], timeout:
         )
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"{' '.join(command)} (in {cwd}) did not finish within {timeout} s: {exc}")
-    if done.returncode != 0:
+    if check and done.returncode != 0:
         pytest.fail(
             f"{' '.join(command)} (in {cwd}) failed with status {done.returncode}\n"
             f"stdout:\n{done.stdout[-4000:]}\nstderr:\n{done.stderr[-4000:]}"
         )
-    return done.stdout
+    return done
 
 
 @pytest.fixture(scope="session")
@@ -91,12 +95,12 @@ def source_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the checkout's tracked (and new, unignored) files: nothing built, no
     compiled leftovers, no venv, as a newcomer's fresh clone (the same rule as
     .ci/quickstart)."""
-    listing = _checked(
+    listing = _run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=REPO,
         env=dict(os.environ),
         timeout=60,
-    )
+    ).stdout
     copy = tmp_path_factory.mktemp("checkout")
     for name in filter(None, listing.split("\0")):
         source = REPO / name
@@ -139,29 +143,12 @@ class Venv:
             command = [*UV, "pip", "install", "--quiet", "--python", str(self.python), *args]
         else:
             command = [str(self.python), "-m", "pip", "install", "--quiet", *args]
-        _checked(command, cwd=self.source, env=env, timeout=INSTALL_TIMEOUT)
+        _run(command, cwd=self.source, env=env, timeout=INSTALL_TIMEOUT)
 
     def run(self, *args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run a command of this venv (``python -P ...``, ``mqsdk ...``) in ``cwd``."""
         command = [str(self.path / "bin" / args[0]), *args[1:]]
-        try:
-            done = subprocess.run(
-                command,
-                cwd=cwd,
-                env=self.env(),
-                capture_output=True,
-                text=True,
-                timeout=RUN_TIMEOUT,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            pytest.fail(f"{' '.join(command)} did not finish within {RUN_TIMEOUT} s: {exc}")
-        if check and done.returncode != 0:
-            pytest.fail(
-                f"{' '.join(command)} failed with status {done.returncode}\n"
-                f"stdout:\n{done.stdout[-4000:]}\nstderr:\n{done.stderr[-4000:]}"
-            )
-        return done
+        return _run(command, cwd=cwd, env=self.env(), timeout=RUN_TIMEOUT, check=check)
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +165,7 @@ def make_venv(
             command = [*UV, "venv", "--quiet", "--python", sys.executable, str(path)]
         else:
             command = [sys.executable, "-m", "venv", str(path)]
-        _checked(command, cwd=source_tree, env=newcomer_env(), timeout=120)
+        _run(command, cwd=source_tree, env=newcomer_env(), timeout=120)
         made.append(path)
         return Venv(path, source_tree)
 
