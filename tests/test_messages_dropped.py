@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import mqsdk
+from mqsdk.testing import fixtures
 from mqsdk.testing.helpers import WAIT, wait_until
 
 BIG = bytes(65536)
@@ -29,11 +30,7 @@ class DropLog:
         return sum(c for s, r, c in self.calls if s is socket and r == reason)
 
 
-@pytest.fixture
-def ctx() -> Iterator[mqsdk.Context]:
-    context = mqsdk.Context()
-    yield context
-    context.destroy(linger=0)
+ctx = fixtures.ctx  # a context destroyed with linger 0 after each test
 
 
 @pytest.fixture

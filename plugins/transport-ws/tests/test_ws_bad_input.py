@@ -10,25 +10,17 @@ import select
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
 from mqsdk_transport_ws import accept_key
-from mqsdk_transport_ws.zws import mask_bytes
+from ws_wire import read_until_closed, upgrade_request, ws_frame
 
 import mqsdk
 from mqsdk.monitor import Event
 from mqsdk.testing.helpers import WAIT, EventLog, recording_events
 
 READY_PUSH = b"\x05READY\x0bSocket-Type\x00\x00\x00\x04PUSH"
-
-
-@pytest.fixture
-def ctx() -> Iterator[mqsdk.Context]:
-    context = mqsdk.Context()
-    yield context
-    context.destroy(linger=0)
 
 
 @pytest.fixture
@@ -58,53 +50,11 @@ def _still_serves(ctx: mqsdk.Context, server: mqsdk.Socket) -> None:
     push.close()
 
 
-def _frame(opcode: int, payload: bytes, *, mask: bool = True, fin: bool = True) -> bytes:
-    first = (0x80 if fin else 0) | opcode
-    size = len(payload)
-    bit = 0x80 if mask else 0
-    if size < 126:
-        head = bytes((first, bit | size))
-    elif size < 65536:
-        head = bytes((first, bit | 126)) + size.to_bytes(2, "big")
-    else:
-        head = bytes((first, bit | 127)) + size.to_bytes(8, "big")
-    if not mask:
-        return head + payload
-    key = os.urandom(4)
-    return head + key + mask_bytes(payload, key)
-
-
-def _request(protocol: str = "ZWS2.0/NULL", key: str | None = None, extra: str = "") -> bytes:
-    key = key if key is not None else base64.b64encode(os.urandom(16)).decode()
-    return (
-        "GET /zmq HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-        f"Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-        f"Sec-WebSocket-Protocol: {protocol}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
-    ).encode()
-
-
-def _read_until_closed(sock: socket.socket) -> bytes:
-    """Everything the server sends until it closes (bounded: fails after WAIT)."""
-    received = b""
-    deadline = time.monotonic() + WAIT
-    while True:
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"the server kept the connection; it sent {received[:200]!r}"
-        select.select([sock], [], [], remaining)
-        try:
-            data = sock.recv(65536)
-        except ConnectionResetError:
-            return received
-        if not data:
-            return received
-        received += data
-
-
 def _upgraded(address: tuple[str, int]) -> tuple[socket.socket, bytes]:
     """A raw client past a good upgrade; returns it and what followed the 101."""
     raw = socket.create_connection(address, timeout=WAIT)
     key = base64.b64encode(os.urandom(16)).decode()
-    raw.sendall(_request(key=key))
+    raw.sendall(upgrade_request(key=key))
     answer = b""
     while b"\r\n\r\n" not in answer:
         chunk = raw.recv(4096)
@@ -122,15 +72,19 @@ def _upgraded(address: tuple[str, int]) -> tuple[socket.socket, bytes]:
     [
         pytest.param(b"\x16\x03\x01\x02\x00" + os.urandom(300) + b"\r\n\r\n", b"400", id="tls"),
         pytest.param(b"GET / HTTP/1.0\r\n\r\n", b"400", id="http1.0"),
-        pytest.param(_request("ZWS2.0/CURVE"), b"400", id="other-mechanism"),
-        pytest.param(_request("chat, superchat"), b"400", id="not-zws"),
-        pytest.param(_request(key="short"), b"400", id="bad-key"),
-        pytest.param(_request().replace(b"Version: 13", b"Version: 8"), b"426", id="old-websocket"),
-        pytest.param(_request().replace(b"Upgrade: websocket\r\n", b""), b"400", id="no-upgrade"),
-        pytest.param(_request().replace(b"Host: 127.0.0.1\r\n", b""), b"400", id="no-host"),
-        pytest.param(_request(extra="Host: 127.0.0.2\r\n"), b"400", id="two-hosts"),
+        pytest.param(upgrade_request("ZWS2.0/CURVE"), b"400", id="other-mechanism"),
+        pytest.param(upgrade_request("chat, superchat"), b"400", id="not-zws"),
+        pytest.param(upgrade_request(key="short"), b"400", id="bad-key"),
         pytest.param(
-            _request().replace(b"\r\n\r\n", b"\r\nX-Padding: " + b"p" * 9000 + b"\r\n\r\n"),
+            upgrade_request().replace(b"Version: 13", b"Version: 8"), b"426", id="old-websocket"
+        ),
+        pytest.param(
+            upgrade_request().replace(b"Upgrade: websocket\r\n", b""), b"400", id="no-upgrade"
+        ),
+        pytest.param(upgrade_request().replace(b"Host: 127.0.0.1\r\n", b""), b"400", id="no-host"),
+        pytest.param(upgrade_request(extra="Host: 127.0.0.2\r\n"), b"400", id="two-hosts"),
+        pytest.param(
+            upgrade_request().replace(b"\r\n\r\n", b"\r\nX-Padding: " + b"p" * 9000 + b"\r\n\r\n"),
             b"400",
             id="huge-head",
         ),
@@ -142,7 +96,7 @@ def test_a_bad_upgrade_is_refused(
     server, address = _server(ctx)
     with socket.create_connection(address, timeout=WAIT) as raw:
         raw.sendall(request_bytes)
-        answer = _read_until_closed(raw)
+        answer = read_until_closed(raw)
     assert answer.startswith(b"HTTP/1.1 " + status), answer[:200]
     events.wait(server, Event.HANDSHAKE_FAILED_NO_DETAIL)
     events.wait(server, Event.DISCONNECTED)
@@ -159,7 +113,7 @@ def test_endless_head_without_end_is_cut(ctx: mqsdk.Context, events: EventLog) -
                 raw.sendall(b"a" * 1024)
         except (BrokenPipeError, ConnectionResetError):
             pass
-        _read_until_closed(raw)
+        read_until_closed(raw)
     events.wait(server, Event.HANDSHAKE_FAILED_NO_DETAIL)
     _still_serves(ctx, server)
 
@@ -167,13 +121,13 @@ def test_endless_head_without_end_is_cut(ctx: mqsdk.Context, events: EventLog) -
 @pytest.mark.parametrize(
     "frames",
     [
-        pytest.param(_frame(0x2, b"\x02" + READY_PUSH, mask=False), id="unmasked"),
-        pytest.param(_frame(0x1, b"\x02" + READY_PUSH), id="text"),
-        pytest.param(_frame(0x2, b""), id="no-flag-byte"),
-        pytest.param(_frame(0x2, b"\x07" + READY_PUSH), id="bad-flag"),
-        pytest.param(_frame(0x0, b"\x02" + READY_PUSH), id="stray-continuation"),
-        pytest.param(_frame(0x9, b"p" * 126), id="long-ping"),
-        pytest.param(_frame(0x3, b"\x00"), id="reserved-opcode"),
+        pytest.param(ws_frame(0x2, b"\x02" + READY_PUSH, masked=False), id="unmasked"),
+        pytest.param(ws_frame(0x1, b"\x02" + READY_PUSH), id="text"),
+        pytest.param(ws_frame(0x2, b""), id="no-flag-byte"),
+        pytest.param(ws_frame(0x2, b"\x07" + READY_PUSH), id="bad-flag"),
+        pytest.param(ws_frame(0x0, b"\x02" + READY_PUSH), id="stray-continuation"),
+        pytest.param(ws_frame(0x9, b"p" * 126), id="long-ping"),
+        pytest.param(ws_frame(0x3, b"\x00"), id="reserved-opcode"),
         pytest.param(bytes((0xC2, 0x81)) + b"\0" * 5, id="rsv-bit"),
         pytest.param(bytes((0x82, 0xFF)) + b"\xff" * 8 + b"\0" * 4, id="length-top-bit"),
         pytest.param(os.urandom(512), id="garbage"),
@@ -187,7 +141,7 @@ def test_a_bad_frame_drops_the_connection(
     with raw:
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             raw.sendall(frames)
-        _read_until_closed(raw)
+        read_until_closed(raw)
     events.wait(server, Event.DISCONNECTED)
     _still_serves(ctx, server)
 
@@ -200,10 +154,10 @@ def test_an_announced_huge_message_is_refused_before_it_arrives(
     server, address = _server(ctx, maxmsgsize=1000)
     raw, _ = _upgraded(address)
     with raw:
-        raw.sendall(_frame(0x2, b"\x02" + READY_PUSH))
+        raw.sendall(ws_frame(0x2, b"\x02" + READY_PUSH))
         key = os.urandom(4)
         raw.sendall(bytes((0x82, 0xFF)) + (1 << 40).to_bytes(8, "big") + key + b"\0" * 1000)
-        _read_until_closed(raw)
+        read_until_closed(raw)
     events.wait(server, Event.DISCONNECTED)
     _still_serves(ctx, server)
 
@@ -214,13 +168,13 @@ def test_browser_style_traffic_is_understood(ctx: mqsdk.Context, events: EventLo
     server, address = _server(ctx)
     raw, rest = _upgraded(address)
     with raw:
-        raw.sendall(_frame(0x2, b"\x02" + READY_PUSH))
-        raw.sendall(_frame(0x2, b"\x00frag", fin=False))
-        raw.sendall(_frame(0x9, b"are you there"))
-        raw.sendall(_frame(0x0, b"mented", fin=False) + _frame(0x0, b" message"))
+        raw.sendall(ws_frame(0x2, b"\x02" + READY_PUSH))
+        raw.sendall(ws_frame(0x2, b"\x00frag", fin=False))
+        raw.sendall(ws_frame(0x9, b"are you there"))
+        raw.sendall(ws_frame(0x0, b"mented", fin=False) + ws_frame(0x0, b" message"))
         assert server.recv() == b"fragmented message"
-        raw.sendall(_frame(0x8, b"\x03\xe8"))
-        answer = rest + _read_until_closed(raw)
+        raw.sendall(ws_frame(0x8, b"\x03\xe8"))
+        answer = rest + read_until_closed(raw)
     assert b"\x8a\x0dare you there" in answer  # the pong, unmasked from a server
     assert answer.endswith(b"\x88\x02\x03\xe8")  # the close, echoed
     events.wait(server, Event.DISCONNECTED)
@@ -250,7 +204,7 @@ class _FakeServer:
             )
             assert callable(make_answer)
             conn.sendall(make_answer(key))
-            _read_until_closed(conn)
+            read_until_closed(conn)
         return request
 
 
@@ -303,7 +257,7 @@ def test_an_announced_huge_message_is_not_allocated_up_front(
     server, address = _server(ctx)
     raw, _ = _upgraded(address)
     with raw:
-        raw.sendall(_frame(0x2, b"\x02" + READY_PUSH))
+        raw.sendall(ws_frame(0x2, b"\x02" + READY_PUSH))
         key = os.urandom(4)
         raw.sendall(bytes((0x82, 0xFF)) + (1 << 50).to_bytes(8, "big") + key + b"\0" * 1_000_000)
     events.wait(server, Event.DISCONNECTED)
@@ -312,7 +266,7 @@ def test_an_announced_huge_message_is_not_allocated_up_front(
 
 def _upgrade_answer(address: tuple[str, int], extra: str) -> bytes:
     with socket.create_connection(address, timeout=WAIT) as raw:
-        raw.sendall(_request(extra=extra))
+        raw.sendall(upgrade_request(extra=extra))
         answer = b""
         while b"\r\n\r\n" not in answer:
             chunk = raw.recv(4096)

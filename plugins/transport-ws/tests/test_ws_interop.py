@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from ws_certs import OPENSSL, Pems, make_pems
+from ws_certs import Pems
 
 import mqsdk
 from mqsdk.auth import ThreadAuthenticator
@@ -32,20 +32,6 @@ def lib() -> libzmq.DraftLibzmq:
 def zctx(lib: libzmq.DraftLibzmq) -> Iterator[libzmq.LibzmqContext]:
     with lib.context() as ctx:
         yield ctx
-
-
-@pytest.fixture
-def ctx() -> Iterator[mqsdk.Context]:
-    context = mqsdk.Context()
-    yield context
-    context.destroy(linger=0)
-
-
-@pytest.fixture(scope="module")
-def pems() -> Pems:
-    if OPENSSL is None:
-        pytest.skip("needs the openssl command for certificates")
-    return make_pems()
 
 
 def _ws_bind(sock: libzmq.LibzmqSocket, endpoint: str = "ws://127.0.0.1:*") -> str:

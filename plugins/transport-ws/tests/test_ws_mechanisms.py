@@ -4,29 +4,13 @@ refuses what it cannot trust."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from ws_certs import OPENSSL, Pems, make_pems
+from ws_certs import Pems
 
 import mqsdk
 from mqsdk.auth import ThreadAuthenticator
 from mqsdk.monitor import Event
 from mqsdk.testing.helpers import WAIT, recording_events
-
-
-@pytest.fixture
-def ctx() -> Iterator[mqsdk.Context]:
-    context = mqsdk.Context()
-    yield context
-    context.destroy(linger=0)
-
-
-@pytest.fixture(scope="module")
-def pems() -> Pems:
-    if OPENSSL is None:
-        pytest.skip("needs the openssl command for certificates")
-    return make_pems()
 
 
 def _socket(ctx: mqsdk.Context, kind: int, **options: object) -> mqsdk.Socket:

@@ -5,28 +5,20 @@ only when its mechanism is NULL."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 
 import pytest
-from test_ws_bad_input import _frame, _read_until_closed, _request
+from ws_wire import read_until_closed, upgrade_request, ws_frame
 
 import mqsdk
 from mqsdk.monitor import Event
 from mqsdk.testing.helpers import WAIT, recording_events
 
 
-@pytest.fixture
-def ctx() -> Iterator[mqsdk.Context]:
-    context = mqsdk.Context()
-    yield context
-    context.destroy(linger=0)
-
-
 def _connect(sock: mqsdk.Socket, protocols: str) -> tuple[socket.socket, bytes]:
     host_port = sock.last_endpoint.decode().removeprefix("ws://").partition("/")[0]
     host, _, port = host_port.rpartition(":")
     raw = socket.create_connection((host, int(port)), timeout=WAIT)
-    raw.sendall(_request(protocols))
+    raw.sendall(upgrade_request(protocols))
     answer = b""
     while b"\r\n\r\n" not in answer:
         chunk = raw.recv(4096)
@@ -60,8 +52,8 @@ def test_a_router_sees_the_routing_id_message(ctx: mqsdk.Context) -> None:
     raw, answer = _connect(router, "ZWS2.0")
     with raw:
         assert b"\r\nSec-WebSocket-Protocol: ZWS2.0\r\n" in answer
-        raw.sendall(_frame(0x2, b"\x00browser-1"))  # our routing id
-        raw.sendall(_frame(0x2, b"\x01part one") + _frame(0x2, b"\x00part two"))
+        raw.sendall(ws_frame(0x2, b"\x00browser-1"))  # our routing id
+        raw.sendall(ws_frame(0x2, b"\x01part one") + ws_frame(0x2, b"\x00part two"))
         assert router.recv_multipart() == [b"browser-1", b"part one", b"part two"]
         router.send_multipart([b"browser-1", b"reply"])
         # The router's routing id (its READY's Identity) comes first, then the reply.
@@ -79,7 +71,7 @@ def test_no_mechanism_only_for_null(ctx: mqsdk.Context) -> None:
         raw, answer = _connect(server, "ZWS2.0")
         with raw:
             assert answer.startswith(b"HTTP/1.1 400 "), answer
-            _read_until_closed(raw)
+            read_until_closed(raw)
         events.wait(server, Event.HANDSHAKE_FAILED_NO_DETAIL)
 
 
@@ -104,8 +96,8 @@ def test_a_command_without_mechanism_drops_the_connection(ctx: mqsdk.Context) ->
     with recording_events(ctx) as events:
         raw, _ = _connect(server, "ZWS2.0")
         with raw:
-            raw.sendall(_frame(0x2, b"\x00") + _frame(0x2, b"\x02\x05HELLO"))
-            _read_until_closed(raw)
+            raw.sendall(ws_frame(0x2, b"\x00") + ws_frame(0x2, b"\x02\x05HELLO"))
+            read_until_closed(raw)
         events.wait(server, Event.DISCONNECTED)
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 from mqsdk_transport_ws.zws import ZwsStream, accept_key, mask_bytes
+from ws_wire import ws_frame
 
 
 def _greeting(mechanism: bytes = b"NULL", as_server: bool = False) -> bytes:
@@ -155,23 +156,6 @@ def test_mask_bytes_matches_the_rfc_definition(size: int) -> None:
 # -- hostile peers: what one costs the other side ----------------------------------------
 
 
-def _ws(opcode: int, payload: bytes, *, masked: bool, fin: bool = True) -> bytes:
-    """A WebSocket frame as a client (``masked``) or a server sends it."""
-    first = (0x80 if fin else 0) | opcode
-    size = len(payload)
-    bit = 0x80 if masked else 0
-    if size < 126:
-        head = bytes((first, bit | size))
-    elif size < 65536:
-        head = bytes((first, bit | 126)) + size.to_bytes(2, "big")
-    else:
-        head = bytes((first, bit | 127)) + size.to_bytes(8, "big")
-    if not masked:
-        return head + payload
-    key = os.urandom(4)
-    return head + key + mask_bytes(payload, key)
-
-
 def _request(extra: str = "", host: str = "Host: 127.0.0.1:1\r\n") -> bytes:
     return (
         f"GET /p HTTP/1.1\r\n{host}Upgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -195,7 +179,7 @@ def _opened(*, client: bool, maxmsgsize: int = -1, writes: int = 1 << 20) -> Fak
     else:
         _kernel_writes(sock, [_greeting()])
         sock.incoming += _request()
-    sock.incoming += _ws(0x2, b"\x02" + READY[2:], masked=not client)
+    sock.incoming += ws_frame(0x2, b"\x02" + READY[2:], masked=not client)
     assert _kernel_reads(sock)[64:] == READY
     sock.wire.clear()
     return sock
@@ -230,8 +214,8 @@ def test_a_flood_of_empty_fragments_costs_the_peer_its_connection() -> None:
     """Empty continuation frames add nothing to a message's size, so maxmsgsize never
     stops them; the fragment count does."""
     sock = _opened(client=False, maxmsgsize=1000)
-    sock.incoming += _ws(0x2, b"\x00a", masked=True, fin=False)
-    sock.incoming += _ws(0x0, b"", masked=True, fin=False) * 10_000
+    sock.incoming += ws_frame(0x2, b"\x00a", masked=True, fin=False)
+    sock.incoming += ws_frame(0x0, b"", masked=True, fin=False) * 10_000
     with pytest.raises(ConnectionError, match="fragments") as caught:
         _kernel_reads(sock)
     assert caught.value.errno == errno.EPROTO
@@ -241,10 +225,10 @@ def test_a_message_in_many_real_fragments_is_still_reassembled() -> None:
     sock = _opened(client=False)
     body = os.urandom(3000 * 700)
     pieces = [body[at : at + 700] for at in range(0, len(body), 700)]  # 3000 fragments
-    sock.incoming += _ws(0x2, b"\x00", masked=True, fin=False)
+    sock.incoming += ws_frame(0x2, b"\x00", masked=True, fin=False)
     for piece in pieces[:-1]:
-        sock.incoming += _ws(0x0, piece, masked=True, fin=False)
-    sock.incoming += _ws(0x0, pieces[-1], masked=True)
+        sock.incoming += ws_frame(0x0, piece, masked=True, fin=False)
+    sock.incoming += ws_frame(0x0, pieces[-1], masked=True)
     assert _kernel_reads(sock) == _zmtp(0x00, body)
 
 
@@ -253,16 +237,16 @@ def test_pings_from_a_peer_that_never_reads_queue_one_pong() -> None:
     queued, not 10 000 (libzmq keeps one too; RFC 6455 allows answering the latest)."""
     sock = _opened(client=False, writes=0)
     for number in range(10_000):
-        sock.incoming += _ws(0x9, number.to_bytes(4, "big") * 31, masked=True)
-    sock.incoming += _ws(0x2, b"\x00after the pings", masked=True)
+        sock.incoming += ws_frame(0x9, number.to_bytes(4, "big") * 31, masked=True)
+    sock.incoming += ws_frame(0x2, b"\x00after the pings", masked=True)
     assert _kernel_reads(sock) == _zmtp(0x00, b"after the pings")
     queued = sum(len(data) for data in sock._control)  # the 101 answer and a pong
     assert queued < 1024, f"{queued} bytes queued for a peer that reads nothing"
     sock.budgets = itertools.repeat(1 << 20)
-    sock.incoming += _ws(0x2, b"\x00", masked=True)
+    sock.incoming += ws_frame(0x2, b"\x00", masked=True)
     _kernel_reads(sock)
     assert sock.wire.startswith(b"HTTP/1.1 101 ")
-    assert sock.wire.endswith(_ws(0x0A, (9999).to_bytes(4, "big") * 31, masked=False))
+    assert sock.wire.endswith(ws_frame(0x0A, (9999).to_bytes(4, "big") * 31, masked=False))
     assert sock.wire.count(b"\x8a\x7c") == 1  # one pong (124-byte payload)
 
 
@@ -270,7 +254,7 @@ def test_a_read_stops_after_a_bounded_amount_of_work() -> None:
     """Frames that give the kernel nothing (pings here) must not keep one read going
     for as long as the peer sends: the socket's other connections wait meanwhile."""
     sock = _opened(client=False)
-    ping = _ws(0x9, b"p" * 100, masked=True)
+    ping = ws_frame(0x9, b"p" * 100, masked=True)
     sock.incoming += ping * (4_000_000 // len(ping))
     with pytest.raises(BlockingIOError):
         sock.zws_recv_into(bytearray(3000))
@@ -292,7 +276,7 @@ def test_a_read_stops_after_a_bounded_amount_of_work() -> None:
 )
 def test_a_close_frame_is_answered_as_rfc_6455_says(body: bytes, answer: bytes) -> None:
     sock = _opened(client=False)
-    sock.incoming += _ws(0x8, body, masked=True)
+    sock.incoming += ws_frame(0x8, body, masked=True)
     assert _kernel_reads(sock) == b""
     assert sock.wire == b"\x88\x02" + answer
 

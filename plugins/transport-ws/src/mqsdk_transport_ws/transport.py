@@ -237,13 +237,7 @@ class WsTransport(StreamTransport):
         addr = _check(address)
         ws = WsSocket(sock.family, sock.type, sock.proto, fileno=sock.detach())
         ws.setblocking(False)
-        ws.zws_setup(
-            client=not server_side,
-            host=addr.host,
-            path=addr.path,
-            maxmsgsize=int(options.get("maxmsgsize", -1)),
-            allowed_origins=_allowed_origins(options),
-        )
+        _zws_setup(ws, addr, options, server_side=server_side)
         return ws
 
 
@@ -312,13 +306,7 @@ class WssTransport(WsTransport):
             do_handshake_on_connect=False,
         )
         assert isinstance(tls, WssSocket)
-        tls.zws_setup(
-            client=not server_side,
-            host=addr.host,
-            path=addr.path,
-            maxmsgsize=int(options.get("maxmsgsize", -1)),
-            allowed_origins=_allowed_origins(options),
-        )
+        _zws_setup(tls, addr, options, server_side=server_side)
         return tls
 
     def handshake(self, sock: socket.socket) -> int:
@@ -349,6 +337,19 @@ def _load_pem_pair(context: ssl.SSLContext, cert: bytes, key: bytes) -> None:
             for path in (cert_path, key_path):
                 with contextlib.suppress(OSError):
                     os.unlink(path)
+
+
+def _zws_setup(
+    stream: ZwsStream, addr: WsAddress, options: Mapping[str, Any], *, server_side: bool
+) -> None:
+    """Give a freshly wrapped socket (plain or TLS) what its ZWS side needs to know."""
+    stream.zws_setup(
+        client=not server_side,
+        host=addr.host,
+        path=addr.path,
+        maxmsgsize=int(options.get("maxmsgsize", -1)),
+        allowed_origins=_allowed_origins(options),
+    )
 
 
 def _allowed_origins(options: Mapping[str, Any]) -> frozenset[str]:
