@@ -21,21 +21,49 @@ WAIT = 10.0
 """Upper bound in seconds of any read; never a timing assertion."""
 
 
-def greeting() -> bytes:
-    return b"\xff" + bytes(8) + b"\x7f\x03\x01" + b"NULL".ljust(20, b"\0") + bytes(32)
+GREETING_SIZE = 64
+
+
+def greeting(mechanism: bytes = b"NULL", *, major: int = 3, minor: int = 1) -> bytes:
+    """ff, 8 padding bytes, 7f, version, 20-byte mechanism, as-server 00, 31 zeros."""
+    return (
+        b"\xff"
+        + bytes(8)
+        + b"\x7f"
+        + bytes((major, minor))
+        + mechanism.ljust(20, b"\x00")
+        + b"\x00"
+        + bytes(31)
+    )
 
 
 def frame(body: bytes, *, more: bool = False, command: bool = False) -> bytes:
+    """A frame, short form up to 255 bytes, long form above (a command with ``command``)."""
     flags = (0x01 if more else 0) | (0x04 if command else 0)
     if len(body) <= 255:
         return bytes((flags, len(body))) + body
     return bytes((flags | 0x02,)) + struct.pack(">Q", len(body)) + body
 
 
+def command(name: bytes, data: bytes = b"") -> bytes:
+    """A command frame: 04 size name-len name data (06 + 8-byte size when long)."""
+    return frame(bytes((len(name),)) + name + data, command=True)
+
+
+def prop(name: bytes, value: bytes) -> bytes:
+    """One metadata property: name-len name value-len(4, BE) value."""
+    return bytes((len(name),)) + name + struct.pack(">I", len(value)) + value
+
+
 def ready(socket_type: bytes) -> bytes:
-    name = b"Socket-Type"
-    body = b"\x05READY" + bytes((len(name),)) + name + struct.pack(">I", len(socket_type))
-    return frame(body + socket_type, command=True)
+    """NULL READY: ``04 len 05 READY 0b Socket-Type 00 00 00 04 PUSH``."""
+    return command(b"READY", prop(b"Socket-Type", socket_type))
+
+
+def message(*frames: bytes) -> bytes:
+    """The frames of one message, each but the last with MORE."""
+    last = len(frames) - 1
+    return b"".join(frame(f, more=i < last) for i, f in enumerate(frames))
 
 
 class RawPeer:
@@ -61,7 +89,7 @@ class RawPeer:
 
     def handshake(self, socket_type: bytes) -> None:
         self.sock.sendall(greeting() + ready(socket_type))
-        theirs = self.read_exactly(64)
+        theirs = self.read_exactly(GREETING_SIZE)
         assert theirs[:1] == b"\xff" and theirs[10] == 3, f"not a ZMTP 3 greeting: {theirs!r}"
         flags, body = self.read_frame()
         assert flags & 0x04 and body.startswith(b"\x05READY"), f"not READY: {body!r}"
@@ -109,8 +137,7 @@ class RawPeer:
 
     def send(self, frames: list[bytes]) -> None:
         """One message of ``frames``."""
-        last = len(frames) - 1
-        self.sock.sendall(b"".join(frame(f, more=i < last) for i, f in enumerate(frames)))
+        self.sock.sendall(message(*frames))
 
     def closed_by_peer(self, timeout: float = WAIT) -> bool:
         """True once the peer closed the connection (waits up to ``timeout`` for it;

@@ -1,7 +1,8 @@
 """ZMTP 3.1 bytes written by hand (protocols.md 1.1, 1.4, 1.5, 1.8), for raw TCP peers.
 
 Deliberately independent of :mod:`mqsdk.zmtp`: these tests check mqsdk's codec, so they
-must not borrow it.
+must not borrow it. The byte builders are :mod:`mqsdk.testing.rawzmtp`'s (re-exported
+here); this module adds the socket-level reads and writes the bad-input tests use.
 """
 
 from __future__ import annotations
@@ -12,50 +13,25 @@ import socket
 import struct
 import time
 
-GREETING_SIZE = 64
+from mqsdk.testing.rawzmtp import GREETING_SIZE, command, frame, greeting, message, prop, ready
 
-
-def greeting(mechanism: bytes = b"NULL", *, major: int = 3, minor: int = 1) -> bytes:
-    """ff, 8 padding bytes, 7f, version, 20-byte mechanism, as-server 00, 31 zeros."""
-    return (
-        b"\xff"
-        + bytes(8)
-        + b"\x7f"
-        + bytes((major, minor))
-        + mechanism.ljust(20, b"\x00")
-        + b"\x00"
-        + bytes(31)
-    )
-
-
-def command(name: bytes, data: bytes = b"") -> bytes:
-    """A command frame: 04 size name-len name data (06 + 8-byte size when long)."""
-    body = bytes((len(name),)) + name + data
-    if len(body) <= 255:
-        return bytes((0x04, len(body))) + body
-    return b"\x06" + struct.pack(">Q", len(body)) + body
-
-
-def prop(name: bytes, value: bytes) -> bytes:
-    """One metadata property: name-len name value-len(4, BE) value."""
-    return bytes((len(name),)) + name + struct.pack(">I", len(value)) + value
-
-
-def ready(socket_type: bytes) -> bytes:
-    """NULL READY: ``04 len 05 READY 0b Socket-Type 00 00 00 04 PUSH``."""
-    return command(b"READY", prop(b"Socket-Type", socket_type))
-
-
-def frame(body: bytes, *, more: bool = False) -> bytes:
-    """A message frame, short form up to 255 bytes, long form above."""
-    if len(body) <= 255:
-        return bytes((0x01 if more else 0x00, len(body))) + body
-    return bytes((0x03 if more else 0x02,)) + struct.pack(">Q", len(body)) + body
-
-
-def message(*frames: bytes) -> bytes:
-    last = len(frames) - 1
-    return b"".join(frame(f, more=i < last) for i, f in enumerate(frames))
+# The byte builders are re-exported for the tests that import them from here.
+__all__ = [
+    "GREETING_SIZE",
+    "command",
+    "connection_open_after",
+    "frame",
+    "greeting",
+    "handshake_as",
+    "message",
+    "ping",
+    "prop",
+    "read_command",
+    "read_until_closed",
+    "ready",
+    "recv_exactly",
+    "send_quietly",
+]
 
 
 def ping(ttl_ds: int = 0, context: bytes = b"") -> bytes:
