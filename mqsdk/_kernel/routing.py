@@ -94,6 +94,13 @@ class LoadBalancer:
         return None
 
 
+class _DropCounter(Protocol):
+    """What a brick that drops messages counts them on (the pattern's ``SocketHandle``)."""
+
+    def count_dropped(self, kind: str, messages: int = 1) -> None:
+        """Count ``messages`` dropped for reason ``kind``."""
+
+
 @mypyc_attr(allow_interpreted_subclasses=True)
 class FairQueue:
     """Round-robin over pipes that have messages (libzmq's ``fq``).
@@ -177,18 +184,18 @@ class _PrefetchingFairQueue(FairQueue):
 class SingleFrameQueue(_PrefetchingFairQueue):
     """A fair queue that passes only single-frame messages (the thread-safe types':
     GATHER, CHANNEL, SERVER, CLIENT, PEER). A message a peer sent in several frames is
-    dropped as it is read, as libzmq's ``xrecv`` of those types drops it, and
-    ``on_drop`` is told (to count it).
+    dropped as it is read, as libzmq's ``xrecv`` of those types drops it, and counted
+    on the socket (``dropped_malformed``).
 
     The next message is taken ahead when :meth:`can_recv` asks, so a queue holding only
     multipart messages is not reported readable."""
 
-    __slots__ = ("on_drop",)
+    __slots__ = ("socket",)
 
-    def __init__(self, on_drop: Callable[[Pipe | None], object]) -> None:
+    def __init__(self, socket: _DropCounter) -> None:
         super().__init__()
-        self.on_drop = on_drop
-        """Called with the pipe of each multipart message dropped."""
+        self.socket = socket
+        """Where each multipart message dropped is counted (as ``"malformed"``)."""
 
     def _prefetch(self) -> bool:
         if self._next is not None:
@@ -201,7 +208,7 @@ class SingleFrameQueue(_PrefetchingFairQueue):
                 self._next = message
                 self._next_pipe = self.last_pipe
                 return True
-            self.on_drop(self.last_pipe)
+            self.socket.count_dropped("malformed")
 
 
 _ROUTING_ID_SPACE: Final = 1 << 32

@@ -275,14 +275,10 @@ class ThreadSafeSocket(Socket):
         # The usual case first, without the waiting machinery: one try under the lock.
         with self._shared_lock:
             try:
-                received = SocketCore.recv(self, flags | NOBLOCK, copy)
+                return self._recv_one(flags | NOBLOCK, copy)
             except Again:
                 if flags & NOBLOCK:
                     raise
-            else:
-                if not copy and self._routed:
-                    received._routing_id = self.pattern.last_routing_id
-                return received
         return self._blocking(lambda f: self._recv_one(f, copy), flags, False)
 
     def _recv_one(self, flags: int, copy: bool) -> Any:

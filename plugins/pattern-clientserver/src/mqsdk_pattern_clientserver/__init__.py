@@ -54,12 +54,9 @@ class Client(Pattern):
     def __init__(self, socket: SocketHandle) -> None:
         super().__init__(socket)
         self.lb = LoadBalancer()
-        self.fq = SingleFrameQueue(self._dropped)
+        self.fq = SingleFrameQueue(socket)
         self.sender = self.lb
         self.receiver = self.fq
-
-    def _dropped(self, pipe: Pipe | None) -> None:
-        self.socket.count_dropped("malformed")
 
     def attach(self, pipe: Pipe) -> bool:
         self.lb.attach(pipe)
@@ -82,11 +79,8 @@ class Server(Pattern):
 
     def __init__(self, socket: SocketHandle) -> None:
         super().__init__(socket)
-        self.fq = SingleFrameQueue(self._dropped)
+        self.fq = SingleFrameQueue(socket)
         self.peers = RoutingIdTable("server.routing_id")
-
-    def _dropped(self, pipe: Pipe | None) -> None:
-        self.socket.count_dropped("malformed")
 
     def attach(self, pipe: Pipe) -> bool:
         self.peers.attach(pipe)

@@ -58,15 +58,12 @@ class Peer(Pattern):
 
     def __init__(self, socket: SocketHandle) -> None:
         super().__init__(socket)
-        self.fq = SingleFrameQueue(self._dropped)
+        self.fq = SingleFrameQueue(socket)
         self.peers = RoutingIdTable("peer.routing_id")
         # The id of the pipe the latest connect attached, per thread: a connect attaches
         # its pipe in the calling thread, under the socket's lock, so each thread's
         # connect_peer reads the id of its own connect even while others connect too.
         self._connected = threading.local()
-
-    def _dropped(self, pipe: Pipe | None) -> None:
-        self.socket.count_dropped("malformed")
 
     # -- pipes ----------------------------------------------------------------------------
 
@@ -147,12 +144,9 @@ class Channel(Pattern):
         super().__init__(socket)
         self.pipe: Pipe | None = None
         self.lb = LoadBalancer()
-        self.fq = SingleFrameQueue(self._dropped)
+        self.fq = SingleFrameQueue(socket)
         self.sender = self.lb
         self.receiver = self.fq
-
-    def _dropped(self, pipe: Pipe | None) -> None:
-        self.socket.count_dropped("malformed")
 
     def attach(self, pipe: Pipe) -> bool:
         if self.pipe is not None:

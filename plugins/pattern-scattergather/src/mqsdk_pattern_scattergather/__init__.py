@@ -60,11 +60,8 @@ class Gather(Pattern):
 
     def __init__(self, socket: SocketHandle) -> None:
         super().__init__(socket)
-        self.fq = SingleFrameQueue(self._dropped)
+        self.fq = SingleFrameQueue(socket)
         self.receiver = self.fq
-
-    def _dropped(self, pipe: Pipe | None) -> None:
-        self.socket.count_dropped("malformed")
 
     def attach(self, pipe: Pipe) -> bool:
         return True
