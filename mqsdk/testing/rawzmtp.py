@@ -92,7 +92,8 @@ class RawPeer:
         theirs = self.read_exactly(GREETING_SIZE)
         assert theirs[:1] == b"\xff" and theirs[10] == 3, f"not a ZMTP 3 greeting: {theirs!r}"
         flags, body = self.read_frame()
-        assert flags & 0x04 and body.startswith(b"\x05READY"), f"not READY: {body!r}"
+        # A command (short or long form), never with MORE: READY stands alone.
+        assert flags & ~0x02 == 0x04 and body.startswith(b"\x05READY"), f"not READY: {body!r}"
         self.peer_ready = body
 
     def _fill(self, deadline: float) -> None:

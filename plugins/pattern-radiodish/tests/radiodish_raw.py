@@ -11,29 +11,10 @@ from __future__ import annotations
 import select
 import socket
 import struct
-import time
 
-WAIT = 10.0
-"""Upper bound in seconds for anything a test waits for; never a timing assertion."""
+from mqsdk.testing.rawzmtp import WAIT, RawPeer, command, frame, greeting, ready
 
-
-def greeting() -> bytes:
-    return b"\xff" + bytes(8) + b"\x7f\x03\x01" + b"NULL".ljust(20, b"\0") + bytes(32)
-
-
-def command(name: bytes, data: bytes = b"") -> bytes:
-    body = bytes((len(name),)) + name + data
-    return bytes((0x04, len(body))) + body
-
-
-def ready(socket_type: bytes) -> bytes:
-    return command(b"READY", b"\x0bSocket-Type" + struct.pack(">I", len(socket_type)) + socket_type)
-
-
-def frame(body: bytes, *, more: bool = False) -> bytes:
-    if len(body) <= 255:
-        return bytes((int(more), len(body))) + body
-    return bytes((0x02 | int(more),)) + struct.pack(">Q", len(body)) + body
+__all__ = ["WAIT", "Listener", "Peer", "command", "frame", "greeting", "radio_message", "ready"]
 
 
 def radio_message(group: bytes, body: bytes) -> bytes:
@@ -41,48 +22,9 @@ def radio_message(group: bytes, body: bytes) -> bytes:
     return frame(group, more=True) + frame(body)
 
 
-class Peer:
-    """One hand-driven ZMTP connection (tcp)."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.buf = b""
-        self.peer_ready = b""
-
-    @classmethod
-    def connect(cls, endpoint: str, socket_type: bytes) -> Peer:
-        host, port = endpoint.removeprefix("tcp://").rsplit(":", 1)
-        peer = cls(socket.create_connection((host, int(port)), timeout=WAIT))
-        peer.handshake(socket_type)
-        return peer
-
-    def handshake(self, socket_type: bytes) -> None:
-        self.sock.sendall(greeting() + ready(socket_type))
-        peer_greeting = self.read_exactly(64)
-        assert peer_greeting[:1] == b"\xff" and peer_greeting[10] == 3, peer_greeting
-        flags, body = self.read_frame()
-        assert flags == 0x04 and body.startswith(b"\x05READY"), body
-        self.peer_ready = body
-
-    def _fill(self, deadline: float) -> None:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError(f"nothing more arrived within {WAIT} s (have {self.buf[:60]!r})")
-        self.sock.settimeout(left)
-        try:
-            chunk = self.sock.recv(65536)
-        except TimeoutError:
-            raise TimeoutError(f"nothing more arrived (have {self.buf[:60]!r})") from None
-        if not chunk:
-            raise EOFError("the peer closed the connection")
-        self.buf += chunk
-
-    def read_exactly(self, size: int) -> bytes:
-        deadline = time.monotonic() + WAIT
-        while len(self.buf) < size:
-            self._fill(deadline)
-        data, self.buf = self.buf[:size], self.buf[size:]
-        return data
+class Peer(RawPeer):
+    """One hand-driven ZMTP connection (tcp), read frame by frame with its header, and
+    written with bytes built by hand."""
 
     def read_raw_frame(self) -> bytes:
         """The next frame's bytes exactly as sent (header included)."""
@@ -99,11 +41,11 @@ class Peer:
 
     def readable(self, timeout: float) -> bool:
         """True if bytes are waiting (buffered, or on the socket within ``timeout`` s)."""
-        return bool(self.buf) or bool(select.select([self.sock], [], [], timeout)[0])
+        return bool(self.buffer) or bool(select.select([self.sock], [], [], timeout)[0])
 
-    def closed_by_peer(self) -> bool:
+    def closed_by_peer(self, timeout: float = 0.02) -> bool:
         """True once the peer closed the connection (looks for 20 ms, discards data)."""
-        self.sock.settimeout(0.02)
+        self.sock.settimeout(timeout)
         try:
             return self.sock.recv(65536) == b""
         except TimeoutError:
@@ -113,11 +55,8 @@ class Peer:
         finally:
             self.sock.settimeout(WAIT)
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes) -> None:  # type: ignore[override]  # bytes, not frames
         self.sock.sendall(data)
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 class Listener:
