@@ -4,31 +4,13 @@ from __future__ import annotations
 
 import errno
 import itertools
-from collections.abc import Callable, Iterator
 
 import pytest
 
 import mqsdk
-from mqsdk.testing.helpers import ipc_endpoints, short_tmpdir, wait_until
+from mqsdk.testing.fixtures import Endpoint, MakeSocket
+from mqsdk.testing.helpers import wait_until
 from mqsdk.testing.rawzmtp import RawPeer
-
-MakeSocket = Callable[[int], mqsdk.Socket]
-Endpoint = Callable[[str], str]
-_names = itertools.count()
-
-
-@pytest.fixture
-def endpoint() -> Iterator[Endpoint]:
-    """Makes a fresh endpoint of a transport (ipc ones in a short temporary folder)."""
-    with short_tmpdir("pe") as directory:
-        ipc = ipc_endpoints(directory)
-
-        def make(transport: str) -> str:
-            if transport == "ipc":
-                return ipc()
-            return {"tcp": "tcp://127.0.0.1:*", "inproc": f"inproc://pe{next(_names)}"}[transport]
-
-        yield make
 
 
 def bound(make: MakeSocket, kind: int, address: str) -> tuple[mqsdk.Socket, str]:

@@ -3,34 +3,13 @@
 from __future__ import annotations
 
 import errno
-import itertools
-from collections.abc import Callable, Iterator
 
 import pytest
 
 import mqsdk
-from mqsdk.testing.helpers import WAIT, ipc_endpoints, short_tmpdir, wait_until
+from mqsdk.testing.fixtures import Endpoint, MakeSocket
+from mqsdk.testing.helpers import WAIT, wait_until
 from mqsdk.testing.rawzmtp import RawPeer
-
-MakeSocket = Callable[[int], mqsdk.Socket]
-_names = itertools.count()
-
-
-Endpoint = Callable[[str], str]
-
-
-@pytest.fixture
-def endpoint() -> Iterator[Endpoint]:
-    """Makes a fresh endpoint of a transport (ipc ones in a short temporary folder)."""
-    with short_tmpdir("sg") as directory:
-        ipc = ipc_endpoints(directory)
-
-        def make(transport: str) -> str:
-            if transport == "ipc":
-                return ipc()
-            return {"tcp": "tcp://127.0.0.1:*", "inproc": f"inproc://sg{next(_names)}"}[transport]
-
-        yield make
 
 
 def connected(
